@@ -1,0 +1,95 @@
+# rtvoice: `make run` and `make test` set up everything on a fresh Linux machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+JOBS ?= $(shell nproc)
+DEV_BUILD := build/dev
+ASAN_BUILD := build/asan
+TSAN_BUILD := build/tsan
+GPU ?= 0
+FUZZ_SECONDS ?= 10
+
+APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 libsndfile1 \
+	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata
+NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
+
+.PHONY: all setup build run test test-fast sanitize asan tsan fuzz bench clean distclean help
+
+all: build
+
+help:
+	@echo "make run       build and run the main job on the bundled defaults"
+	@echo "make test      build and run the whole test suite (sanitizers and short fuzzing included)"
+	@echo "make bench     run the benchmarks and write bench/results/"
+	@echo "make sanitize  ASan+UBSan suite and TSan native tests"
+	@echo "make fuzz      fuzz every byte-parsing entry point for longer (FUZZ_SECONDS=$(FUZZ_SECONDS))"
+
+# --- system packages --------------------------------------------------------------------------
+$(STAMPS)/apt: scripts/ensure_system_packages.sh
+	@mkdir -p $(STAMPS)
+	@bash scripts/ensure_system_packages.sh $(APT_PACKAGES)
+	@touch $@
+
+# --- Python environment -----------------------------------------------------------------------
+$(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt requirements/nodeps.txt $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python packages into $(VENV) ..."
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/nodeps.txt
+	@if [ "$(GPU)" = "1" ]; then bash scripts/use_onnxruntime_gpu.sh $(PY); fi
+	@touch $@
+
+# --- native build (in place, so the checkout is importable) --------------------------------------
+build: $(STAMPS)/venv
+	@mkdir -p $(DEV_BUILD) && test -f $(DEV_BUILD)/CMakeCache.txt || cmake -S . -B $(DEV_BUILD) -DCMAKE_BUILD_TYPE=Release \
+		-DPython_EXECUTABLE=$(CURDIR)/$(PY) -DRTVOICE_OUTPUT_DIR=$(CURDIR)/rtvoice -DRTVOICE_BUILD_TESTS=ON \
+		> $(DEV_BUILD)/configure.log 2>&1 || { cat $(DEV_BUILD)/configure.log; exit 1; }
+	@cmake --build $(DEV_BUILD) -j $(JOBS) | grep -vE '^\[ *[0-9]+%\] (Built target|Linking)|^Consolidate' || true
+	@test -n "$$(ls rtvoice/_core*.so 2>/dev/null)" || { echo "native build failed"; exit 1; }
+	@$(PY) scripts/install_dev_entry_points.py $(CURDIR)
+
+setup: build
+
+# --- the main job -----------------------------------------------------------------------------
+run: build
+	@PYTHONPATH=$(CURDIR) $(VENV)/bin/rtvoice demo
+
+# --- tests ------------------------------------------------------------------------------------
+test: build sanitize fuzz-smoke
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-fast: build
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -x -p no:cacheprovider -m "not slow"
+
+# --- sanitizers -------------------------------------------------------------------------------
+sanitize: asan tsan
+
+asan: $(STAMPS)/venv
+	@bash scripts/sanitize.sh asan $(PY) $(ASAN_BUILD) $(JOBS)
+
+tsan: $(STAMPS)/venv
+	@bash scripts/sanitize.sh tsan $(PY) $(TSAN_BUILD) $(JOBS)
+
+# --- fuzzing ----------------------------------------------------------------------------------
+fuzz-smoke: build
+	@bash scripts/fuzz.sh $(PY) 3
+
+fuzz: build
+	@bash scripts/fuzz.sh $(PY) $(FUZZ_SECONDS)
+
+# --- benchmarks -------------------------------------------------------------------------------
+bench: build
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only \
+		--benchmark-json=bench/results/latest.json
+	@PYTHONPATH=$(CURDIR) $(PY) -m bench.report bench/results/latest.json bench/results/latest.md
+
+clean:
+	rm -rf build $(STAMPS) rtvoice/_core*.so
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+import sys
+
+from rtvoice.cli import main
+
+sys.exit(main())

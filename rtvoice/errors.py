@@ -1,0 +1,17 @@
+"""Errors rtvoice reports to users as one clear line (the CLI prints them without a traceback)."""
+
+
+class RtvoiceError(Exception):
+    """Base class: a problem the user can fix (bad input, missing device, missing model)."""
+
+
+class AudioFormatError(RtvoiceError, ValueError):
+    """Audio that cannot be used as given (unreadable file, wrong declared format, empty input)."""
+
+
+class DeviceError(RtvoiceError):
+    """An audio device that does not exist or stopped working."""
+
+
+class ModelError(RtvoiceError):
+    """A model file that is missing, unreadable or does not match its manifest."""
