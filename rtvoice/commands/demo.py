@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
     worker.start()
     t0 = time.perf_counter()
     for start in range(0, len(audio), block):
-        ring.write(audio[start:start + block])
+        piece = audio[start:start + block]
+        while ring.space < len(piece):  # a file reader may wait; an audio callback never does
+            time.sleep(0.0005)
+        ring.write(piece)
     done.set()
     worker.join()
     stream_s = time.perf_counter() - t0
