@@ -1,0 +1,39 @@
+"""Locating the shared real recordings (../shared/data beside the checkout, or $RTVOICE_SHARED_DATA)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    for candidate in (REPO.parent / "shared" / "data", os.environ.get("RTVOICE_SHARED_DATA")):
+        if candidate and (Path(candidate) / "speech" / "manifest.tsv").is_file():
+            return Path(candidate)
+    pytest.fail("shared test data not found: expected ../shared/data beside the checkout or RTVOICE_SHARED_DATA")
+
+
+def speech_manifest() -> list[dict]:
+    with open(shared_data_dir() / "speech" / "manifest.tsv", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def load_speech(utterance_id: str) -> np.ndarray:
+    """A recording from speech/ as float32 mono 16 kHz in [-1, 1]."""
+    import soundfile as sf
+
+    row = next(r for r in speech_manifest() if r["id"] == utterance_id)
+    audio, rate = sf.read(shared_data_dir() / "speech" / row["wav"], dtype="float32", always_2d=True)
+    assert rate == 16000, f"{row['wav']} is {rate} Hz"
+    return audio[:, 0].copy()
+
+
+def utterance_ids() -> list[str]:
+    """The 11 single utterances, in manifest order (dev_long.wav joins them in this order)."""
+    return [r["id"] for r in speech_manifest() if r["id"] != "dev_long"]
