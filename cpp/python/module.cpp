@@ -31,4 +31,5 @@ PYBIND11_MODULE(_core, m) {
   rtvoice_py::BindFeatures(m);
   rtvoice_py::BindLstm(m);
   rtvoice_py::BindVad(m);
+  rtvoice_py::BindEndpointer(m);
 }
