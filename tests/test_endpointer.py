@@ -213,6 +213,6 @@ def test_forced_splits_on_real_speech_respect_the_limit_and_prefer_pauses():
     assert len(forced) >= 10  # the longer utterances (5-7 s) must be cut
     # a split inside a pause lands where the VAD said "not speech"
     in_pause = [s.end for s in forced if probs[min(s.end // CHUNK, len(probs) - 1)] < 0.5]
-    assert len(in_pause) >= len(forced) // 2
+    assert len(in_pause) >= len(forced) // 3  # 10 of 20 here; splitting at the limit alone gives ~0
     # without a limit the same audio gives the 11 natural segments, none forced
     assert not any(s.forced_end for s in segments_from_events(endpoint_probabilities(probs, len(audio))))
