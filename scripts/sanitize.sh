@@ -45,7 +45,7 @@ case "$mode" in
     mapfile -t native_tests < <(ls tests/test_{ring_buffer,features,lstm,vad,silero*,endpoint*,denois*,frontend*}.py 2>/dev/null || true)
     echo "== ASan+UBSan: ${#native_tests[@]} Python test files against the sanitized module"
     RTVOICE_SANITIZED=1 LD_PRELOAD="$preload" PYTHONPATH="$root/$stage" \
-      "$py" -m pytest -q -p no:cacheprovider -m "not slow" "${native_tests[@]}"
+      "$py" -P -m pytest -q -p no:cacheprovider -m "not slow" "${native_tests[@]}"  # -P: not the checkout first
     ;;
   tsan)
     echo "== TSan: building native test programs in $build"
