@@ -7,9 +7,6 @@ Both run on the same real speech in the same process; pairs share a benchmark gr
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -20,21 +17,9 @@ from rtvoice.vad import MODEL_FILE, SileroVad
 CHUNKS = 100
 
 
-def shared_data_dir() -> Path:
-    for candidate in (Path(__file__).resolve().parents[1].parent / "shared" / "data",
-                      os.environ.get("RTVOICE_SHARED_DATA")):
-        if candidate and (Path(candidate) / "speech").is_dir():
-            return Path(candidate)
-    pytest.fail("shared test data not found (../shared/data or RTVOICE_SHARED_DATA)")
-
-
 @pytest.fixture(scope="module")
-def speech():
-    import soundfile as sf
-
-    audio, rate = sf.read(shared_data_dir() / "speech" / "wav" / "dev_long.wav", dtype="float32")
-    assert rate == 16000
-    return audio[: 512 * CHUNKS].copy()
+def speech(dev_long):
+    return dev_long.load()[: 512 * CHUNKS].astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -74,33 +59,33 @@ def _chunk_cycler(speech):
 
 
 @pytest.mark.benchmark(group="vad-chunk")
-def test_native_silero_vad_chunk(benchmark, speech):
+def test_native_silero_vad_chunk(benchmark, mark, speech):
     vad = SileroVad()
     next_chunk = _chunk_cycler(speech)
-    benchmark.extra_info["kernels"] = _core.dense_kernel_isa()
+    mark("rtvoice", kernels=_core.dense_kernel_isa())
     benchmark(lambda: vad.prob(next_chunk()))
 
 
 @pytest.mark.benchmark(group="vad-chunk")
-def test_onnxruntime_silero_vad_chunk(benchmark, speech, ort_session):
+def test_onnxruntime_silero_vad_chunk(benchmark, mark, speech, ort_session):
+    mark("peer:onnxruntime", threads=1)
     stream = OrtStream(ort_session)
     next_chunk = _chunk_cycler(speech)
     benchmark(lambda: stream.prob(next_chunk()))
 
 
 @pytest.mark.benchmark(group="vad-100-chunks")
-def test_native_silero_vad_100_chunks(benchmark, speech):
+def test_native_silero_vad_100_chunks(benchmark, mark, speech):
     vad = SileroVad()
-    benchmark.extra_info["kernels"] = _core.dense_kernel_isa()
-    benchmark.extra_info["chunks_per_call"] = CHUNKS
+    mark("rtvoice", kernels=_core.dense_kernel_isa(), chunks_per_call=CHUNKS)
     benchmark(vad.process, speech)
 
 
 @pytest.mark.benchmark(group="vad-100-chunks")
-def test_onnxruntime_silero_vad_100_chunks(benchmark, speech, ort_session):
+def test_onnxruntime_silero_vad_100_chunks(benchmark, mark, speech, ort_session):
+    mark("peer:onnxruntime", threads=1, chunks_per_call=CHUNKS)
     stream = OrtStream(ort_session)
     chunks = [speech[i * 512:(i + 1) * 512] for i in range(CHUNKS)]
-    benchmark.extra_info["chunks_per_call"] = CHUNKS
 
     def run():
         for chunk in chunks:

@@ -1,22 +1,14 @@
-"""Locating the shared real recordings (../shared/data beside the checkout, or $RTVOICE_SHARED_DATA)."""
+"""Loading the shared recordings by id (the folder is located by conftest.shared_data_dir)."""
 
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import numpy as np
-import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import shared_data_dir
 
-
-def shared_data_dir() -> Path:
-    for candidate in (REPO.parent / "shared" / "data", os.environ.get("RTVOICE_SHARED_DATA")):
-        if candidate and (Path(candidate) / "speech" / "manifest.tsv").is_file():
-            return Path(candidate)
-    pytest.fail("shared test data not found: expected ../shared/data beside the checkout or RTVOICE_SHARED_DATA")
+__all__ = ["shared_data_dir", "speech_manifest", "load_speech", "utterance_ids"]
 
 
 def speech_manifest() -> list[dict]:
