@@ -9,9 +9,13 @@ namespace kernels {
 
 namespace {
 
+// Everything below is force-inlined into the per-ISA entry points, so each is compiled for that ISA
+// (an out-of-line copy would be baseline code, and __builtin_fmaf there a libm call).
+#define RTVOICE_INLINE inline __attribute__((always_inline))
+
 // a * b + c, fused (one rounding) where the build has FMA, else two roundings.
 template <bool kFma>
-inline float MulAdd(float a, float b, float c) {
+RTVOICE_INLINE float MulAdd(float a, float b, float c) {
   if constexpr (kFma) {
     return __builtin_fmaf(a, b, c);
   } else {
@@ -20,7 +24,7 @@ inline float MulAdd(float a, float b, float c) {
 }
 
 template <bool kFma>
-inline void MatMulAccumulateImpl(const float *x, std::size_t frames, std::size_t n, const float *w, std::size_t m,
+RTVOICE_INLINE void MatMulAccumulateImpl(const float *x, std::size_t frames, std::size_t n, const float *w, std::size_t m,
                                  float *y) {
   std::size_t r = 0;
   for (; r + 4 <= n; r += 4) {
@@ -52,7 +56,7 @@ inline void MatMulAccumulateImpl(const float *x, std::size_t frames, std::size_t
 // exp(x) for x in [-87, 88] (clamped outside), Cephes' single-precision polynomial: about 1 ulp.
 // Branch-free so that loops calling it vectorise.
 template <bool kFma>
-inline float Exp(float x) {
+RTVOICE_INLINE float Exp(float x) {
   x = x < -87.0f ? -87.0f : x;
   x = x > 88.0f ? 88.0f : x;
   // n = round(x / ln 2) by the 1.5 * 2^23 trick (round-to-nearest, no libm call).
@@ -77,13 +81,13 @@ inline float Exp(float x) {
 }
 
 template <bool kFma>
-inline float Sigmoid1(float x) {
+RTVOICE_INLINE float Sigmoid1(float x) {
   return 1.0f / (1.0f + Exp<kFma>(-x));
 }
 
 // tanh(x) = sign(x) (1 - e) / (1 + e), e = exp(-2|x|): absolute error below 3e-7 everywhere.
 template <bool kFma>
-inline float Tanh1(float x) {
+RTVOICE_INLINE float Tanh1(float x) {
   const float ax = x < 0.0f ? -x : x;
   const float e = Exp<kFma>(-2.0f * ax);
   const float t = (1.0f - e) / (1.0f + e);
@@ -91,7 +95,7 @@ inline float Tanh1(float x) {
 }
 
 template <bool kFma>
-inline void LstmPointwiseImpl(const float *gates, std::size_t hidden, float *h, float *c) {
+RTVOICE_INLINE void LstmPointwiseImpl(const float *gates, std::size_t hidden, float *h, float *c) {
   const float *__restrict gi = gates;
   const float *__restrict gf = gates + hidden;
   const float *__restrict gg = gates + 2 * hidden;
@@ -110,16 +114,29 @@ inline void LstmPointwiseImpl(const float *gates, std::size_t hidden, float *h, 
 }
 
 template <bool kFma>
-inline void SigmoidImpl(float *v, std::size_t n) {
+RTVOICE_INLINE void SigmoidImpl(float *v, std::size_t n) {
   for (std::size_t j = 0; j < n; ++j) v[j] = Sigmoid1<kFma>(v[j]);
 }
 
 template <bool kFma>
-inline void TanhImpl(float *v, std::size_t n) {
+RTVOICE_INLINE void TanhImpl(float *v, std::size_t n) {
   for (std::size_t j = 0; j < n; ++j) v[j] = Tanh1<kFma>(v[j]);
 }
 
 // --- the two builds ---------------------------------------------------------------------------
+// The kernels only touch memory the calling stream owns (or immutable, shared weights), so
+// ThreadSanitizer builds leave them uninstrumented: instrumenting every multiply-add slows the
+// threaded front-end tests 50-fold and finds nothing the callers' instrumentation would not.
+#if defined(__SANITIZE_THREAD__)
+#define RTVOICE_NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RTVOICE_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef RTVOICE_NO_TSAN
+#define RTVOICE_NO_TSAN
+#endif
 struct Table {
   void (*matmul)(const float *, std::size_t, std::size_t, const float *, std::size_t, float *);
   void (*lstm)(const float *, std::size_t, float *, float *);
@@ -128,16 +145,16 @@ struct Table {
   const char *isa;
 };
 
-void MatMulBaseline(const float *x, std::size_t frames, std::size_t n, const float *w, std::size_t m, float *y) {
+RTVOICE_NO_TSAN void MatMulBaseline(const float *x, std::size_t frames, std::size_t n, const float *w, std::size_t m, float *y) {
   MatMulAccumulateImpl<false>(x, frames, n, w, m, y);
 }
-void LstmBaseline(const float *g, std::size_t hidden, float *h, float *c) { LstmPointwiseImpl<false>(g, hidden, h, c); }
+RTVOICE_NO_TSAN void LstmBaseline(const float *g, std::size_t hidden, float *h, float *c) { LstmPointwiseImpl<false>(g, hidden, h, c); }
 void SigmoidBaseline(float *v, std::size_t n) { SigmoidImpl<false>(v, n); }
 void TanhBaseline(float *v, std::size_t n) { TanhImpl<false>(v, n); }
 
 #if defined(__x86_64__) || defined(__i386__)
 #define RTVOICE_HAVE_AVX_FMA_BUILD 1
-#define RTVOICE_AVX_FMA __attribute__((target("avx,fma")))
+#define RTVOICE_AVX_FMA __attribute__((target("avx,fma"))) RTVOICE_NO_TSAN
 RTVOICE_AVX_FMA void MatMulAvxFma(const float *x, std::size_t frames, std::size_t n, const float *w, std::size_t m,
                                   float *y) {
   MatMulAccumulateImpl<true>(x, frames, n, w, m, y);
