@@ -21,6 +21,7 @@ void BindFeatures(py::module_ &m);
 void BindLstm(py::module_ &m);
 void BindVad(py::module_ &m);
 void BindEndpointer(py::module_ &m);
+void BindFrontEnd(py::module_ &m);
 
 }  // namespace rtvoice_py
 

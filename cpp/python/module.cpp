@@ -32,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
   rtvoice_py::BindLstm(m);
   rtvoice_py::BindVad(m);
   rtvoice_py::BindEndpointer(m);
+  rtvoice_py::BindFrontEnd(m);
 }
