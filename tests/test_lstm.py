@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rtvoice
 from rtvoice._core import LstmCell, dense_kernel_isa
 
 
@@ -126,7 +127,8 @@ def test_baseline_and_dispatched_kernels_agree(tmp_path):
         "np.save(sys.argv[1], LstmCell(*w).run(xs)[0])\n"
         "print(dense_kernel_isa())\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    # the same rtvoice package this process imported (the checkout, or a sanitizer build's stage)
+    env = dict(os.environ, PYTHONPATH=str(Path(rtvoice.__file__).resolve().parents[1]))
     outputs = {}
     for mode in ("baseline", "auto"):
         env["RTVOICE_KERNELS"] = mode
