@@ -1,8 +1,8 @@
 """Whole front end (C++ worker: Silero VAD + endpointer) on dev_long.wav (53 s), against the same job
 done with ONNX Runtime's Silero VAD (1 thread) driven from Python plus the same endpointer.
 
-extra_info["x_realtime"] = audio seconds / median wall seconds (computed by the report from the
-median; here also the worker's own busy-time figure for the rtvoice entry).
+extra_info["x_realtime"] = audio seconds / median wall seconds. With rtvoice::Denoiser in the build,
+a second group runs the front end with the denoiser on (the peer has no denoiser).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rtvoice import _core
 from rtvoice.frontend import FrontEnd, FrontEndConfig
 from rtvoice.models import packaged_model
 from rtvoice.vad import MODEL_FILE, Endpointer, load_silero_model
@@ -20,9 +21,10 @@ def audio(dev_long):
     return dev_long.load().astype(np.float32)
 
 
-def _run_front_end(audio: np.ndarray) -> int:
+def _run_front_end(audio: np.ndarray, denoise: bool = False) -> int:
     seconds = len(audio) / 16000 + 1
-    fe = FrontEnd(FrontEndConfig(input_capacity_s=seconds, audio_queue_s=seconds), load_silero_model())
+    config = FrontEndConfig(input_capacity_s=seconds, audio_queue_s=seconds, denoise=denoise)
+    fe = FrontEnd(config, load_silero_model())
     fe.start()
     fe.input.write(audio)  # a whole recording at once: the worker runs flat out on one core
     fe.stop()
@@ -41,11 +43,30 @@ def test_frontend_dev_long(benchmark, mark, audio):
     benchmark.extra_info["x_realtime"] = round(len(audio) / 16000 / benchmark.stats.stats.median)
 
 
+@pytest.mark.skipif(not _core.FRONTEND_HAS_DENOISER, reason="rtvoice::Denoiser is not in this build")
+@pytest.mark.benchmark(group="frontend-dev-long-denoise")
+def test_frontend_denoise_dev_long(benchmark, mark, audio):
+    mark("rtvoice", audio_s=round(len(audio) / 16000, 2), denoise=True)
+    benchmark.pedantic(_run_front_end, args=(audio, True), rounds=10, warmup_rounds=1)
+    benchmark.extra_info["x_realtime"] = round(len(audio) / 16000 / benchmark.stats.stats.median)
+
+
 @pytest.mark.benchmark(group="frontend-dev-long")
 def test_onnxruntime_vad_plus_endpointer_dev_long(benchmark, mark, audio):
+    mark("peer:onnxruntime-silero+python", audio_s=round(len(audio) / 16000, 2))
+    _bench_ort_pipeline(benchmark, audio)
+
+
+@pytest.mark.skipif(not _core.FRONTEND_HAS_DENOISER, reason="rtvoice::Denoiser is not in this build")
+@pytest.mark.benchmark(group="frontend-dev-long-denoise")
+def test_onnxruntime_vad_plus_endpointer_dev_long_no_denoise(benchmark, mark, audio):
+    mark("peer:onnxruntime-silero+python (no denoiser)", audio_s=round(len(audio) / 16000, 2))
+    _bench_ort_pipeline(benchmark, audio)
+
+
+def _bench_ort_pipeline(benchmark, audio):
     import onnxruntime as ort
 
-    mark("peer:onnxruntime-silero+python", audio_s=round(len(audio) / 16000, 2))
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1

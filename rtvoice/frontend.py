@@ -54,8 +54,9 @@ class FrontEndConfig:
 
     input_capacity_s: input ring size (s). audio_queue_s: clean audio the consumer may fall behind by
     before blocks are dropped (s). prob_queue / event_queue: capacities in items. idle_sleep_ms: how
-    long the worker sleeps while less than one chunk is waiting. denoise: run the denoiser before the
-    VAD (not available in this build yet). endpointer: segmenting rules.
+    long the worker sleeps while less than one chunk is waiting. denoise: run rtvoice's denoiser before
+    the VAD (default settings; only where ``_core.FRONTEND_HAS_DENOISER``, else ValueError).
+    endpointer: segmenting rules.
     """
 
     endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
@@ -137,6 +138,11 @@ class FrontEnd:
     def input(self) -> _core.RingBuffer:
         """The RingBuffer (16 kHz mono float32) a source writes into."""
         return self._native.input
+
+    @property
+    def denoiser_latency_samples(self) -> int:
+        """The denoiser's delay the worker removes (0 without denoiser): positions need no correction."""
+        return self._native.denoiser_latency_samples
 
     def start(self) -> None:
         """Launch the worker thread."""

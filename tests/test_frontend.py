@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from rtvoice import _core
 from rtvoice.frontend import FrontEnd, FrontEndConfig, FrontEndStats
 from rtvoice.vad import (
     EndpointerConfig,
@@ -184,8 +185,9 @@ def test_dropping_a_running_front_end_without_stop_is_safe():
 
 
 def test_config_is_validated_at_construction():
-    with pytest.raises(ValueError, match="Denoiser"):
-        FrontEndConfig(denoise=True)
+    if not _core.FRONTEND_HAS_DENOISER:
+        with pytest.raises(ValueError, match="Denoiser"):
+            FrontEndConfig(denoise=True)
     with pytest.raises(ValueError, match="input_capacity_s"):
         FrontEndConfig(input_capacity_s=0)
     with pytest.raises(ValueError, match="16000"):
@@ -201,3 +203,25 @@ def test_config_is_validated_at_construction():
     with pytest.raises(RuntimeError, match="already started"):
         fe.start()
     fe.stop()
+
+
+@pytest.mark.skipif(not _core.FRONTEND_HAS_DENOISER, reason="rtvoice::Denoiser is not in this build")
+def test_denoised_stream_is_realigned_and_still_segments_noisy_speech():
+    from test_endpointer import IDS, SILENCES, assert_aligned, joined
+
+    noisy, bounds = joined(IDS, SILENCES, "noise1", 10.0)
+    fe = FrontEnd(FrontEndConfig(denoise=True))
+    assert fe.denoiser_latency_samples > 0
+    fe.start()
+    producer = threading.Thread(target=write_all, args=(fe, noisy))
+    producer.start()
+    events, _, clean, _, _ = collect(fe)
+    producer.join()
+    fe.stop()
+    assert len(clean) == len(noisy)  # the latency's worth of tail was flushed out
+    # realigned: clean sample i comes from input sample i (cross-correlation peaks at lag 0)
+    lags = np.arange(-400, 401)
+    mid = slice(16000, 16000 + 8 * 16000)
+    corr = [np.dot(clean[mid], np.roll(noisy, lag)[mid]) for lag in lags]
+    assert lags[int(np.argmax(corr))] == 0
+    assert_aligned(segments_from_events(events), bounds, tolerance_s=0.4)

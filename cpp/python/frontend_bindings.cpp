@@ -50,8 +50,12 @@ struct PyFrontEnd {
 }  // namespace
 
 void BindFrontEnd(py::module_ &m) {
-  py::class_<FrontEndConfig>(m, "FrontEndConfig", "Front-end settings (see rtvoice/frontend.h).")
-      .def(py::init<>())
+  m.attr("FRONTEND_HAS_DENOISER") = FrontEnd::kHasDenoiser;
+  py::class_<FrontEndConfig> config(m, "FrontEndConfig", "Front-end settings (see rtvoice/frontend.h).");
+#if RTVOICE_FRONTEND_HAS_DENOISER
+  config.def_readwrite("denoiser", &FrontEndConfig::denoiser, "DenoiserConfig used when denoise is true");
+#endif
+  config.def(py::init<>())
       .def_readwrite("sample_rate", &FrontEndConfig::sample_rate, "Hz (16000 only)")
       .def_readwrite("input_capacity_samples", &FrontEndConfig::input_capacity_samples,
                      "input ring capacity in samples (rounded up to a power of two)")
@@ -159,7 +163,10 @@ Native front end: a C++ worker thread running Silero VAD and the endpointer on a
             return d;
           },
           "Counters (samples, drops, queue high-water marks, worker busy time in seconds).")
-      .def_property_readonly("config", [](const PyFrontEnd &self) { return self.fe->Config(); });
+      .def_property_readonly("config", [](const PyFrontEnd &self) { return self.fe->Config(); })
+      .def_property_readonly("denoiser_latency_samples",
+                             [](const PyFrontEnd &self) { return self.fe->DenoiserLatencySamples(); },
+                             "Denoiser delay the worker realigns (samples; 0 without denoiser).");
 }
 
 }  // namespace rtvoice_py

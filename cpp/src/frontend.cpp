@@ -37,9 +37,17 @@ void FrontEndConfig::Validate() const {
     throw std::invalid_argument("FrontEndConfig sample_rate must be 16000 Hz (Silero VAD 16 kHz), got " +
                                 std::to_string(sample_rate) + ": resample the source first");
   CheckCount(input_capacity_samples, kChunk, std::size_t{1} << 26, "input_capacity_samples");
+#if RTVOICE_FRONTEND_HAS_DENOISER
+  if (denoise) {
+    denoiser.Validate();
+    if (denoiser.sample_rate != sample_rate)
+      throw std::invalid_argument("FrontEndConfig denoiser.sample_rate must equal sample_rate (16000), got " +
+                                  std::to_string(denoiser.sample_rate));
+  }
+#else
   if (denoise)
-    throw std::invalid_argument(
-        "FrontEndConfig denoise=true needs rtvoice::Denoiser, which is not wired into this build yet");
+    throw std::invalid_argument("FrontEndConfig denoise=true needs rtvoice::Denoiser, which this build does not have");
+#endif
   endpointer.Validate();
   if (endpointer.sample_rate != sample_rate || endpointer.chunk_samples != kChunk)
     throw std::invalid_argument("FrontEndConfig endpointer must use sample_rate 16000 and chunk_samples 512, got " +
@@ -69,8 +77,17 @@ FrontEnd::FrontEnd(const FrontEndConfig &config, std::shared_ptr<const SileroVad
       audio_(config.audio_queue_blocks),
       probs_(config.prob_queue_capacity),
       events_(config.event_queue_capacity),
+      denoised_(kChunk, 0.0f),
       read_buffer_(kChunk, 0.0f),
-      staging_(kChunk, 0.0f) {}
+      staging_(kChunk, 0.0f) {
+#if RTVOICE_FRONTEND_HAS_DENOISER
+  if (config_.denoise) {
+    denoiser_ = std::make_unique<Denoiser>(config_.denoiser);
+    denoiser_latency_ = denoiser_->LatencySamples();
+    preroll_left_ = denoiser_latency_;
+  }
+#endif
+}
 
 FrontEnd::~FrontEnd() {
   abort_.store(true, std::memory_order_release);
@@ -138,25 +155,46 @@ void FrontEnd::ProcessInput(float *samples, std::size_t n) {
   if (bad) nonfinite_.fetch_add(bad, std::memory_order_relaxed);
   samples_in_.fetch_add(n, std::memory_order_relaxed);
 
-  // DENOISER SEAM: with config_.denoise, `samples` go through rtvoice::Denoiser here; its first
-  // LatencySamples() outputs are dropped so that clean sample i is enhanced input sample i, and
-  // FinishStream() flushes the same number of samples out of it.
-  if (staged_ == 0 && n == kChunk) {
-    ProcessChunk(samples, n);
+  if (config_.denoise) {
+    Denoise(samples, n);
   } else {
-    std::size_t i = 0;
-    while (i < n) {
-      const std::size_t take = std::min(n - i, kChunk - staged_);
-      std::memcpy(staging_.data() + staged_, samples + i, take * sizeof(float));
-      staged_ += take;
-      i += take;
-      if (staged_ == kChunk) {
-        ProcessChunk(staging_.data(), kChunk);
-        staged_ = 0;
-      }
-    }
+    Stage(samples, n);
   }
   busy_ns_.fetch_add(NanosSince(t0), std::memory_order_relaxed);
+}
+
+// The denoiser's output is delayed by its latency L: its first L outputs precede the stream and are
+// dropped, so clean sample i is the enhanced input sample i; FinishStream() feeds L zeros to get the
+// last L out.
+void FrontEnd::Denoise(const float *samples, std::size_t n) {
+#if RTVOICE_FRONTEND_HAS_DENOISER
+  denoiser_->Process(samples, n, denoised_.data());
+  const std::size_t skip = std::min(n, preroll_left_);
+  preroll_left_ -= skip;
+  Stage(denoised_.data() + skip, n - skip);
+#else
+  (void)samples;
+  (void)n;
+#endif
+}
+
+// Clean samples in; full chunks go to ProcessChunk, the rest waits in staging_.
+void FrontEnd::Stage(const float *samples, std::size_t n) {
+  if (staged_ == 0 && n == kChunk) {
+    ProcessChunk(samples, n);
+    return;
+  }
+  std::size_t i = 0;
+  while (i < n) {
+    const std::size_t take = std::min(n - i, kChunk - staged_);
+    std::memcpy(staging_.data() + staged_, samples + i, take * sizeof(float));
+    staged_ += take;
+    i += take;
+    if (staged_ == kChunk) {
+      ProcessChunk(staging_.data(), kChunk);
+      staged_ = 0;
+    }
+  }
 }
 
 void FrontEnd::ProcessChunk(const float *samples, std::size_t n) {
@@ -179,7 +217,23 @@ void FrontEnd::ProcessChunk(const float *samples, std::size_t n) {
 
 void FrontEnd::FinishStream() {
   const auto t0 = std::chrono::steady_clock::now();
-  // DENOISER SEAM: flush the denoiser's LatencySamples() here before the last partial chunk.
+#if RTVOICE_FRONTEND_HAS_DENOISER
+  if (denoiser_) {
+    // Zeros push the last LatencySamples() enhanced samples out; keep exactly as many clean samples as
+    // went in.
+    std::fill(read_buffer_.begin(), read_buffer_.end(), 0.0f);
+    const std::uint64_t total = samples_in_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint64_t emitted = static_cast<std::uint64_t>(clean_position_) + staged_;
+      if (emitted >= total) break;
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(total - emitted + preroll_left_, kChunk));
+      denoiser_->Process(read_buffer_.data(), want, denoised_.data());
+      const std::size_t skip = std::min(want, preroll_left_);
+      preroll_left_ -= skip;
+      Stage(denoised_.data() + skip, want - skip);
+    }
+  }
+#endif
   if (staged_ > 0) {
     ProcessChunk(staging_.data(), staged_);
     staged_ = 0;

@@ -236,6 +236,39 @@ void TestThreadedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadMod
               c.probs.size(), c.events.size(), forced, s.busy_seconds);
 }
 
+#if RTVOICE_FRONTEND_HAS_DENOISER
+// With the denoiser: clean sample i must be the enhanced input sample i (latency realigned), the tail
+// flushed, and the probabilities those of the VAD on that clean stream.
+void TestDenoisedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadModel> model) {
+  for (const std::size_t size : {n, std::size_t{300}, std::size_t{12345}}) {
+    const std::vector<float> x = Signal(size);
+    FrontEndConfig fc;
+    fc.denoise = true;
+    fc.idle_sleep_ms = 0.5;
+    FrontEnd fe(fc, model);
+    const std::size_t latency = fe.DenoiserLatencySamples();
+    fe.Start();
+    Collected c;
+    std::thread producer(Produce, std::ref(fe), std::cref(x), true);
+    std::thread consumer(Consume, std::ref(fe), std::ref(c));
+    producer.join();
+    consumer.join();
+    fe.Stop();
+    Denoiser offline(fc.denoiser);
+    std::vector<float> in = x, out(size + latency);
+    in.resize(size + latency, 0.0f);
+    offline.Process(in.data(), in.size(), out.data());
+    const std::vector<float> clean(out.begin() + static_cast<std::ptrdiff_t>(latency), out.end());
+    CHECK(c.audio == clean, "denoised audio differs from offline (%zu vs %zu samples)", c.audio.size(), clean.size());
+    const Offline ref = RunOffline(clean, model, fc.endpointer);
+    CHECK(c.probs.size() == ref.probs.size(), "%zu probabilities, expected %zu", c.probs.size(), ref.probs.size());
+    for (std::size_t i = 0; i < std::min(c.probs.size(), ref.probs.size()); ++i)
+      CHECK(c.probs[i].prob == ref.probs[i], "denoised chunk %zu: %g vs %g", i, c.probs[i].prob, ref.probs[i]);
+  }
+  std::printf("  denoised == offline denoiser + VAD, latency realigned\n");
+}
+#endif
+
 void TestDropsAreCounted(std::size_t n, std::shared_ptr<const SileroVadModel> model) {
   const std::vector<float> x = Signal(n);
   FrontEndConfig fc;
@@ -323,6 +356,11 @@ int main(int argc, char **argv) {
   }
   const auto model = SyntheticModel();
   TestThreadedEqualsOffline(n, model);
+#if RTVOICE_FRONTEND_HAS_DENOISER
+  TestDenoisedEqualsOffline(std::min<std::size_t>(n, 400000), model);
+#else
+  std::printf("  (no rtvoice::Denoiser in this build: denoise stage not tested)\n");
+#endif
   TestDropsAreCounted(std::min<std::size_t>(n, 400000), model);
   TestOverflowAndAbandon(n, model);
   if (failures) {
