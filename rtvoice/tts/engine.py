@@ -102,6 +102,7 @@ class TtsEngine:
         self._cancel = threading.Event()
         self._closed = False
         self._started = False
+        self.t_start: float | None = None  # perf_counter when the worker started
         self.utterances: list[Utterance] = []  # finished ones, for stats (texts dropped past 10,000)
         self.error: BaseException | None = None
         self._worker = threading.Thread(target=self._run, name="rtvoice-tts", daemon=True)
@@ -112,6 +113,7 @@ class TtsEngine:
         if not self._started:
             for sink in self.sinks:
                 sink.start(self.voice.sample_rate)
+            self.t_start = time.perf_counter()
             self._worker.start()
             self._started = True
         return self
@@ -205,10 +207,17 @@ class TtsEngine:
             "device": self.voice.device,
             "device_reason": self.voice.provider_choice.reason,
             "streaming_windows": self.voice.streaming,
+            "lines": [self._line(u) for u in utts[:1000]],
         }
         for sink in self.sinks:
             out.update(sink.stats())
         return out
+
+    def _line(self, u: Utterance) -> dict:
+        t0 = self.t_start or 0.0
+        return {"id": u.id, "submitted_s": u.t_submitted - t0, "first_audio_s": u.first_audio_s,
+                "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
+                "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
 
     # ---------------------------------------------------------------- worker
     def _raise_error(self) -> None:

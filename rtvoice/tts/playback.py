@@ -114,6 +114,7 @@ class PlaybackSink(AudioSink):
         self.stall_timeout_s = stall_timeout_s
         self.ring = None
         self.stream = None
+        self.device_name = None
         self.rate = None
         self.voice_rate = None
         self._resampler = None
@@ -131,28 +132,38 @@ class PlaybackSink(AudioSink):
 
     def start(self, sample_rate: int) -> None:
         from rtvoice import RingBuffer
-        from rtvoice.devices import _sounddevice, resolve_device
 
         if self.stream is not None:
             return
+        self.voice_rate = sample_rate
+        index, self.rate, self.device_name = self._device()
+        self.ring = RingBuffer(max(4096, int(self.ring_seconds * self.rate)))
+        self.stream = self._open_stream(index)
+
+    def _device(self) -> tuple[int | None, int, str]:
+        """(PortAudio index or None for the default, rate in Hz, name) of the output device."""
+        from rtvoice.devices import _sounddevice, resolve_device
+
         sd = _sounddevice()
         index = resolve_device(self.device_spec, "output")
         try:
             info = sd.query_devices(index, "output") if index is not None else sd.query_devices(kind="output")
         except (sd.PortAudioError, ValueError) as error:
             raise DeviceError(f"no output device available ({error}); use --wav FILE to write audio instead") from error
-        self.rate = int(self.requested_rate or info["default_samplerate"])
-        self.voice_rate = sample_rate
-        self.ring = RingBuffer(max(4096, int(self.ring_seconds * self.rate)))
+        return index, int(self.requested_rate or info["default_samplerate"]), info["name"]
+
+    def _open_stream(self, index: int | None):
+        """Open and start the PortAudio stream whose callback drains the ring."""
+        from rtvoice.devices import _sounddevice
+
+        sd = _sounddevice()
         try:
-            self.stream = sd.OutputStream(samplerate=self.rate, channels=1, dtype="float32",
-                                          device=index, blocksize=self.blocksize, latency=self.latency,
-                                          callback=self._callback)
-            self.stream.start()
+            stream = sd.OutputStream(samplerate=self.rate, channels=1, dtype="float32", device=index,
+                                     blocksize=self.blocksize, latency=self.latency, callback=self._callback)
+            stream.start()
         except (sd.PortAudioError, ValueError) as error:
-            self.stream = None
-            raise DeviceError(f"cannot open output device {info['name']!r} at {self.rate} Hz: {error}") from error
-        self.device_name = info["name"]
+            raise DeviceError(f"cannot open output device {self.device_name!r} at {self.rate} Hz: {error}") from error
+        return stream
 
     def begin(self, utterance) -> None:
         import soxr
@@ -219,6 +230,6 @@ class PlaybackSink(AudioSink):
     def stats(self) -> dict:
         if self.ring is None:
             return {}
-        return {"output_rate": self.rate, "output_device": getattr(self, "device_name", None),
+        return {"output_rate": self.rate, "output_device": self.device_name,
                 "ring_capacity_frames": self.ring.capacity, "ring_overflow_frames": self.ring.overflow_frames,
                 "portaudio_xruns": self.status_flags}
