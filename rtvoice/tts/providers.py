@@ -64,9 +64,11 @@ def _cuda_major(ort) -> str | None:
 
 
 def _required_libraries(cuda_major: str) -> list[str]:
-    """Shared libraries ONNX Runtime's CUDA provider loads (Linux names); cuDNN 9 for CUDA 12 and 13."""
+    """Shared libraries ONNX Runtime's CUDA provider links against (Linux sonames, as in its own
+    ``preload_dlls`` list): CUDA runtime, cuBLASLt before cuBLAS, cuRAND, and cuDNN 9."""
     major = int(cuda_major) if cuda_major.isdigit() else 12
-    return [f"libcudart.so.{major}", f"libcublasLt.so.{major}", f"libcublas.so.{major}", "libcudnn.so.9"]
+    return [f"libcudart.so.{major}", f"libcublasLt.so.{major}", f"libcublas.so.{major}", "libcurand.so.10",
+            "libcudnn.so.9"]
 
 
 def _load_library(name: str, dirs: list[Path]) -> str | None:
