@@ -73,16 +73,15 @@ def test_pieces_cover_the_sentence_within_limits(phonemes, first, extra):
     if pieces:
         assert len(pieces[0]) <= first
         assert all(len(p) <= limit for p in pieces[1:])
-    # joined with the spaces that were cut, the pieces are the sentence again
-    rebuilt = []
-    for p in pieces:
-        if rebuilt and p:
-            rebuilt_text = "".join(rebuilt)
-            consumed = len(rebuilt_text)
-            if consumed < len(phonemes) and phonemes[consumed] == " ":
-                rebuilt.append(" ")
-        rebuilt.extend(p)
-    assert "".join(rebuilt) == "".join(phonemes)
+    # the pieces are consecutive runs of the sentence; only the spaces cut at are left out
+    pos = 0
+    for i, piece in enumerate(pieces):
+        assert piece and phonemes[pos:pos + len(piece)] == piece
+        pos += len(piece)
+        following = pieces[i + 1] if i + 1 < len(pieces) else None
+        if pos < len(phonemes) and phonemes[pos] == " " and (following is None or following[0] != " "):
+            pos += 1
+    assert pos == len(phonemes)
 
 
 def test_pieces_prefer_clause_boundaries_then_words():

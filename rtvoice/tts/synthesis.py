@@ -41,6 +41,8 @@ class SynthesisOptions:
         max_piece_phonemes: longest later piece (bounds encoder cost and memory).
         first_chunk_frames: first vocoder window (frames of ``hop`` samples, 256 = 11.6 ms at 22.05 kHz).
         max_chunk_frames: longest vocoder window.
+        ramp_ahead_s: once this much audio is ahead of real time (counted from the first chunk), later
+            pieces start with ``max_chunk_frames`` windows instead of the short-first ramp.
         join_pause_s: pause kept where a sentence is cut into pieces.
         fade_s: fade applied at such joins.
         block_chars: text phonemised at a time.
@@ -55,7 +57,8 @@ class SynthesisOptions:
     first_piece_phonemes: int = 72
     max_piece_phonemes: int = 400
     first_chunk_frames: int = 16
-    max_chunk_frames: int = 128
+    max_chunk_frames: int = 256
+    ramp_ahead_s: float = 1.5
     join_pause_s: float = 0.12
     fade_s: float = 0.004
     block_chars: int = 1000
@@ -73,6 +76,8 @@ class SynthesisOptions:
             raise ValueError("need 8 <= first_piece_phonemes <= max_piece_phonemes <= 2000")
         if not 1 <= self.first_chunk_frames <= self.max_chunk_frames:
             raise ValueError("need 1 <= first_chunk_frames <= max_chunk_frames")
+        if self.ramp_ahead_s < 0:
+            raise ValueError("ramp_ahead_s must be >= 0")
         if not 0 <= self.join_pause_s <= 2 or not 0 <= self.fade_s <= 0.05:
             raise ValueError("join_pause_s must be within 0..2 s and fade_s within 0..0.05 s")
         if self.block_chars < 16:
@@ -153,10 +158,11 @@ class Synthesizer:
             log.debug("phonemes missing from the voice's id map: %s", sorted(set(report.unknown_phonemes)))
 
     # ------------------------------------------------------------------ audio
-    def windows(self, frames: int) -> list[tuple[int, int]]:
-        """Vocoder windows [start, stop) for a piece of ``frames`` frames: short first, then doubling."""
+    def windows(self, frames: int, first: int | None = None) -> list[tuple[int, int]]:
+        """Vocoder windows [start, stop) for a piece of ``frames`` frames: ``first`` (default
+        ``first_chunk_frames``) long, then doubling up to ``max_chunk_frames``."""
         o = self.options
-        out, start, size = [], 0, o.first_chunk_frames
+        out, start, size = [], 0, first or o.first_chunk_frames
         while start < frames:
             stop = min(frames, start + size)
             if frames - stop < o.first_chunk_frames:  # no tiny last window: the tail trim needs room
@@ -165,9 +171,9 @@ class Synthesizer:
             start, size = stop, min(size * 2, o.max_chunk_frames)
         return out
 
-    def piece_audio(self, ids: list[int]) -> Iterator[tuple[np.ndarray, bool]]:
+    def piece_audio(self, ids: list[int], first_window: int | None = None) -> Iterator[tuple[np.ndarray, bool]]:
         """Raw audio of one piece, window by window, with a last-window flag. Joined, the windows are
-        the whole-piece output."""
+        the whole-piece output. ``first_window`` frames (default ``first_chunk_frames``) come first."""
         v = self.voice
         if not v.streaming:
             audio = v.synthesize_whole(ids, self.scales, self.sid)
@@ -180,13 +186,13 @@ class Synthesizer:
         ctx = v.options.decoder_context
         z = None  # (1, channels, frames), filled up to z_to
         z_to = 0
-        windows = self.windows(enc.frames)
+        windows = self.windows(enc.frames, first_window)
         for i, (start, stop) in enumerate(windows):
             need = min(enc.frames, stop + ctx)
             if need > z_to:
-                # run the flow one window further than needed: fewer, longer flow runs (each run
-                # recomputes flow_context frames either side)
-                ahead = need if i == 0 else min(enc.frames, need + (stop - start))
+                # after the first window, run the flow two windows further than needed: fewer, longer
+                # flow runs (each recomputes flow_context frames either side)
+                ahead = need if i == 0 else min(enc.frames, need + 2 * (stop - start))
                 new = v.flow_window(enc, z_to, ahead)
                 if z is None:
                     z = np.empty((1, new.shape[1], enc.frames), np.float32)
@@ -204,9 +210,14 @@ class Synthesizer:
         ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade_n, dtype=np.float32))).astype(np.float32)
         gain = np.float32(self.gain)
         t0 = time.perf_counter()
+        t_first = None
         for sentence, piece, n_pieces, ids in self.prepare(text, report):
             first = True
-            for raw, last in self.piece_audio(ids):
+            # Audio ahead of a listener who started at the first chunk: once the voice is well ahead,
+            # the next piece starts with long windows (less context recomputed) instead of the ramp.
+            ahead = 0.0 if t_first is None else report.samples / rate - (time.perf_counter() - t_first)
+            first_window = self.options.max_chunk_frames if ahead >= self.options.ramp_ahead_s else None
+            for raw, last in self.piece_audio(ids, first_window):
                 audio = raw * gain
                 if first and piece > 0:
                     audio = self._trim_head(audio, keep // 3, ramp)
@@ -216,6 +227,8 @@ class Synthesizer:
                 spent = time.perf_counter() - t0
                 report.compute_s += spent
                 report.samples += len(audio)
+                if t_first is None:
+                    t_first = time.perf_counter()
                 yield Chunk(audio, sentence, piece, first, last, spent)
                 if cancelled is not None and cancelled():
                     return
