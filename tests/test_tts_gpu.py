@@ -37,6 +37,7 @@ def test_loading_the_voice_prints_nothing_when_it_falls_back():
     assert proc.stderr == ""
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not CHOICE.on_gpu, reason=f"voice on CPU: {CHOICE.reason}")
 def test_gpu_synthesis_matches_cpu():
     gpu = load_voice(None, VoiceOptions(providers="cuda"))

@@ -146,3 +146,26 @@ def test_unwritable_wav_is_a_clear_error(tmp_path):
     with pytest.raises(AudioFormatError, match="x.wav"):
         engine.start()
     engine.close()
+
+
+def test_dubbed_track_places_lines_at_their_source_start(tmp_path):
+    from rtvoice.tts import TimelineSink
+
+    path = tmp_path / "dub.wav"
+    track = TimelineSink(path)
+    texts = [(SENTENCES[0], 0.5), (SHORT, 1.0), (SENTENCES[3], 9.0)]  # the second overlaps the first
+    with TtsEngine(voice(), deterministic(), [track]) as engine:
+        for text, start in texts:
+            engine.speak(text, tag=start)
+    audio, rate = sf.read(str(path), dtype="float32")
+    parts = [synthesize(voice(), t, deterministic()) for t, _ in texts]
+    placed = [p["placed_s"] for p in track.placements]
+    assert placed[0] == 0.5 and placed[2] == 9.0
+    assert placed[1] == pytest.approx(0.5 + len(parts[0]) / rate, abs=1 / rate)  # after the first, not over it
+    assert track.placements[1]["delay_s"] == pytest.approx(placed[1] - 1.0)
+    for part, at in zip(parts, placed):
+        start = int(round(at * rate))
+        np.testing.assert_allclose(audio[start:start + len(part)], part, atol=2 / 32768)
+    assert not audio[:int(0.5 * rate)].any()
+    assert len(audio) == int(9.0 * rate) + len(parts[2])
+    assert engine.stats()["dub_delay_s"]["n"] == 3

@@ -10,7 +10,7 @@ Nothing here imports :mod:`rtvoice.asr` (``rtvoice.engine`` wires the two togeth
 """
 
 from rtvoice.tts.engine import CallbackSink, TtsEngine, Utterance, percentiles
-from rtvoice.tts.playback import AudioSink, PlaybackSink, WavSink
+from rtvoice.tts.playback import AudioSink, PlaybackSink, TimelineSink, WavSink
 from rtvoice.tts.providers import ProviderChoice, choose_providers
 from rtvoice.tts.synthesis import Chunk, SynthesisOptions, SynthesisReport, Synthesizer, synthesize
 from rtvoice.tts.voice import DEFAULT_VOICE, PiperVoiceModel, VoiceOptions, load_voice
@@ -25,6 +25,7 @@ __all__ = [
     "ProviderChoice",
     "SynthesisOptions",
     "SynthesisReport",
+    "TimelineSink",
     "Synthesizer",
     "TtsEngine",
     "Utterance",

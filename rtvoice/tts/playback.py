@@ -11,7 +11,6 @@ write (a gap in the voice). Short reads while nothing is being said are just sil
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -122,7 +121,6 @@ class PlaybackSink(AudioSink):
         self._wrote_first = False
         self.underruns = 0
         self.status_flags = 0  # PortAudio callbacks that reported an xrun (set in the callback)
-        self._lock = threading.Lock()
 
     # The callback: one ring read, no allocation, no lock, no logging.
     def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002 - PortAudio signature
@@ -233,3 +231,77 @@ class PlaybackSink(AudioSink):
         return {"output_rate": self.rate, "output_device": self.device_name,
                 "ring_capacity_frames": self.ring.capacity, "ring_overflow_frames": self.ring.overflow_frames,
                 "portaudio_xruns": self.status_flags}
+
+
+def _tag_start(utterance) -> float:
+    """Source start (seconds) from an utterance's tag: a number, or an object with ``start_s``/``start``."""
+    tag = utterance.tag
+    if isinstance(tag, (int, float)):
+        return float(tag)
+    for name in ("start_s", "start"):
+        value = getattr(tag, name, None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    raise ValueError(f"utterance {utterance.id} has no source start (tag {tag!r}); speak(text, tag=seconds)")
+
+
+class TimelineSink(AudioSink):
+    """A dubbed track: each utterance placed on the source timeline in a WAV file.
+
+    An utterance starts at its source start (from ``start_of(utterance)``, default: its tag), or later
+    when the previous one is still speaking, or - with ``clock_origin`` (``time.perf_counter()`` at
+    source time 0, for live sources) - when its audio was not ready yet. Each placement and its delay
+    are recorded in ``placements``. Written as it goes (silence padded up to each placement), so memory
+    stays bounded.
+    """
+
+    def __init__(self, path: Path | str, start_of=_tag_start, clock_origin: float | None = None,
+                 subtype: str = "PCM_16") -> None:
+        self.path = Path(path)
+        self.start_of = start_of
+        self.clock_origin = clock_origin
+        self.subtype = subtype
+        self.rate = None
+        self._file = None
+        self.position = 0  # samples written so far
+        self.placements: list[dict] = []
+
+    def start(self, sample_rate: int) -> None:
+        import soundfile as sf
+
+        if self._file is not None:
+            return
+        self.rate = sample_rate
+        try:
+            self._file = sf.SoundFile(str(self.path), "w", samplerate=sample_rate, channels=1,
+                                      format="WAV", subtype=self.subtype)
+        except (sf.LibsndfileError, OSError, ValueError) as error:
+            raise AudioFormatError(f"cannot write WAV file {self.path}: {error}") from error
+
+    def begin(self, utterance) -> None:
+        source_s = self.start_of(utterance)
+        ready_s = 0.0 if self.clock_origin is None else time.perf_counter() - self.clock_origin
+        start = max(int(round(source_s * self.rate)), int(round(ready_s * self.rate)), self.position)
+        self.placements.append({"id": utterance.id, "source_s": source_s, "placed_s": start / self.rate,
+                                "delay_s": start / self.rate - source_s})
+        pad = start - self.position
+        while pad > 0:
+            n = min(pad, self.rate)
+            self._file.write(np.zeros(n, np.float32))
+            pad -= n
+        self.position = start
+
+    def write(self, utterance, samples: np.ndarray, offset: int) -> None:
+        self._file.write(samples)
+        self.position += len(samples)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def stats(self) -> dict:
+        delays = [p["delay_s"] for p in self.placements]
+        return {"dub_track": str(self.path), "dub_delay_s": {
+            "p50": float(np.percentile(delays, 50)) if delays else None,
+            "p95": float(np.percentile(delays, 95)) if delays else None, "n": len(delays)}}

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,6 @@ class Encoded:
     frames: int  # output frames (audio samples = frames * hop)
     timed: dict  # name -> (1, C, frames) arrays, sliced per window
     static: dict  # name -> arrays without a time axis (speaker embedding), passed whole
-    seconds: float = 0.0  # time spent encoding
 
 
 @dataclass(frozen=True)
@@ -446,10 +445,6 @@ class PiperVoiceModel:
         return audio[(start - lo) * hop:(stop - lo) * hop].astype(np.float32, copy=False)
 
     # ---------------------------------------------------------------- warm-up
-    def default_scales(self, speed: float = 1.0) -> tuple[float, float, float]:
-        c = self.config
-        return (float(c.noise_scale), float(c.length_scale) / speed, float(c.noise_w_scale))
-
     def warm_up(self) -> None:
         """First runs (allocations), gain calibration and, for streaming voices, the window check."""
         sentences = self.phonemize(WARMUP_TEXT)
