@@ -73,35 +73,34 @@ def _piper_first_audio(text: str) -> int:
     return 0
 
 
-def _record_p95(benchmark) -> None:
+def _label(benchmark, mark, engine: str, **extra) -> None:
     data = np.asarray(benchmark.stats.stats.data)
-    benchmark.extra_info["p50_s"] = float(np.percentile(data, 50))
-    benchmark.extra_info["p95_s"] = float(np.percentile(data, 95))
+    mark("rtvoice" if engine == "rtvoice" else "peer:piper-tts", p50_s=float(np.percentile(data, 50)),
+         p95_s=float(np.percentile(data, 95)), **extra)
 
 
 @pytest.mark.benchmark(group="tts-first-audio-short")
 @pytest.mark.parametrize("engine", ["rtvoice", "piper"])
-def test_first_audio_short(benchmark, engine):
+def test_first_audio_short(benchmark, mark, engine):
     fn = _ours_first_audio if engine == "rtvoice" else _piper_first_audio
     _voice(), _piper()
     assert benchmark.pedantic(fn, args=(SHORT,), rounds=20, iterations=1, warmup_rounds=2) > 0
-    _record_p95(benchmark)
+    _label(benchmark, mark, engine, words=len(SHORT.split()))
 
 
 @pytest.mark.benchmark(group="tts-first-audio-long")
 @pytest.mark.parametrize("engine", ["rtvoice", "piper"])
-def test_first_audio_long(benchmark, engine):
+def test_first_audio_long(benchmark, mark, engine):
     fn = _ours_first_audio if engine == "rtvoice" else _piper_first_audio
     _voice(), _piper()
     rounds = 15 if engine == "rtvoice" else 8
     assert benchmark.pedantic(fn, args=(LONG,), rounds=rounds, iterations=1, warmup_rounds=1) > 0
-    _record_p95(benchmark)
-    benchmark.extra_info["words"] = len(LONG.split())
+    _label(benchmark, mark, engine, words=len(LONG.split()))
 
 
 @pytest.mark.benchmark(group="tts-rtf-paragraph")
 @pytest.mark.parametrize("engine", ["rtvoice", "piper"])
-def test_real_time_factor(benchmark, engine):
+def test_real_time_factor(benchmark, mark, engine):
     from rtvoice.tts import Synthesizer
 
     _voice(), _piper()
@@ -113,5 +112,5 @@ def test_real_time_factor(benchmark, engine):
             return sum(len(c.audio_float_array) for c in _piper().synthesize(PARAGRAPH))
     samples = benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=0)
     audio_s = samples / _voice().sample_rate
-    benchmark.extra_info["audio_s"] = audio_s
-    benchmark.extra_info["rtf"] = float(np.median(benchmark.stats.stats.data)) / audio_s
+    mark("rtvoice" if engine == "rtvoice" else "peer:piper-tts", audio_s=audio_s,
+         rtf=float(np.median(benchmark.stats.stats.data)) / audio_s)

@@ -193,8 +193,11 @@ class TtsEngine:
         spoken = [u for u in utts if u.t_first_audio is not None]
         audio_s = sum(u.samples for u in utts) / self.voice.sample_rate
         compute_s = sum(u.compute_s for u in utts)
+        first = percentiles(u.first_audio_s for u in spoken)
         out = {
-            "tts_first_audio_s": percentiles(u.first_audio_s for u in spoken),
+            "tts_first_audio_s": first,
+            "tts_first_audio_p50_s": first["p50"],  # flat copies for `rtvoice bench` budgets
+            "tts_first_audio_p95_s": first["p95"],
             "rtf": (compute_s / audio_s) if audio_s else None,
             "underruns": sum(u.underruns for u in utts),
             "utterances": len(utts),
