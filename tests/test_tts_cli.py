@@ -62,3 +62,9 @@ def test_say_without_a_device_says_so(tmp_path, capsys):
     assert rc == 2
     assert "device" in capsys.readouterr().err
     assert json.loads(stats.read_text())["utterances"] == 0
+
+
+def test_say_missing_text_file_names_it(tmp_path, capsys):
+    rc = main(["say", "--providers", "cpu", "--text-file", str(tmp_path / "script.txt"), "--wav", str(tmp_path / "o.wav")])
+    assert rc == 2
+    assert "script.txt" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from tts_helpers import LONG, SENTENCES, SHORT, deterministic, piper_audio, pipe
 
 from rtvoice.errors import ModelError
 from rtvoice.tts import SynthesisOptions, Synthesizer, VoiceOptions, load_voice, synthesize
+from rtvoice.tts.synthesis import soft_limit
 
 
 def test_phoneme_ids_are_pipers():
@@ -103,8 +104,10 @@ def test_speed_and_volume():
     theirs = piper_audio(SENTENCES[0], length_scale=0.5, noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False)
     np.testing.assert_allclose(fast, theirs, atol=1e-3)
     loud = synthesize(v, SENTENCES[0], SynthesisOptions(noise_scale=0.0, noise_w=0.0))
-    assert 0.6 < np.max(np.abs(loud)) <= 1.0  # calibrated gain: near full scale, clipped to [-1, 1]
-    np.testing.assert_allclose(loud, np.clip(normal * v.gain, -1, 1), atol=1e-3)
+    assert 0.5 < np.max(np.abs(loud)) < 1.0  # calibrated gain: near full scale, soft-limited
+    np.testing.assert_allclose(loud, soft_limit(normal * v.gain), atol=1e-3)
+    rms = np.sqrt(np.mean(loud ** 2))
+    assert 0.05 < rms < 0.15  # about -20 dBFS
 
 
 # ----------------------------------------------------------------------------- voice files
@@ -196,3 +199,13 @@ def test_multi_speaker_voice_gets_sid(tmp_path):
         SHORT, SynthesisConfig(speaker_id=1, noise_scale=0.0, noise_w_scale=0.0, normalize_audio=False))])
     assert len(theirs) == len(bob)
     assert np.max(np.abs(theirs - bob)) < 1e-3
+
+
+def test_soft_limit_is_identity_below_the_knee_and_stays_within_full_scale():
+    x = np.linspace(-3, 3, 6001, dtype=np.float32)
+    y = soft_limit(x.copy())
+    quiet = np.abs(x) <= 0.85
+    np.testing.assert_array_equal(y[quiet], x[quiet])
+    assert np.all(np.abs(y) <= 1.0) and np.all(np.diff(y) >= 0)  # monotonic: no folding
+    assert np.all(np.abs(y[np.abs(x) <= 1.0]) < 0.97)  # full-scale peaks are bent, not clipped
+    assert np.max(np.abs(np.diff(y))) <= np.max(np.abs(np.diff(x))) + 1e-7  # no jump at the knee

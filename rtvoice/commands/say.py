@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 def _lines(args: argparse.Namespace):
     """Texts to speak, in order, each as soon as it is read."""
-    from rtvoice.errors import AudioFormatError
+    from rtvoice.errors import RtvoiceError
 
     if args.text:
         yield " ".join(args.text)
@@ -48,12 +48,12 @@ def _lines(args: argparse.Namespace):
         try:
             handle = open(args.text_file, encoding="utf-8", errors="replace")
         except OSError as error:
-            raise AudioFormatError(f"cannot read text file {args.text_file}: {error.strerror}") from error
+            raise RtvoiceError(f"cannot read text file {args.text_file}: {error.strerror}") from error
         with handle:
             yield from handle
         return
     if sys.stdin is None or (sys.stdin.isatty() and args.text_file is None):
-        raise AudioFormatError("nothing to say: give text, --text-file FILE, or pipe lines on standard input")
+        raise RtvoiceError("nothing to say: give text, --text-file FILE, or pipe lines on standard input")
     yield from iter(sys.stdin.readline, "")
 
 

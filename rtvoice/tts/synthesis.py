@@ -27,6 +27,17 @@ from rtvoice.tts.voice import PiperVoiceModel
 log = logging.getLogger("rtvoice.tts")
 
 
+def soft_limit(audio: np.ndarray, knee: float = 0.85) -> np.ndarray:
+    """In place: samples beyond ``knee`` are bent smoothly (tanh) towards, never past, full scale.
+
+    Memoryless, so windowed output stays exactly continuous; below the knee audio is untouched."""
+    over = np.abs(audio) > knee
+    if over.any():
+        x = audio[over]
+        audio[over] = np.sign(x) * (knee + (1.0 - knee) * np.tanh((np.abs(x) - knee) / (1.0 - knee)))
+    return audio
+
+
 @dataclass(frozen=True)
 class SynthesisOptions:
     """What to say it with and how to cut it.
@@ -35,7 +46,7 @@ class SynthesisOptions:
         speaker: speaker name or index for multi-speaker voices (None: the voice's default).
         speed: speaking rate (> 1 faster); divides the voice's length_scale.
         noise_scale, noise_w: VITS sampling noise (None: the voice's config values; 0 is deterministic).
-        volume: gain on top of the voice's calibrated level; output is clipped to [-1, 1].
+        volume: gain on top of the voice's calibrated level; peaks beyond 0.85 are soft-limited.
         normalize: apply the voice's calibrated gain (raw VITS output peaks around 0.5).
         first_piece_phonemes: longest first piece of an utterance (bounds time to first audio).
         max_piece_phonemes: longest later piece (bounds encoder cost and memory).
@@ -223,7 +234,7 @@ class Synthesizer:
                     audio = self._trim_head(audio, keep // 3, ramp)
                 if last and piece < n_pieces - 1:
                     audio = self._trim_tail(audio, keep - keep // 3, ramp)
-                np.clip(audio, -1.0, 1.0, out=audio)
+                soft_limit(audio)
                 spent = time.perf_counter() - t0
                 report.compute_s += spent
                 report.samples += len(audio)

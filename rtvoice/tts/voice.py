@@ -37,6 +37,7 @@ log = logging.getLogger("rtvoice.tts")
 DEFAULT_VOICE = "piper-en_US-joe-medium"
 _DEFAULT_VOICE_FILE = "en_US-joe-medium.onnx"
 WARMUP_TEXT = "Warming up the voice now."
+TARGET_RMS = 0.08  # level of the warm-up phrase after the voice's gain (-22 dBFS; speech peaks near -1 dBFS)
 _reported_devices: set[str] = set()
 _report_lock = threading.Lock()
 
@@ -266,7 +267,7 @@ class PiperVoiceModel:
         self._report_device()
         self.split = _find_split(graph) if self.options.streaming else None
         self.hop = int(self.config.hop_length)
-        self.gain = 1.0  # calibrated by warm_up(): raw VITS output is quiet (peaks ~0.5)
+        self.gain = 1.0  # calibrated by warm_up(): raw VITS output is quiet (RMS ~0.055, peaks ~0.5)
         self.streaming_check: dict = {}
         self._build_sessions(graph)
         del graph
@@ -454,8 +455,8 @@ class PiperVoiceModel:
         scales = (0.0, float(self.config.length_scale), 0.0)  # deterministic
         sid = self.speaker_id(None)
         whole = self.synthesize_whole(ids, scales, sid)
-        peak = float(np.max(np.abs(whole))) if whole.size else 0.0
-        self.gain = float(np.clip(0.8 / peak, 1.0, 4.0)) if peak > 1e-4 else 1.0
+        rms = float(np.sqrt(np.mean(whole.astype(np.float64) ** 2))) if whole.size else 0.0
+        self.gain = float(np.clip(TARGET_RMS / rms, 1.0, 4.0)) if rms > 1e-5 else 1.0
         if self.split is None:
             return
         enc = self.encode(ids, scales, sid)
