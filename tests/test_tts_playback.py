@@ -169,3 +169,22 @@ def test_dubbed_track_places_lines_at_their_source_start(tmp_path):
     assert not audio[:int(0.5 * rate)].any()
     assert len(audio) == int(9.0 * rate) + len(parts[2])
     assert engine.stats()["dub_delay_s"]["n"] == 3
+
+
+def test_cancel_silences_the_speaker_at_once():
+    sink = ClockedPlayback(rate=48000)
+    engine = TtsEngine(voice(), SynthesisOptions(), [sink])
+    utt = engine.speak(" ".join(SENTENCES))
+    deadline = time.monotonic() + 30
+    while sink.ring is None or sink.ring.available < 48000:  # a second of voice queued in the ring
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    engine.cancel()
+    assert utt.wait(5) and utt.cancelled
+    time.sleep(0.1)  # a few device periods
+    heard = len(sink.played())
+    time.sleep(0.3)
+    tail = sink.played()[heard:]
+    engine.close()
+    assert sink.ring.available == 0
+    assert len(tail) > 0 and not tail.any()  # silence after the cancel, not the queued second of voice

@@ -132,8 +132,11 @@ class TtsEngine:
         return utt
 
     def cancel(self) -> None:
-        """Stop the current utterance after its current chunk and drop the queued ones (barge-in)."""
+        """Barge-in: stop the current utterance after its current chunk, drop the queued ones, and
+        silence what the sinks hold but have not played yet (the speaker's ring is emptied)."""
         self._cancel.set()
+        for sink in self.sinks:
+            sink.interrupt()
         while True:
             try:
                 utt = self._queue.get_nowait()
@@ -273,6 +276,9 @@ class TtsEngine:
                     utt.t_first_audio = time.perf_counter()
         finally:
             if began:
+                if self._cancel.is_set():
+                    for sink in self.sinks:  # audio written after cancel() was called is dropped too
+                        sink.interrupt()
                 for sink in self.sinks:
                     sink.end(utt)
         utt.cancelled = self._cancel.is_set()

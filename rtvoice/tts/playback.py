@@ -43,6 +43,9 @@ class AudioSink:
         """Wait until everything written was heard/written; False on timeout."""
         return True
 
+    def interrupt(self) -> None:
+        """From any thread: stop waiting inside ``write`` and drop audio not yet heard (barge-in)."""
+
     def close(self) -> None:
         """Release the device or file."""
 
@@ -121,12 +124,24 @@ class PlaybackSink(AudioSink):
         self._wrote_first = False
         self.underruns = 0
         self.status_flags = 0  # PortAudio callbacks that reported an xrun (set in the callback)
+        self._interrupted = False  # write() returns without waiting for space
+        self._discard_wanted = self._discard_seen = 0  # callback drops the queue when they differ
+        self._scratch = np.zeros(8192, np.float32)
 
-    # The callback: one ring read, no allocation, no lock, no logging.
+    # The callback: one ring read, no allocation, no lock, no logging. On an interrupt it first
+    # discards what is queued, through a scratch buffer allocated up front (bounded work).
     def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002 - PortAudio signature
+        if self._discard_seen != self._discard_wanted:
+            self._discard_seen = self._discard_wanted
+            while self.ring.read_into(self._scratch):
+                pass
         self.ring.read_or_silence_into(outdata)
         if status:
             self.status_flags += 1
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        self._discard_wanted += 1
 
     def start(self, sample_rate: int) -> None:
         from rtvoice import RingBuffer
@@ -169,13 +184,14 @@ class PlaybackSink(AudioSink):
         self._resampler = None if self.rate == self.voice_rate else soxr.ResampleStream(
             self.voice_rate, self.rate, 1, dtype="float32", quality="HQ")
         self._wrote_first = False
+        self._interrupted = False
 
     def _push(self, samples: np.ndarray) -> None:
         """Write into the ring, waiting for space (producer side only); never drops audio."""
         ring = self.ring
         pos, n = 0, len(samples)
         last_read, last_progress = ring.frames_read, time.monotonic()
-        while pos < n:
+        while pos < n and not self._interrupted:
             space = ring.space
             if space == 0:
                 if ring.frames_read != last_read:
@@ -195,11 +211,11 @@ class PlaybackSink(AudioSink):
                 self._first_underflows = self.ring.underflow_reads
 
     def end(self, utterance) -> None:
-        if self._resampler is not None:
+        if self._resampler is not None and not self._interrupted:
             tail = self._resampler.resample_chunk(np.zeros(0, np.float32), last=True)
             if len(tail):
                 self._push(np.ascontiguousarray(tail, dtype=np.float32))
-        if self._wrote_first:
+        if self._wrote_first and not self._interrupted:  # an interrupt's discard reads are not gaps
             gaps = self.ring.underflow_reads - self._first_underflows
             utterance.underruns += gaps
             self.underruns += gaps
