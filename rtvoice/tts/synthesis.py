@@ -135,7 +135,8 @@ class Synthesizer:
             float(c.noise_w_scale if o.noise_w is None else o.noise_w),
         )
         self.gain = (voice.gain if o.normalize else 1.0) * o.volume
-        self._silence = 0.01 * (voice.gain if o.normalize else 1.0)  # -40 dB of the voice's calibrated peak
+        # pause threshold at piece joins: -40 dB relative to the output level (raw VITS speech peaks ~0.5)
+        self._silence = 0.01 * self.gain
 
     # ------------------------------------------------------------------ pieces
     def prepare(self, text: str, report: SynthesisReport | None = None) -> Iterator[tuple[int, int, int, list[int]]]:
