@@ -188,3 +188,17 @@ def test_cancel_silences_the_speaker_at_once():
     engine.close()
     assert sink.ring.available == 0
     assert len(tail) > 0 and not tail.any()  # silence after the cancel, not the queued second of voice
+
+
+def test_first_audio_of_a_queued_line_does_not_count_the_speech_before_it():
+    """Lines submitted together: the second line's latency is measured from when the voice got to it
+    and excludes waiting for the ring (full of the first line); end-to-end latency includes both."""
+    sink = ClockedPlayback(rate=48000, ring_seconds=0.5)
+    with TtsEngine(voice(), SynthesisOptions(), [sink]) as engine:
+        engine.speak(SENTENCES[1])
+        second = engine.speak(SHORT)
+    assert second.end_to_end_first_audio_s > 2.0  # waited for most of the first line to play
+    assert second.first_audio_s < 1.0
+    assert second.first_write_wait_s > 0.05 and sink.wait_s > 2.0
+    s = engine.stats()
+    assert s["tts_end_to_end_first_audio_s"]["p95"] > s["tts_first_audio_s"]["p95"]

@@ -6,8 +6,11 @@ chunk by chunk (:class:`rtvoice.tts.synthesis.Synthesizer`) and hands each chunk
 playback of the current one: the speaker plays from its ring buffer while the worker computes.
 ONNX Runtime releases the GIL while it runs, so other Python threads (recognition) keep running.
 
-Timings are taken on ``time.perf_counter()``: ``first_audio_s`` is text submitted -> first sample
-handed to the sinks (for the speaker: in its output ring).
+Timings are taken on ``time.perf_counter()``. ``first_audio_s`` is text ready -> first sample handed
+to the sinks (for the speaker: in its output ring), where "ready" is when the text was submitted or,
+if the voice was still busy with earlier lines, when it got to this one; time the first write spent
+waiting for room in a full output ring (earlier speech still playing) is not counted.
+``end_to_end_first_audio_s`` is the plain submitted -> first sample time, queueing included.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Utterance:
     t_submitted: float = 0.0
     t_started: float | None = None  # the worker took it
     t_first_audio: float | None = None  # first sample handed to the sinks
+    first_write_wait_s: float = 0.0  # of which the first write waited for room in a sink
     t_done: float | None = None  # last sample handed to the sinks
     samples: int = 0
     compute_s: float = 0.0
@@ -50,7 +54,16 @@ class Utterance:
 
     @property
     def first_audio_s(self) -> float | None:
-        """Text submitted -> first audio sample out (None if nothing was said)."""
+        """Text ready (submitted, or reached by the voice) -> first audio sample out, not counting
+        waits for room in a full output ring; None if nothing was said."""
+        if self.t_first_audio is None:
+            return None
+        ready = max(self.t_submitted, self.t_started or self.t_submitted)
+        return self.t_first_audio - ready - self.first_write_wait_s
+
+    @property
+    def end_to_end_first_audio_s(self) -> float | None:
+        """Text submitted -> first audio sample out, queueing behind earlier lines included."""
         return None if self.t_first_audio is None else self.t_first_audio - self.t_submitted
 
     @property
@@ -201,6 +214,7 @@ class TtsEngine:
             "tts_first_audio_s": first,
             "tts_first_audio_p50_s": first["p50"],  # flat copies for `rtvoice bench` budgets
             "tts_first_audio_p95_s": first["p95"],
+            "tts_end_to_end_first_audio_s": percentiles(u.end_to_end_first_audio_s for u in spoken),
             "rtf": (compute_s / audio_s) if audio_s else None,
             "underruns": sum(u.underruns for u in utts),
             "utterances": len(utts),
@@ -222,6 +236,7 @@ class TtsEngine:
     def _line(self, u: Utterance) -> dict:
         t0 = self.t_start or 0.0
         return {"id": u.id, "submitted_s": u.t_submitted - t0, "first_audio_s": u.first_audio_s,
+                "end_to_end_first_audio_s": u.end_to_end_first_audio_s,
                 "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
                 "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
 
@@ -267,6 +282,7 @@ class TtsEngine:
                     for sink in self.sinks:
                         sink.begin(utt)
                     began = True
+                waited = sum(sink.wait_s for sink in self.sinks) if utt.t_first_audio is None else 0.0
                 for sink in self.sinks:
                     sink.write(utt, chunk.samples, offset)
                 offset += len(chunk.samples)
@@ -274,6 +290,7 @@ class TtsEngine:
                 utt.compute_s += chunk.compute_s
                 if utt.t_first_audio is None:
                     utt.t_first_audio = time.perf_counter()
+                    utt.first_write_wait_s = sum(sink.wait_s for sink in self.sinks) - waited
         finally:
             if began:
                 if self._cancel.is_set():

@@ -23,8 +23,10 @@ class AudioSink:
     """Receives an engine's audio. Called from the engine's worker thread only.
 
     ``write`` gets float32 mono samples at the voice's rate and may block (producer side) but must not
-    drop audio silently.
+    drop audio silently; time spent blocked waiting for room is added to ``wait_s``.
     """
+
+    wait_s: float = 0.0
 
     def start(self, sample_rate: int) -> None:
         """Called once before the first utterance, with the voice's sample rate (Hz)."""
@@ -99,12 +101,13 @@ class PlaybackSink(AudioSink):
         sample_rate: device rate in Hz (None: the device's default rate).
         ring_seconds: ring capacity; the worker runs at most this far ahead of the speaker.
         blocksize: frames per callback (0 lets PortAudio choose).
-        latency: PortAudio latency hint ("low", "high" or seconds).
+        latency: PortAudio output latency in seconds (or "low"/"high"); 0.1 s because with "low" a loaded
+            2-core machine starved the device (PortAudio underflows) though the ring held audio.
         stall_timeout_s: a device that takes no audio for this long while the ring is full is an error.
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
-                 ring_seconds: float = 2.0, blocksize: int = 0, latency: str | float = "low",
+                 ring_seconds: float = 2.0, blocksize: int = 0, latency: str | float = 0.1,
                  stall_timeout_s: float = 3.0) -> None:
         if ring_seconds <= 0.05:
             raise ValueError(f"ring_seconds must be > 0.05, got {ring_seconds}")
@@ -187,20 +190,28 @@ class PlaybackSink(AudioSink):
         self._interrupted = False
 
     def _push(self, samples: np.ndarray) -> None:
-        """Write into the ring, waiting for space (producer side only); never drops audio."""
+        """Write into the ring, waiting for space (producer side only); never drops audio. Time spent
+        waiting is added to ``wait_s``; a device that reads nothing for ``stall_timeout_s`` is an error."""
         ring = self.ring
         pos, n = 0, len(samples)
         last_read, last_progress = ring.frames_read, time.monotonic()
-        while pos < n and not self._interrupted:
-            space = ring.space
-            if space == 0:
-                if ring.frames_read != last_read:
-                    last_read, last_progress = ring.frames_read, time.monotonic()
-                elif time.monotonic() - last_progress > self.stall_timeout_s:
-                    raise DeviceError(f"output device {self.device_name!r} stopped taking audio")
-                time.sleep(0.002)
-                continue
-            pos += ring.write(samples[pos:pos + space])
+        wait_from = None
+        try:
+            while pos < n and not self._interrupted:
+                space = ring.space
+                if space == 0:
+                    now = time.monotonic()
+                    wait_from = now if wait_from is None else wait_from
+                    if ring.frames_read != last_read:
+                        last_read, last_progress = ring.frames_read, now
+                    elif now - last_progress > self.stall_timeout_s:
+                        raise DeviceError(f"output device {self.device_name!r} stopped taking audio")
+                    time.sleep(0.002)
+                    continue
+                pos += ring.write(samples[pos:pos + space])
+        finally:
+            if wait_from is not None:
+                self.wait_s += time.monotonic() - wait_from
 
     def write(self, utterance, samples: np.ndarray, offset: int) -> None:
         out = samples if self._resampler is None else self._resampler.resample_chunk(samples)
