@@ -179,6 +179,7 @@ def test_cancel_silences_the_speaker_at_once():
     while sink.ring is None or sink.ring.available < 48000:  # a second of voice queued in the ring
         assert time.monotonic() < deadline
         time.sleep(0.01)
+    at_cancel = len(sink.played())
     engine.cancel()
     assert utt.wait(10) and utt.cancelled
     deadline = time.monotonic() + 5
@@ -187,6 +188,7 @@ def test_cancel_silences_the_speaker_at_once():
         time.sleep(0.005)
     time.sleep(0.05)  # the callback that emptied the ring has handed its block over
     heard = len(sink.played())
+    assert np.count_nonzero(sink.played()[at_cancel:heard]) < 24000  # not the queued second played out
     time.sleep(0.3)
     tail = sink.played()[heard:]
     engine.close()
