@@ -37,6 +37,8 @@ case "$mode" in
     # Stage the Python package beside the sanitized module so the tests import this build.
     "$py" -c "import shutil, sys; shutil.copytree('rtvoice', sys.argv[1], dirs_exist_ok=True,
         ignore=shutil.ignore_patterns('*.so', '__pycache__'))" "$stage/rtvoice"
+    # Model manifests: rtvoice.models looks for them beside the package (tests load the Silero VAD).
+    "$py" -c "import shutil, sys; shutil.copytree('models', sys.argv[1], dirs_exist_ok=True)" "$stage/models"
     export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:verify_asan_link_order=0:detect_stack_use_after_return=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     echo "== ASan+UBSan: native test programs"
