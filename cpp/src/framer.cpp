@@ -123,7 +123,8 @@ void Framer::DiscardConsumed() {
   // Keep everything from the next frame's first sample on. Reflection at the start reads samples from
   // 0 on (FirstSample < 0 keeps them all); reflection at the end reads back no further than the frame's
   // own start, because a frame exists only while its centre lies inside the signal.
-  const std::int64_t keep_from = std::max<std::int64_t>(0, FirstSample(next_frame_));
+  // With a hop longer than the frame the next frame may start past the input received so far.
+  const std::int64_t keep_from = std::clamp<std::int64_t>(FirstSample(next_frame_), 0, num_samples_);
   const std::int64_t drop = keep_from - buffer_start_;
   // Compact in batches so the erase cost stays amortised O(1) per sample.
   if (drop > 0 && drop >= static_cast<std::int64_t>(buffer_.size() / 2)) {
