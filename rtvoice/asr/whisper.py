@@ -60,7 +60,7 @@ class HallucinationChecks:
     max_compression_ratio: float = 2.4  # gzip ratio of the text (Whisper's threshold)
     min_avg_logprob: float = -1.0  # Whisper's threshold
     max_words_per_second: float = 5.0  # fast speech is ~4 words/s; judged over at least 1 s
-    max_ngram_repeats: int = 3  # the same 1..4-word group this many times in a row
+    max_short_repeats: int = 3  # a group of 1-3 words said this many times in a row
 
     def problems(self, text: str, avg_logprob: float, seconds: float, truncated: bool) -> list[str]:
         found = []
@@ -74,26 +74,33 @@ class HallucinationChecks:
             found.append(f"avg log-prob {avg_logprob:.2f}")
         if len(words) > self.max_words_per_second * max(seconds, 1.0) + 1:
             found.append(f"{len(words)} words in {seconds:.2f} s")
-        if _max_consecutive_repeats(words) >= self.max_ngram_repeats:
-            found.append("repeated words")
+        repeated = _repeated_run(words, self.max_short_repeats)
+        if repeated is not None:
+            found.append(f"repeated {repeated!r}")
         if truncated:
             found.append("no end of text before the length limit")
         return found
 
 
-def _max_consecutive_repeats(words: list[str], max_n: int = 4) -> int:
-    """Largest number of times any 1..max_n-word group appears back to back."""
+def _repeated_run(words: list[str], short_repeats: int = 3, long_words: int = 4, near: int = 16) -> str | None:
+    """Words said again right after themselves, Whisper's usual hallucination: a group of fewer than
+    `long_words` words `short_repeats` times in a row, or the same `long_words` words again within `near`
+    words (a sentence starting over, completely or not)."""
     keys = ["".join(c for c in w.lower() if c.isalnum()) for w in words]
-    best = 1 if keys else 0
-    for n in range(1, max_n + 1):
-        for start in range(len(keys) - n):
-            count = 1
-            pos = start + n
-            while pos + n <= len(keys) and keys[pos:pos + n] == keys[start:start + n]:
-                count += 1
-                pos += n
-            best = max(best, count)
-    return best
+    n_words = len(keys)
+    for n in range(1, long_words):
+        for start in range(0, n_words - n * short_repeats + 1):
+            group = keys[start:start + n]
+            if all(keys[start + k * n:start + (k + 1) * n] == group for k in range(1, short_repeats)):
+                return " ".join(words[start:start + n])
+    seen: dict[tuple[str, ...], int] = {}
+    for start in range(0, n_words - long_words + 1):
+        group = tuple(keys[start:start + long_words])
+        earlier = seen.get(group)
+        if earlier is not None and long_words <= start - earlier <= near:
+            return " ".join(words[start:start + long_words])
+        seen[group] = start
+    return None
 
 
 @dataclass(frozen=True)
@@ -319,10 +326,7 @@ class WhisperRecognizer:
                 and avg_logprob < checks.min_avg_logprob):
             transcript.tokens, transcript.text = [], ""
         else:
-            new_text = self.tokenizer.decode(tokens[len(prefix):]) if prefix else text
-            transcript.problems = checks.problems(new_text if prefix else text, avg_logprob, seconds, truncated)
-            if prefix and _max_consecutive_repeats(text.split()) >= checks.max_ngram_repeats:
-                transcript.problems.append("repeated words")
+            transcript.problems = checks.problems(text, avg_logprob, seconds, truncated)
         return transcript
 
     def _align(self, transcript: Transcript, n: int) -> None:
