@@ -187,10 +187,13 @@ def resolve_device(device: str) -> str:
 
 
 def check_model_dir(path: Path) -> dict:
-    """Check that `path` looks like a CTranslate2 Whisper model; returns its config.json."""
+    """Check that `path` looks like a CTranslate2 Whisper model (model.bin, config.json, vocabulary for
+    CTranslate2, tokenizer.json for the text); returns its config.json."""
     if not path.is_dir():
         raise ModelError(f"ASR model directory {path} does not exist")
     missing = [name for name in ("model.bin", "config.json", "tokenizer.json") if not (path / name).is_file()]
+    if not any((path / name).is_file() for name in ("vocabulary.txt", "vocabulary.json")):
+        missing.append("vocabulary.txt")
     if missing:
         raise ModelError(f"{path} is not a CTranslate2 Whisper model: missing {', '.join(missing)}")
     try:
@@ -295,7 +298,7 @@ class WhisperRecognizer:
                 self.fallbacks += 1
                 result = retry
             if word_timestamps and result.tokens:
-                self._align(result, n)
+                self._align(result, n, audio)
             self.decodes += 1
         return result
 
@@ -329,8 +332,13 @@ class WhisperRecognizer:
             transcript.problems = checks.problems(text, avg_logprob, seconds, truncated)
         return transcript
 
-    def _align(self, transcript: Transcript, n: int) -> None:
-        """Word start/end times (seconds from the audio start) and probabilities, from cross-attention DTW."""
+    def _align(self, transcript: Transcript, n: int, audio: np.ndarray) -> None:
+        """Word start/end times (seconds from the audio start) and probabilities, from cross-attention DTW.
+
+        DTW lets a word absorb the silence next to it (the first word starts at 0 however late the speech
+        begins), so, as Whisper's own timing code does, words longer than twice the median word (0.7 s at
+        most) are shortened at the start of the audio and around sentence ends, and the first word starts no
+        earlier than the first 10 ms frame within 35 dB of the loudest one."""
         t0 = time.perf_counter()
         tokens = transcript.tokens
         words = self.tokenizer.split_words(tokens)
@@ -363,6 +371,45 @@ class WhisperRecognizer:
             start, end = min(start, limit), min(max(end, start), limit)
             p = float(np.mean(probs[w.first:w.last])) if w.last <= len(probs) and w.last > w.first else float("nan")
             out.append(Word(w.text, start, end, p))
-        transcript.words = out
+        transcript.words = _tidy_word_times(out, _speech_onset(audio))
         transcript.align_s = time.perf_counter() - t0
 
+
+def _speech_onset(audio: np.ndarray, floor_db: float = 35.0) -> float:
+    """Seconds to the first 10 ms frame whose energy is within `floor_db` of the loudest frame."""
+    frames = len(audio) // HOP
+    if frames == 0:
+        return 0.0
+    energy = np.square(audio[:frames * HOP].reshape(frames, HOP), dtype=np.float64).mean(axis=1)
+    peak = float(energy.max())
+    if peak <= 0.0:
+        return 0.0
+    loud = np.flatnonzero(energy >= peak * 10 ** (-floor_db / 10))
+    return float(loud[0]) * HOP / SAMPLE_RATE
+
+
+_SENTENCE_END = (".", "!", "?", "。", "！", "？")
+
+
+def _tidy_word_times(words: list[Word], onset: float) -> list[Word]:
+    """Shorten words that swallowed a pause (see WhisperRecognizer._align)."""
+    if not words:
+        return words
+    durations = [w.end - w.start for w in words if w.end > w.start]
+    median = min(float(np.median(durations)), 0.7) if durations else 0.0
+    longest = 2 * median
+    out = list(words)
+    if longest > 0:
+        for i, w in enumerate(out):
+            if w.end - w.start <= longest:
+                continue
+            after_stop = i == 0 or out[i - 1].text.rstrip().endswith(_SENTENCE_END)
+            before_stop = w.text.rstrip().endswith(_SENTENCE_END)
+            if after_stop:
+                out[i] = Word(w.text, w.end - longest, w.end, w.probability)
+            elif before_stop:
+                out[i] = Word(w.text, w.start, w.start + longest, w.probability)
+    first = out[0]
+    if onset > first.start:
+        out[0] = Word(first.text, min(onset, first.end), first.end, first.probability)
+    return out
