@@ -108,6 +108,8 @@ class LatencyTracker:
         if event.latency is not None:
             self.final_after_speech_end.append(event.latency)
 
+    write = observe  # a caption listener like the writers
+
     def summary(self) -> dict:
         return {
             "captions": {"partial": self.partials, "final": self.finals, "words": self.words},

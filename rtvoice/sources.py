@@ -111,6 +111,12 @@ class Source:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._out = None
+        self._limit: int | None = None
+
+    def set_limit(self, samples: int | None) -> None:
+        """Flow control for sources that may wait (a file read as fast as possible, a pipe): deliver at most
+        `samples` samples in all until the limit is raised (None: no limit). Live delivery ignores it."""
+        self._limit = samples
 
     def describe(self) -> str:
         return self.name
@@ -172,6 +178,9 @@ class Source:
             offset = 0
             while offset < len(samples):
                 space = out.space
+                limit = self._limit
+                if limit is not None:
+                    space = min(space, max(0, limit - self.stats.delivered))
                 if space == 0:
                     if self._stop.is_set():
                         self.stats.dropped += len(samples) - offset

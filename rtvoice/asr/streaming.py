@@ -1,7 +1,7 @@
 """Streaming captions from VAD-gated speech segments: partial captions while the speaker talks, a final
 caption with word timestamps at the end of each segment.
 
-Policy (LocalAgreement-n, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
+Policy (LocalAgreement-n, n = 3 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
 System"):
 
 - While a segment is open, the growing segment is decoded again every ``partial_interval_s`` of new audio.
@@ -13,9 +13,9 @@ System"):
   discarded (counted) rather than shown; the final decode falls back to Whisper's full 30 s window instead.
 - At the end of a segment the whole segment is decoded once more (committed prefix forced) and a final
   caption with word times is emitted. The previous final's tokens may be given as the prompt of the next
-  segment (``condition_on_previous``).
-- Overload: the caller passes ``decode=False`` to :meth:`accept_audio` when it is behind; partial decodes
-  are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
+  segment (``condition_on_previous``, off by default: see StreamingConfig).
+- Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
+  behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
 - A segment longer than ``max_segment_s`` is split: its committed words become a final, and the segment
   goes on from the end of the last committed word.
 
@@ -95,10 +95,18 @@ class StreamingConfig:
 
     partial_interval_s: float = 0.3  # decode the growing segment again after this much new audio
     min_partial_audio_s: float = 0.3  # no partial decode on less audio than this
-    agreement: int = 2  # LocalAgreement-n: hypotheses that must agree before tokens are committed
-    condition_on_previous: bool = True  # prompt each segment with the previous final's tokens
+    # LocalAgreement-n: how many consecutive hypotheses must agree before tokens are committed. 3, measured on
+    # dev_long (docs/asr.md): with 2, hypotheses of the first ~1.5 s of a segment sometimes agree on a wrong
+    # opening ("How do you marry the more" for "Had he married a more"), and streaming WER ranged 1.7-7.8%
+    # with the partial interval (0.2-0.4 s); with 3 it was 3.5% at every interval. It costs commit latency
+    # (p50 0.55 -> 0.90 s), not the latency of words first shown or of finals.
+    agreement: int = 3
+    min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
+    # Prompt each segment with the previous final's tokens. Off by default: measured on dev_long, prompts made
+    # short windows repeat themselves (2 of 11 finals fell back to the 30 s window) and gained no accuracy.
+    condition_on_previous: bool = False
     max_previous_tokens: int = 96
-    max_segment_s: float = 25.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
+    max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
 
@@ -254,8 +262,8 @@ class StreamingRecognizer:
         return events
 
     def accept_audio(self, samples: np.ndarray, start_sample: int, decode: bool = True) -> list[CaptionEvent]:
-        """Audio from stream sample `start_sample` on. Runs a partial decode when one is due and `decode` is
-        True (pass False when behind: the decode is skipped and counted)."""
+        """Audio from stream sample `start_sample` on. With `decode`, runs a partial decode when one is due;
+        without, only stores the audio (the caller then calls :meth:`partial`)."""
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._audio.append(samples, int(start_sample))
         events: list[CaptionEvent] = []
@@ -264,13 +272,20 @@ class StreamingRecognizer:
             return events
         if self._audio.end - self._segment_start > self.config.max_segment_s * SAMPLE_RATE:
             events += self._split_long_segment()
-        if self.partial_due():
-            if decode:
-                events += self._partial()
-            else:
-                self.stats.skipped_partials += 1
-                self._last_decode_end = self._audio.end
+        if decode:
+            events += self.partial()
         return events
+
+    def partial(self, decode: bool = True) -> list[CaptionEvent]:
+        """Run the partial decode if one is due. With ``decode=False`` (the caller is behind) a due decode is
+        skipped and counted instead."""
+        if not self.partial_due():
+            return []
+        if not decode:
+            self.stats.skipped_partials += 1
+            self._last_decode_end = self._audio.end
+            return []
+        return self._partial()
 
     def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
         """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
@@ -321,7 +336,8 @@ class StreamingRecognizer:
             return []
         hypothesis = result.tokens
         self._hypotheses = (self._hypotheses + [hypothesis])[-self.config.agreement:]
-        if len(self._hypotheses) == self.config.agreement:
+        if (len(self._hypotheses) == self.config.agreement
+                and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE):
             self._committed = hypothesis[:agreed_prefix(self._hypotheses, len(self._committed),
                                                         self.tokenizer.starts_word)]
         committed_text = self.tokenizer.decode(self._committed)
