@@ -111,9 +111,12 @@ class CaptionPipeline:
         if self.source.live:
             self._emit(self.streaming.accept_audio(samples, start, decode=False))
             return
-        step = SAMPLE_RATE // 10
-        for i in range(0, len(samples), step):
-            self._emit(self.streaming.accept_audio(samples[i:i + step], start + i, decode=True))
+        step = SAMPLE_RATE // 10  # cut at stream positions that are multiples of 0.1 s, whatever the chunking
+        i = 0
+        while i < len(samples):
+            j = min(len(samples), (start + i) // step * step + step - start)
+            self._emit(self.streaming.accept_audio(samples[i:j], start + i, decode=True))
+            i = j
 
     def _take(self, events, start: int, audio) -> None:
         """Hand audio and segment events to the recognizer in stream order."""

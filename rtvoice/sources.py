@@ -11,7 +11,8 @@ channels are averaged, the rate is converted with soxr's streaming resampler.
   10 ms block is written when it would have been captured, and what does not fit is dropped and counted
   as it would be live); otherwise it runs as fast as the consumer takes it (the writer waits for space).
 - :class:`StdinSource`: raw PCM (s16le, s32le or f32le) at a declared rate and channel count, read from a
-  binary stream (standard input by default); the writer waits for space, so a pipe is paced by its reader.
+  binary stream (standard input by default); the writer waits for space, so a pipe is paced by its reader
+  (or, ``live=True``, by its producer).
 
 Each source has a :class:`StreamClock` mapping a 16 kHz sample index to the wall-clock time (time.time())
 at which that sample was captured, for latency figures.
@@ -134,6 +135,11 @@ class Source:
     def stop(self) -> None:
         """Ask the worker to stop (idempotent); the audio read so far is still delivered."""
         self._stop.set()
+
+    def close(self) -> None:
+        """Release the file or device of a source that was never started."""
+        if self._thread is None:
+            self._close()
 
     def join(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
@@ -271,12 +277,13 @@ class StdinSource(Source):
         channels: interleaved channels.
         stream: binary stream to read (default sys.stdin.buffer).
         block_s: read size in seconds of audio.
+        live: the stream arrives at the pace it is captured (its clock is observed from arrival times).
     """
 
     name = "stdin"
 
     def __init__(self, fmt: str = "s16le", rate: int = SAMPLE_RATE, channels: int = 1,
-                 stream: BinaryIO | None = None, block_s: float = 0.02):
+                 stream: BinaryIO | None = None, block_s: float = 0.02, live: bool = False):
         super().__init__()
         if fmt not in RAW_FORMATS:
             raise AudioFormatError(f"unknown raw format {fmt!r} (use one of {', '.join(RAW_FORMATS)})")
@@ -290,7 +297,9 @@ class StdinSource(Source):
         self._stream = stream if stream is not None else sys.stdin.buffer
         self._block_bytes = max(1, int(block_s * rate)) * self._frame_bytes
         self._convert = _Converter(rate, channels)
-        self.live = True  # a pipe may be live; its clock is observed, not assumed
+        # live: the producer paces the stream (ffmpeg -re, a broadcast router): latency figures are measured
+        # and partial decodes are skipped when behind. Otherwise the pipe is read as fast as it is consumed.
+        self.live = live
 
     def describe(self) -> str:
         return f"standard input ({self.fmt}, {self.rate} Hz, {self.channels} ch)"
@@ -314,7 +323,8 @@ class StdinSource(Source):
             self.stats.input_frames = total
             converted = self._convert(samples)
             self._deliver(converted, wait=True)
-            self.clock.observe(total * SAMPLE_RATE // self.rate)
+            if self.live:
+                self.clock.observe(total * SAMPLE_RATE // self.rate)
         self.stats.trailing_bytes = len(pending)
         if total == 0:
             raise AudioFormatError(f"no audio on {self.describe()}"

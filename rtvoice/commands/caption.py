@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     src.add_argument("--input-device", metavar="NAME|INDEX",
                      help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
     src.add_argument("--realtime", action="store_true",
-                     help="pace a file like a live source (for latency figures); default: as fast as possible")
+                     help="pace a file like a live source (for latency figures), or treat stdin as live (paced by its "
+                          "producer); default: as fast as possible")
     src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
     src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
     src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
@@ -72,7 +73,7 @@ def _source(args):
     if args.input is None:
         raise RtvoiceError("no input: give an audio file, - for raw PCM on stdin, or --mic")
     if args.input == "-":
-        return StdinSource(args.format, args.rate, args.channels)
+        return StdinSource(args.format, args.rate, args.channels, live=args.realtime)
     return FileSource(args.input, realtime=args.realtime)
 
 
@@ -93,9 +94,6 @@ def run(args: argparse.Namespace) -> int:
         raise RtvoiceError(str(error)) from error
 
     source = _source(args)
-    recognizer = WhisperRecognizer(whisper_config)
-    print(f"rtvoice caption: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
-
     sinks = []
     try:
         if not args.quiet:
@@ -105,9 +103,12 @@ def run(args: argparse.Namespace) -> int:
                 sinks.append(writer(path, layout))
         if args.jsonl is not None:
             sinks.append(JsonlWriter(args.jsonl))
+        recognizer = WhisperRecognizer(whisper_config)
     except RtvoiceError:
         CaptionFanout(sinks).close()
+        source.close()
         raise
+    print(f"rtvoice caption: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
     outputs = CaptionFanout(sinks)
     pipeline = CaptionPipeline(source, recognizer, [outputs], streaming, frontend_config)
 
