@@ -37,15 +37,23 @@ case "$mode" in
     # Stage the Python package beside the sanitized module so the tests import this build.
     "$py" -c "import shutil, sys; shutil.copytree('rtvoice', sys.argv[1], dirs_exist_ok=True,
         ignore=shutil.ignore_patterns('*.so', '__pycache__'))" "$stage/rtvoice"
-    export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:verify_asan_link_order=0:detect_stack_use_after_return=0
-    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    # Model manifests: rtvoice.models looks for them beside the package (tests load the Silero VAD).
+    "$py" -c "import shutil, sys; shutil.copytree('models', sys.argv[1], dirs_exist_ok=True)" "$stage/models"
+    # Reports go to files as well: pytest captures stderr, and a process that dies cannot print it.
+    reports="$root/$build/reports"; rm -rf "$reports"; mkdir -p "$reports"
+    export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=0:verify_asan_link_order=0:detect_stack_use_after_return=0:log_path=$reports/asan
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
     echo "== ASan+UBSan: native test programs"
     run_native_tests
     preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
     mapfile -t native_tests < <(ls tests/test_{ring_buffer,features,lstm,vad,silero*,endpoint*,denois*,frontend*}.py 2>/dev/null || true)
     echo "== ASan+UBSan: ${#native_tests[@]} Python test files against the sanitized module"
-    RTVOICE_SANITIZED=1 LD_PRELOAD="$preload" PYTHONPATH="$root/$stage" \
-      "$py" -P -m pytest -q -p no:cacheprovider -m "not slow" "${native_tests[@]}"  # -P: not the checkout first
+    if ! RTVOICE_SANITIZED=1 LD_PRELOAD="$preload" PYTHONPATH="$root/$stage" PYTHONFAULTHANDLER=1 \
+        "$py" -P -m pytest -q -p no:cacheprovider -m "not slow" "${native_tests[@]}"; then  # -P: not the checkout first
+      echo "sanitized test run failed; sanitizer reports:" >&2
+      cat "$reports"/* 2>/dev/null >&2 || echo "(none written)" >&2
+      exit 1
+    fi
     ;;
   tsan)
     echo "== TSan: building native test programs in $build"
