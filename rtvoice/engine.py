@@ -105,18 +105,10 @@ class CaptionPipeline:
         return wall is not None and time.time() - wall > self.config.overload_lag_s
 
     def _feed(self, samples, start: int) -> None:
-        """Audio for the recognizer. A live source's audio is only stored (the loop decides whether to run a
-        partial decode, after any segment end waiting); a file read as fast as possible is fed 0.1 s at a time
-        with every partial decode run when due, exactly as it would run live on a fast enough machine."""
-        if self.source.live:
-            self._emit(self.streaming.accept_audio(samples, start, decode=False))
-            return
-        step = SAMPLE_RATE // 10  # cut at stream positions that are multiples of 0.1 s, whatever the chunking
-        i = 0
-        while i < len(samples):
-            j = min(len(samples), (start + i) // step * step + step - start)
-            self._emit(self.streaming.accept_audio(samples[i:j], start + i, decode=True))
-            i = j
+        """Audio for the recognizer. A live source's audio is only stored (the loop then decodes at the latest
+        decode point, after any segment end waiting, or skips it when behind); a file read as fast as
+        possible is decoded at every decode point, exactly as it would be live on a fast enough machine."""
+        self._emit(self.streaming.accept_audio(samples, start, decode=not self.source.live))
 
     def _take(self, events, start: int, audio) -> None:
         """Hand audio and segment events to the recognizer in stream order."""
@@ -154,7 +146,7 @@ class CaptionPipeline:
                 self._take(events, start, audio)
                 if not self.source.live:
                     self.source.set_limit(self.streaming.audio_end + int(self.config.lookahead_s * SAMPLE_RATE))
-                if self.streaming.partial_due():
+                if self.source.live and self.streaming.partial_due():
                     behind = self._behind()
                     self.skipped_for_lag += behind
                     self._emit(self.streaming.partial(decode=not behind))

@@ -181,28 +181,31 @@ def test_cli_errors_are_one_line(args, message, speech_recordings):
 
 @pytest.mark.slow
 @pytest.mark.device
-def test_microphone_captions_match_file_captions(pulse_server, excerpt, file_captions):  # noqa: F811
-    """The excerpt played into a PulseAudio null sink and captured from its monitor as a microphone gives
-    the file path's captions (WER difference <= 2 points), with latency figures from the capture clock."""
-    path, refs = excerpt
-    source = MicSource("pulse")
-    out = Collect()
-    pipeline = CaptionPipeline(source, whisper(), [out])
+def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_recordings):  # noqa: F811
+    """dev_long (53 s, 115 words) played into a PulseAudio null sink and captured from its monitor as a
+    microphone gives the file path's captions: WER difference <= 2 points (one word is 0.9 points), with
+    latency figures from the capture clock."""
+    refs = [" ".join(r.text for r in speech_recordings)]
+    file_out = Collect()
+    CaptionPipeline(FileSource(dev_long.path), whisper(), [file_out]).run()
+    mic_out = Collect()
+    pipeline = CaptionPipeline(MicSource("pulse"), whisper(), [mic_out])
     import threading
 
     runner = threading.Thread(target=lambda: setattr(pipeline, "result", pipeline.run()))
     runner.start()
     time.sleep(0.5)
-    pulse_server.play(path)
+    pulse_server.play(dev_long.path)
     time.sleep(1.5)  # let the last segment end
     pipeline.request_stop()
-    runner.join(60)
+    runner.join(120)
     stats = pipeline.result
-    mic = [e.text for e in out.finals]
-    file = [e.text for e in file_captions[0].finals]
-    assert len(mic) == len(file), (mic, file)
-    assert abs(wer(refs, mic) - wer(refs, file)) <= 0.02, (mic, file)
+    mic = " ".join(e.text for e in mic_out.finals)
+    file = " ".join(e.text for e in file_out.finals)
+    assert len(mic_out.finals) == len(file_out.finals) == 11, (mic, file)
+    print("MIC:", mic, "\nFILE:", file)
+    assert abs(wer(refs, [mic]) - wer(refs, [file])) <= 0.02, (mic, file)
     assert stats["source"]["dropped"] == 0 and stats["source"]["device_overflow"] == 0
     latency = stats["latency"]
-    assert latency["final_after_speech_end_s"]["n"] == len(mic)
-    assert latency["word_first_shown_s"]["n"] > 10
+    assert latency["final_after_speech_end_s"]["n"] == 11
+    assert latency["word_first_shown_s"]["n"] > 100

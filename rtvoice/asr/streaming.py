@@ -4,7 +4,8 @@ caption with word timestamps at the end of each segment.
 Policy (LocalAgreement-n, n = 3 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
 System"):
 
-- While a segment is open, the growing segment is decoded again every ``partial_interval_s`` of new audio.
+- While a segment is open, the growing segment is decoded again every ``partial_interval_s`` of audio, at
+  fixed points (segment start + k x interval), so captions do not depend on how the audio was chunked.
   Text tokens already committed are forced as the decoder's prefix, so they are not decoded again.
 - Tokens become *committed* once the last ``agreement`` hypotheses agree on them, cut back to a word
   boundary that both hypotheses show (the next token starts a new word or is closing punctuation). A
@@ -227,7 +228,7 @@ class StreamingRecognizer:
         self._segment_start: int | None = None
         self._committed: list[int] = []
         self._hypotheses: list[list[int]] = []
-        self._last_decode_end = 0
+        self._next_partial = 0
         self._previous: list[int] = []
         self._partials_shown = 0
 
@@ -242,8 +243,8 @@ class StreamingRecognizer:
         return self._audio.end
 
     def partial_due(self) -> bool:
-        return (self.in_segment and self._audio.end - self._last_decode_end >= self._interval
-                and self._audio.end - self._segment_start >= self.config.min_partial_audio_s * SAMPLE_RATE)
+        """The audio has reached the next partial decode point of the open segment."""
+        return self.in_segment and self._audio.end >= self._next_partial
 
     @property
     def _interval(self) -> int:
@@ -257,9 +258,16 @@ class StreamingRecognizer:
         self.stats.segments += 1
         self._segment_start = max(int(sample), self._audio.base)
         self._committed, self._hypotheses = [], []
-        self._last_decode_end = self._segment_start
+        self._start_partial_grid()
         self._partials_shown = 0
         return events
+
+    def _start_partial_grid(self) -> None:
+        """Partial decodes happen at fixed points, segment start + k x partial_interval_s (the first at or
+        after min_partial_audio_s), whatever the chunking and timing of the audio, so a stream gives the same
+        captions live as read from a file whenever the machine keeps up."""
+        first = max(1, -(-int(round(self.config.min_partial_audio_s * SAMPLE_RATE)) // self._interval))
+        self._next_partial = self._segment_start + first * self._interval
 
     def accept_audio(self, samples: np.ndarray, start_sample: int, decode: bool = True) -> list[CaptionEvent]:
         """Audio from stream sample `start_sample` on. With `decode`, runs a partial decode when one is due;
@@ -273,19 +281,22 @@ class StreamingRecognizer:
         if self._audio.end - self._segment_start > self.config.max_segment_s * SAMPLE_RATE:
             events += self._split_long_segment()
         if decode:
-            events += self.partial()
+            while self.partial_due():  # every decode point reached, in order
+                events += self._partial(self._next_partial)
         return events
 
     def partial(self, decode: bool = True) -> list[CaptionEvent]:
-        """Run the partial decode if one is due. With ``decode=False`` (the caller is behind) a due decode is
-        skipped and counted instead."""
+        """Live use: if a decode point has been reached, decode at the latest one reached (earlier ones not
+        decoded are counted as skipped). With ``decode=False`` (the caller is behind) it is skipped too."""
         if not self.partial_due():
             return []
+        latest = self._next_partial + (self._audio.end - self._next_partial) // self._interval * self._interval
+        self.stats.skipped_partials += (latest - self._next_partial) // self._interval
         if not decode:
             self.stats.skipped_partials += 1
-            self._last_decode_end = self._audio.end
+            self._next_partial = latest + self._interval
             return []
-        return self._partial()
+        return self._partial(latest)
 
     def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
         """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
@@ -320,12 +331,9 @@ class StreamingRecognizer:
         offset = self._segment_start / SAMPLE_RATE
         return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
 
-    def _partial(self) -> list[CaptionEvent]:
-        end = self._audio.end
-        if self._last_decode_end > self._segment_start:
-            # Partial ticks that passed without a decode (the caller was slow to hand over audio).
-            self.stats.skipped_partials += max(0, (end - self._last_decode_end) // self._interval - 1)
-        self._last_decode_end = end
+    def _partial(self, end: int) -> list[CaptionEvent]:
+        """Decode the segment up to stream sample `end` (a decode point) and emit a partial caption."""
+        self._next_partial = end + self._interval
         audio = self._audio.slice(self._segment_start, end)
         result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
                                             word_timestamps=self.config.partial_word_times, fallback=False)
@@ -412,6 +420,6 @@ class StreamingRecognizer:
         self.stats.segments += 1
         self._segment_start = cut
         self._committed, self._hypotheses = [], []
-        self._last_decode_end = cut
+        self._start_partial_grid()
         self._partials_shown = 0
         return [event]
