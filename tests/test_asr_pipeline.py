@@ -203,7 +203,6 @@ def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_
     mic = " ".join(e.text for e in mic_out.finals)
     file = " ".join(e.text for e in file_out.finals)
     assert len(mic_out.finals) == len(file_out.finals) == 11, (mic, file)
-    print("MIC:", mic, "\nFILE:", file)
     assert abs(wer(refs, [mic]) - wer(refs, [file])) <= 0.02, (mic, file)
     assert stats["source"]["dropped"] == 0 and stats["source"]["device_overflow"] == 0
     latency = stats["latency"]
