@@ -15,6 +15,7 @@ from rtvoice.errors import RtvoiceError
 COMMAND_MODULES = (
     "rtvoice.commands.devices",
     "rtvoice.commands.demo",
+    "rtvoice.commands.caption",
     "rtvoice.commands.say",
 )
 

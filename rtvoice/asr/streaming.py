@@ -1,0 +1,425 @@
+"""Streaming captions from VAD-gated speech segments: partial captions while the speaker talks, a final
+caption with word timestamps at the end of each segment.
+
+Policy (LocalAgreement-n, n = 3 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
+System"):
+
+- While a segment is open, the growing segment is decoded again every ``partial_interval_s`` of audio, at
+  fixed points (segment start + k x interval), so captions do not depend on how the audio was chunked.
+  Text tokens already committed are forced as the decoder's prefix, so they are not decoded again.
+- Tokens become *committed* once the last ``agreement`` hypotheses agree on them, cut back to a word
+  boundary that both hypotheses show (the next token starts a new word or is closing punctuation). A
+  committed token never changes; the rest of the newest hypothesis is shown as *unstable* text.
+- A partial hypothesis that looks hallucinated (see :class:`~rtvoice.asr.whisper.HallucinationChecks`) is
+  discarded (counted) rather than shown; the final decode falls back to Whisper's full 30 s window instead.
+- At the end of a segment the whole segment is decoded once more (committed prefix forced) and a final
+  caption with word times is emitted. The previous final's tokens may be given as the prompt of the next
+  segment (``condition_on_previous``, off by default: see StreamingConfig).
+- Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
+  behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
+- A segment longer than ``max_segment_s`` is split: its committed words become a final, and the segment
+  goes on from the end of the last committed word.
+
+The class is driven by calls (no thread of its own): :meth:`start_segment`, :meth:`accept_audio`,
+:meth:`end_segment`, :meth:`finish`. Each returns the caption events it produced.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from rtvoice.asr.whisper import FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE, Transcript, WhisperRecognizer, Word
+
+PARTIAL = "partial"
+FINAL = "final"
+
+
+@dataclass(frozen=True)
+class CaptionEvent:
+    """A caption as it is shown.
+
+    kind: "partial" (may still change, except its committed part) or "final".
+    segment: index of the speech segment (0, 1, ...); a final closes its segment.
+    text: what is shown: ``committed`` followed by ``unstable``.
+    committed: text that will never change (for a final, all of it).
+    unstable: text that may still change.
+    start, end: stream seconds covered (segment start; for a final the end of its last word, for a partial
+        the end of the audio decoded).
+    words: words with stream times (s) and probabilities; the first ``committed_words`` are committed.
+    emitted_at: wall-clock time (time.time()) at which the event was produced.
+    latency: emitted_at minus the wall time at which the audio at ``end`` was captured (None when the
+        source has no clock, e.g. a file read as fast as possible).
+    forced: a final produced by a forced split (segment too long), not by an end of speech.
+    """
+
+    kind: str
+    segment: int
+    text: str
+    committed: str
+    unstable: str
+    start: float
+    end: float
+    words: tuple[Word, ...] = ()
+    committed_words: int = 0
+    emitted_at: float = 0.0
+    latency: float | None = None
+    forced: bool = False
+
+    @property
+    def is_final(self) -> bool:
+        return self.kind == FINAL
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "segment": self.segment,
+            "text": self.text,
+            "committed": self.committed,
+            "unstable": self.unstable,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "words": [w.to_dict() for w in self.words],
+            "committed_words": self.committed_words,
+            "emitted_at": round(self.emitted_at, 4),
+            "latency": None if self.latency is None else round(self.latency, 4),
+            "forced": self.forced,
+        }
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    """Streaming policy settings (seconds are stream seconds of audio)."""
+
+    partial_interval_s: float = 0.3  # decode the growing segment again after this much new audio
+    min_partial_audio_s: float = 0.3  # no partial decode on less audio than this
+    # LocalAgreement-n: how many consecutive hypotheses must agree before tokens are committed. 3, measured on
+    # dev_long (docs/asr.md): with 2, hypotheses of the first ~1.5 s of a segment sometimes agree on a wrong
+    # opening ("How do you marry the more" for "Had he married a more"), and streaming WER ranged 1.7-7.8%
+    # with the partial interval (0.2-0.4 s); with 3 it was 3.5% at every interval. It costs commit latency
+    # (p50 0.55 -> 0.90 s), not the latency of words first shown or of finals.
+    agreement: int = 3
+    min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
+    # Prompt each segment with the previous final's tokens. Off by default: measured on dev_long, prompts made
+    # short windows repeat themselves (2 of 11 finals fell back to the 30 s window) and gained no accuracy.
+    condition_on_previous: bool = False
+    max_previous_tokens: int = 96
+    max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
+    history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
+    partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
+
+    def __post_init__(self):
+        if self.partial_interval_s <= 0:
+            raise ValueError(f"partial_interval_s must be > 0, got {self.partial_interval_s}")
+        if self.min_partial_audio_s < 0:
+            raise ValueError(f"min_partial_audio_s must be >= 0, got {self.min_partial_audio_s}")
+        if self.agreement < 2:
+            raise ValueError(f"agreement must be >= 2 hypotheses, got {self.agreement}")
+        if not 1.0 <= self.max_segment_s <= FULL_WINDOW_FRAMES * HOP / SAMPLE_RATE - 1.0:
+            raise ValueError(f"max_segment_s must be within 1..29 s, got {self.max_segment_s}")
+        if self.history_s < 0:
+            raise ValueError(f"history_s must be >= 0, got {self.history_s}")
+        if self.max_previous_tokens < 0:
+            raise ValueError(f"max_previous_tokens must be >= 0, got {self.max_previous_tokens}")
+
+
+@dataclass
+class StreamingStats:
+    segments: int = 0
+    partial_decodes: int = 0
+    skipped_partials: int = 0  # partial decodes not run because the caller was behind
+    discarded_partials: int = 0  # partial hypotheses that looked hallucinated
+    finals: int = 0
+    forced_splits: int = 0
+    fallbacks: int = 0  # decodes repeated on the full 30 s window
+    partial_decode_s: list[float] = field(default_factory=list)
+    final_decode_s: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        def pct(values, q):
+            return round(float(np.percentile(values, q)), 4) if values else None
+
+        d = asdict(self)
+        d.pop("partial_decode_s")
+        d.pop("final_decode_s")
+        d["partial_decode_s_p50"] = pct(self.partial_decode_s, 50)
+        d["partial_decode_s_p95"] = pct(self.partial_decode_s, 95)
+        d["final_decode_s_p50"] = pct(self.final_decode_s, 50)
+        d["final_decode_s_p95"] = pct(self.final_decode_s, 95)
+        return d
+
+
+class _AudioHistory:
+    """Samples by absolute index, kept from `base` on; older samples are dropped on demand."""
+
+    def __init__(self):
+        self._data = np.zeros(0, dtype=np.float32)
+        self.base = 0  # absolute index of _data[0]
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self._data)
+
+    def append(self, samples: np.ndarray, start: int) -> None:
+        if start > self.end:  # a gap: the missing samples are silence
+            if len(self._data) == 0:
+                self.base = start
+            else:
+                self._data = np.concatenate([self._data, np.zeros(start - self.end, np.float32)])
+        skip = self.end - start  # samples already held
+        if skip < len(samples):
+            self._data = np.concatenate([self._data, samples[max(skip, 0):]])
+
+    def slice(self, a: int, b: int) -> np.ndarray:
+        a, b = max(a, self.base), min(b, self.end)
+        return self._data[a - self.base:b - self.base] if b > a else np.zeros(0, np.float32)
+
+    def drop_before(self, sample: int) -> None:
+        if sample > self.base:
+            cut = min(sample - self.base, len(self._data))
+            self._data = self._data[cut:].copy()
+            self.base += cut
+
+
+def agreed_prefix(hypotheses: list[list[int]], committed: int, starts_word: Callable[[int], bool]) -> int:
+    """Length of the token prefix that all `hypotheses` share, cut back to a word boundary shown by all of
+    them, and never shorter than `committed`."""
+    k = min(len(h) for h in hypotheses)
+    first = hypotheses[0]
+    for i in range(committed, k):
+        if any(h[i] != first[i] for h in hypotheses[1:]):
+            k = i
+            break
+    for j in range(k, committed, -1):
+        if all(j < len(h) and starts_word(h[j]) for h in hypotheses):
+            return j
+    return committed
+
+
+class StreamingRecognizer:
+    """Partial and final captions for a stream of 16 kHz audio split into speech segments.
+
+    Args:
+        recognizer: a loaded :class:`WhisperRecognizer`.
+        config: streaming policy.
+        wall_time_of: maps a stream sample index to the wall-clock time (time.time()) it was captured; used
+            for each event's latency. None: latencies are None.
+        clock: wall clock for ``emitted_at`` (time.time).
+    """
+
+    def __init__(
+        self,
+        recognizer: WhisperRecognizer,
+        config: StreamingConfig = StreamingConfig(),
+        wall_time_of: Callable[[int], float | None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.recognizer = recognizer
+        self.config = config
+        self.wall_time_of = wall_time_of
+        self.clock = clock
+        self.tokenizer = recognizer.tokenizer
+        self.stats = StreamingStats()
+        self._audio = _AudioHistory()
+        self._segment_index = -1
+        self._segment_start: int | None = None
+        self._committed: list[int] = []
+        self._hypotheses: list[list[int]] = []
+        self._next_partial = 0
+        self._previous: list[int] = []
+        self._partials_shown = 0
+
+    # -- state -----------------------------------------------------------------------------------------------
+    @property
+    def in_segment(self) -> bool:
+        return self._segment_start is not None
+
+    @property
+    def audio_end(self) -> int:
+        """Absolute index one past the last sample received."""
+        return self._audio.end
+
+    def partial_due(self) -> bool:
+        """The audio has reached the next partial decode point of the open segment."""
+        return self.in_segment and self._audio.end >= self._next_partial
+
+    @property
+    def _interval(self) -> int:
+        return int(round(self.config.partial_interval_s * SAMPLE_RATE))
+
+    # -- driving calls ---------------------------------------------------------------------------------------
+    def start_segment(self, sample: int) -> list[CaptionEvent]:
+        """Speech starts at stream sample `sample` (may lie up to ``history_s`` in the past)."""
+        events = self.end_segment(sample, forced=False) if self.in_segment else []
+        self._segment_index += 1
+        self.stats.segments += 1
+        self._segment_start = max(int(sample), self._audio.base)
+        self._committed, self._hypotheses = [], []
+        self._start_partial_grid()
+        self._partials_shown = 0
+        return events
+
+    def _start_partial_grid(self) -> None:
+        """Partial decodes happen at fixed points, segment start + k x partial_interval_s (the first at or
+        after min_partial_audio_s), whatever the chunking and timing of the audio, so a stream gives the same
+        captions live as read from a file whenever the machine keeps up."""
+        first = max(1, -(-int(round(self.config.min_partial_audio_s * SAMPLE_RATE)) // self._interval))
+        self._next_partial = self._segment_start + first * self._interval
+
+    def accept_audio(self, samples: np.ndarray, start_sample: int, decode: bool = True) -> list[CaptionEvent]:
+        """Audio from stream sample `start_sample` on. With `decode`, runs a partial decode when one is due;
+        without, only stores the audio (the caller then calls :meth:`partial`)."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        self._audio.append(samples, int(start_sample))
+        events: list[CaptionEvent] = []
+        if not self.in_segment:
+            self._audio.drop_before(self._audio.end - int(self.config.history_s * SAMPLE_RATE))
+            return events
+        if self._audio.end - self._segment_start > self.config.max_segment_s * SAMPLE_RATE:
+            events += self._split_long_segment()
+        if decode:
+            while self.partial_due():  # every decode point reached, in order
+                events += self._partial(self._next_partial)
+        return events
+
+    def partial(self, decode: bool = True) -> list[CaptionEvent]:
+        """Live use: if a decode point has been reached, decode at the latest one reached (earlier ones not
+        decoded are counted as skipped). With ``decode=False`` (the caller is behind) it is skipped too."""
+        if not self.partial_due():
+            return []
+        latest = self._next_partial + (self._audio.end - self._next_partial) // self._interval * self._interval
+        self.stats.skipped_partials += (latest - self._next_partial) // self._interval
+        if not decode:
+            self.stats.skipped_partials += 1
+            self._next_partial = latest + self._interval
+            return []
+        return self._partial(latest)
+
+    def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
+        """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
+        if not self.in_segment:
+            return []
+        end = min(int(sample), self._audio.end)
+        events = self._final(end, forced)
+        self._segment_start = None
+        self._audio.drop_before(self._audio.end - int(self.config.history_s * SAMPLE_RATE))
+        return events
+
+    def finish(self) -> list[CaptionEvent]:
+        """End of the stream: close an open segment."""
+        return self.end_segment(self._audio.end, forced=True) if self.in_segment else []
+
+    # -- decoding --------------------------------------------------------------------------------------------
+    def _previous_prompt(self) -> list[int]:
+        if not self.config.condition_on_previous or self.config.max_previous_tokens == 0:
+            return []
+        return self._previous[-self.config.max_previous_tokens:]
+
+    def _seconds(self, sample: int) -> float:
+        return sample / SAMPLE_RATE
+
+    def _latency(self, sample: int, emitted_at: float) -> float | None:
+        if self.wall_time_of is None:
+            return None
+        wall = self.wall_time_of(sample)
+        return None if wall is None else emitted_at - wall
+
+    def _place(self, words: list[Word]) -> tuple[Word, ...]:
+        offset = self._segment_start / SAMPLE_RATE
+        return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
+
+    def _partial(self, end: int) -> list[CaptionEvent]:
+        """Decode the segment up to stream sample `end` (a decode point) and emit a partial caption."""
+        self._next_partial = end + self._interval
+        audio = self._audio.slice(self._segment_start, end)
+        result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
+                                            word_timestamps=self.config.partial_word_times, fallback=False)
+        self.stats.partial_decodes += 1
+        self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        if result.problems:
+            self.stats.discarded_partials += 1
+            return []
+        hypothesis = result.tokens
+        self._hypotheses = (self._hypotheses + [hypothesis])[-self.config.agreement:]
+        if (len(self._hypotheses) == self.config.agreement
+                and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE):
+            self._committed = hypothesis[:agreed_prefix(self._hypotheses, len(self._committed),
+                                                        self.tokenizer.starts_word)]
+        committed_text = self.tokenizer.decode(self._committed)
+        unstable_text = self.tokenizer.decode(hypothesis[len(self._committed):])
+        if not (committed_text + unstable_text).strip():
+            return []
+        emitted_at = self.clock()
+        words = self._place(result.words)
+        n_committed = sum(1 for w in self.tokenizer.split_words(hypothesis) if w.last <= len(self._committed))
+        self._partials_shown += 1
+        text = (committed_text + unstable_text).strip()
+        return [CaptionEvent(
+            kind=PARTIAL, segment=self._segment_index, text=text, committed=committed_text.strip(),
+            unstable=unstable_text.strip() if committed_text.strip() else unstable_text.strip(),
+            start=self._seconds(self._segment_start), end=self._seconds(end), words=words,
+            committed_words=n_committed, emitted_at=emitted_at, latency=self._latency(end, emitted_at),
+        )]
+
+    def _final_event(self, result: Transcript, end: int, forced: bool, words: tuple[Word, ...]) -> CaptionEvent:
+        text = result.text.strip()
+        emitted_at = self.clock()
+        speech_end = words[-1].end if words else self._seconds(end)
+        speech_end_sample = int(round(speech_end * SAMPLE_RATE))
+        return CaptionEvent(
+            kind=FINAL, segment=self._segment_index, text=text, committed=text, unstable="",
+            start=words[0].start if words else self._seconds(self._segment_start), end=speech_end, words=words,
+            committed_words=len(words), emitted_at=emitted_at,
+            latency=self._latency(speech_end_sample, emitted_at), forced=forced,
+        )
+
+    def _final(self, end: int, forced: bool) -> list[CaptionEvent]:
+        audio = self._audio.slice(self._segment_start, end)
+        if len(audio) < HOP:
+            return []
+        fallbacks = self.recognizer.fallbacks
+        result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
+                                            word_timestamps=True, fallback=True)
+        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
+        self.stats.final_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        if not result.text.strip() and not self._partials_shown:
+            return []
+        self.stats.finals += 1
+        if result.tokens:
+            self._previous = (self._previous + result.tokens)[-max(self.config.max_previous_tokens, 1):]
+        return [self._final_event(result, end, forced, self._place(result.words))]
+
+    def _split_long_segment(self) -> list[CaptionEvent]:
+        """The segment outgrew max_segment_s: emit its committed words as a final and go on after them."""
+        self.stats.forced_splits += 1
+        end = self._audio.end
+        audio = self._audio.slice(self._segment_start, end)
+        if len(audio) > FULL_WINDOW_FRAMES * HOP:
+            audio = audio[:FULL_WINDOW_FRAMES * HOP]
+            end = self._segment_start + len(audio)
+        result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
+                                            word_timestamps=True, fallback=True)
+        words = result.words
+        committed_words = [w for w in self.tokenizer.split_words(result.tokens) if w.last <= len(self._committed)]
+        if committed_words and len(committed_words) < len(words):
+            keep = len(committed_words)
+            cut = self._segment_start + int(round(words[keep - 1].end * SAMPLE_RATE))
+            result.tokens = result.tokens[:committed_words[-1].last]
+            result.text = self.tokenizer.decode(result.tokens)
+            result.words = words[:keep]
+        else:
+            cut = end
+        self.stats.finals += 1
+        event = self._final_event(result, cut, True, self._place(result.words))
+        self._previous = (self._previous + result.tokens)[-max(self.config.max_previous_tokens, 1):]
+        # The segment goes on from the cut, as a new segment.
+        self._segment_index += 1
+        self.stats.segments += 1
+        self._segment_start = cut
+        self._committed, self._hypotheses = [], []
+        self._start_partial_grid()
+        self._partials_shown = 0
+        return [event]

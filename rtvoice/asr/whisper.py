@@ -1,0 +1,415 @@
+"""Whisper speech recognition through CTranslate2, fed with rtvoice's own log-mel features.
+
+Only the audio present is encoded: CTranslate2's Whisper encoder accepts windows shorter than Whisper's
+30 s (3000 frames), and its cost grows faster than linearly with the window (tiny.en int8, 2 threads:
+~25 ms for 500 frames, ~55 ms for 1000, ~370 ms for 3000). Too little padding after the speech makes
+Whisper hallucinate (it repeats the end of the utterance), so the window is the speech plus a margin of
+padding, rounded up (:meth:`WindowRule.frames`); the rule and its measurement are in
+``docs/asr.md``. A result that looks like a hallucination (repeated n-grams, too many words for the
+audio, high gzip compression ratio, low average log-probability) is decoded again on the full 30 s
+window when ``fallback`` is on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rtvoice.asr.tokenizer import WhisperTokenizer
+from rtvoice.errors import AudioFormatError, ModelError
+
+SAMPLE_RATE = 16000  # Hz
+HOP = 160  # samples per mel frame (10 ms)
+FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window
+SECONDS_PER_ENCODER_FRAME = 0.02  # the encoder halves the frame rate
+DEFAULT_MODEL = "whisper-tiny.en-ct2"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """How many mel frames to encode for `n` frames of audio: ceil((n + margin) / multiple) * multiple,
+    at least `minimum`, at most 3000. The defaults are the measured rule (docs/asr.md)."""
+
+    margin: int = 500  # frames of silence after the audio (5 s)
+    multiple: int = 100  # round up to this many frames (1 s), so few distinct shapes are encoded
+    minimum: int = 0  # frames
+
+    def __post_init__(self):
+        if self.margin < 0 or self.multiple < 1 or self.minimum < 0:
+            raise ValueError(f"invalid window rule {self}: margin and minimum >= 0 frames, multiple >= 1")
+
+    def frames(self, n: int) -> int:
+        padded = -(-(n + self.margin) // self.multiple) * self.multiple
+        return min(FULL_WINDOW_FRAMES, max(padded, self.minimum, n))
+
+
+FULL_WINDOW = WindowRule(margin=FULL_WINDOW_FRAMES, multiple=FULL_WINDOW_FRAMES)
+
+
+@dataclass(frozen=True)
+class HallucinationChecks:
+    """Signs that a decoded text is not what was said (Whisper's own thresholds where it has them)."""
+
+    max_compression_ratio: float = 2.4  # gzip ratio of the text (Whisper's threshold)
+    min_avg_logprob: float = -1.0  # Whisper's threshold
+    max_words_per_second: float = 5.0  # fast speech is ~4 words/s; judged over at least 1 s
+    max_short_repeats: int = 3  # a group of 1-3 words said this many times in a row
+
+    def problems(self, text: str, avg_logprob: float, seconds: float, truncated: bool) -> list[str]:
+        found = []
+        words = text.split()
+        encoded = text.strip().encode("utf-8")
+        if len(encoded) >= 24:
+            ratio = len(encoded) / len(zlib.compress(encoded))
+            if ratio > self.max_compression_ratio:
+                found.append(f"compression ratio {ratio:.2f}")
+        if avg_logprob < self.min_avg_logprob:
+            found.append(f"avg log-prob {avg_logprob:.2f}")
+        if len(words) > self.max_words_per_second * max(seconds, 1.0) + 1:
+            found.append(f"{len(words)} words in {seconds:.2f} s")
+        repeated = _repeated_run(words, self.max_short_repeats)
+        if repeated is not None:
+            found.append(f"repeated {repeated!r}")
+        if truncated:
+            found.append("no end of text before the length limit")
+        return found
+
+
+def _repeated_run(words: list[str], short_repeats: int = 3, long_words: int = 4, near: int = 16) -> str | None:
+    """Words said again right after themselves, Whisper's usual hallucination: a group of fewer than
+    `long_words` words `short_repeats` times in a row, or the same `long_words` words again within `near`
+    words (a sentence starting over, completely or not)."""
+    keys = ["".join(c for c in w.lower() if c.isalnum()) for w in words]
+    n_words = len(keys)
+    for n in range(1, long_words):
+        for start in range(0, n_words - n * short_repeats + 1):
+            group = keys[start:start + n]
+            if all(keys[start + k * n:start + (k + 1) * n] == group for k in range(1, short_repeats)):
+                return " ".join(words[start:start + n])
+    seen: dict[tuple[str, ...], int] = {}
+    for start in range(0, n_words - long_words + 1):
+        group = tuple(keys[start:start + long_words])
+        earlier = seen.get(group)
+        if earlier is not None and long_words <= start - earlier <= near:
+            return " ".join(words[start:start + long_words])
+        seen[group] = start
+    return None
+
+
+@dataclass(frozen=True)
+class Word:
+    """A recognised word. Times in seconds (stream time once the streaming recognizer has placed them)."""
+
+    text: str  # with its leading space, as Whisper writes it
+    start: float
+    end: float
+    probability: float
+
+    def to_dict(self) -> dict:
+        return {"text": self.text.strip(), "start": round(self.start, 3), "end": round(self.end, 3),
+                "probability": round(self.probability, 4)}
+
+
+@dataclass
+class Transcript:
+    """Result of one decode of one window of audio."""
+
+    tokens: list[int]  # text tokens, forced prefix included
+    text: str
+    words: list[Word]  # empty unless word timestamps were asked for
+    avg_logprob: float
+    no_speech_prob: float
+    audio_seconds: float
+    window_frames: int
+    fell_back: bool = False  # decoded again on the full window
+    problems: list[str] = field(default_factory=list)  # hallucination signs of the result kept
+    encode_s: float = 0.0
+    decode_s: float = 0.0
+    align_s: float = 0.0
+
+    @property
+    def suspicious(self) -> bool:
+        return bool(self.problems)
+
+
+@dataclass(frozen=True)
+class WhisperConfig:
+    """Which Whisper model to run and how.
+
+    model_dir: a CTranslate2 Whisper directory (model.bin, config.json, tokenizer.json); None for the packaged
+        default (whisper-tiny.en-ct2, sha256-verified).
+    device: auto (CUDA when CTranslate2 sees a GPU), cpu or cuda.
+    compute_type: CTranslate2 compute type; None for int8 on CPU and float16 on CUDA.
+    threads: CPU threads for one decode (0: CTranslate2's default).
+    beam_size: 1 for greedy decoding.
+    language: language code for multilingual models (English-only models ignore it).
+    window: padding rule for the encoder window.
+    checks: hallucination checks that trigger the full-window fallback.
+    """
+
+    model_dir: Path | None = None
+    device: str = "auto"
+    compute_type: str | None = None
+    threads: int = 0
+    beam_size: int = 1
+    language: str = "en"
+    window: WindowRule = WindowRule()
+    checks: HallucinationChecks = HallucinationChecks()
+    no_speech_threshold: float = 0.6  # with avg log-prob below min_avg_logprob: silence, no text
+
+    def __post_init__(self):
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0, got {self.threads}")
+        if self.beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
+        if self.model_dir is not None:
+            object.__setattr__(self, "model_dir", Path(self.model_dir))
+
+
+def resolve_device(device: str) -> str:
+    """'auto' becomes 'cuda' when CTranslate2 sees a CUDA GPU, else 'cpu'."""
+    import ctranslate2
+
+    if device == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+        raise ModelError("--device cuda: CTranslate2 sees no CUDA GPU (use --device cpu or auto)")
+    return device
+
+
+def check_model_dir(path: Path) -> dict:
+    """Check that `path` looks like a CTranslate2 Whisper model (model.bin, config.json, vocabulary for
+    CTranslate2, tokenizer.json for the text); returns its config.json."""
+    if not path.is_dir():
+        raise ModelError(f"ASR model directory {path} does not exist")
+    missing = [name for name in ("model.bin", "config.json", "tokenizer.json") if not (path / name).is_file()]
+    if not any((path / name).is_file() for name in ("vocabulary.txt", "vocabulary.json")):
+        missing.append("vocabulary.txt")
+    if missing:
+        raise ModelError(f"{path} is not a CTranslate2 Whisper model: missing {', '.join(missing)}")
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path / 'config.json'} is not valid JSON ({error})") from error
+    if not isinstance(config, dict) or "suppress_ids" not in config:
+        raise ModelError(f"{path / 'config.json'} is not a CTranslate2 Whisper config (no suppress_ids)")
+    return config
+
+
+class WhisperRecognizer:
+    """A loaded Whisper model: log-mel features → encoder → greedy/beam decoding → words with times.
+
+    Thread-safe for one caller at a time (decodes are serialised); CTranslate2 releases the GIL while it runs.
+    """
+
+    def __init__(self, config: WhisperConfig = WhisperConfig()):
+        import ctranslate2
+
+        from rtvoice.features import WhisperLogMel
+
+        self.config = config
+        if config.model_dir is None:
+            from rtvoice.models import packaged_model
+
+            self.model_dir = packaged_model(DEFAULT_MODEL).directory
+            self.model_name = DEFAULT_MODEL
+        else:
+            self.model_dir = config.model_dir
+            self.model_name = str(config.model_dir)
+        model_config = check_model_dir(self.model_dir)
+        self.device = resolve_device(config.device)
+        compute_type = config.compute_type or ("int8" if self.device == "cpu" else "float16")
+        supported = ctranslate2.get_supported_compute_types(self.device)
+        if compute_type not in supported and compute_type not in ("default", "auto"):
+            raise ModelError(f"compute type {compute_type!r} is not supported on {self.device} "
+                             f"(supported: {', '.join(sorted(supported))})")
+        try:
+            self._model = ctranslate2.models.Whisper(
+                str(self.model_dir), device=self.device, compute_type=compute_type, intra_threads=config.threads)
+        except (RuntimeError, ValueError, OSError) as error:
+            raise ModelError(f"cannot load Whisper model from {self.model_dir}: {error}") from error
+        self.compute_type = self._model.compute_type
+        self.n_mels = self._model.n_mels
+        self.multilingual = self._model.is_multilingual
+        self.tokenizer = WhisperTokenizer(self.model_dir / "tokenizer.json", self.multilingual, config.language)
+        self.has_alignment_heads = bool(model_config.get("alignment_heads"))
+        self._mel = WhisperLogMel(self.n_mels)
+        self._ct2 = ctranslate2
+        self._lock = threading.Lock()
+        self.decodes = 0
+        self.fallbacks = 0
+
+    def describe(self) -> str:
+        return f"{self.model_name} on {self.device} ({self.compute_type})"
+
+    # -- pieces ------------------------------------------------------------------------------------------
+    def features(self, audio: np.ndarray, frames: int) -> np.ndarray:
+        """Log-mel of `audio` followed by silence, `frames` frames long: float32 (1, n_mels, frames)."""
+        padded = np.zeros(frames * HOP, dtype=np.float32)
+        n = min(len(audio), len(padded))
+        padded[:n] = audio[:n]
+        return np.ascontiguousarray(self._mel.compute(padded)[None])
+
+    def encode(self, audio: np.ndarray, frames: int):
+        features = self._ct2.StorageView.from_array(self.features(audio, frames))
+        return self._model.encode(features, to_cpu=False)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        prefix: list[int] = (),
+        previous: list[int] = (),
+        word_timestamps: bool = True,
+        fallback: bool = True,
+        window: WindowRule | None = None,
+    ) -> Transcript:
+        """Decode one window of 16 kHz mono float32 audio (at most 30 s).
+
+        Args:
+            prefix: text tokens forced at the start of the result (already committed text).
+            previous: text tokens of earlier speech, given as a prompt (conditioning).
+            word_timestamps: align words to the audio (cross-attention DTW); times relative to the audio start.
+            fallback: decode again on the full 30 s window if the result looks hallucinated.
+            window: padding rule (default: the configured one).
+        """
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise AudioFormatError(f"audio must be mono (1-D), got shape {audio.shape}")
+        n = len(audio) // HOP
+        if n > FULL_WINDOW_FRAMES:
+            raise AudioFormatError(f"{len(audio) / SAMPLE_RATE:.2f} s of audio is longer than Whisper's 30 s window")
+        rule = window or self.config.window
+        with self._lock:
+            result = self._decode(audio, n, rule.frames(n), list(prefix), list(previous))
+            if fallback and result.problems and result.window_frames < FULL_WINDOW_FRAMES:
+                retry = self._decode(audio, n, FULL_WINDOW_FRAMES, list(prefix), list(previous))
+                retry.encode_s += result.encode_s
+                retry.decode_s += result.decode_s
+                retry.fell_back = True
+                self.fallbacks += 1
+                result = retry
+            if word_timestamps and result.tokens:
+                self._align(result, n, audio)
+            self.decodes += 1
+        return result
+
+    def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int]) -> Transcript:
+        seconds = len(audio) / SAMPLE_RATE
+        t0 = time.perf_counter()
+        encoded = self.encode(audio, frames)
+        t1 = time.perf_counter()
+        prompt = self.tokenizer.prompt(prefix, previous)
+        # A generous cap on the tokens for the audio present: a runaway repetition stops early.
+        max_new = int(12 + 8 * seconds)
+        result = self._model.generate(
+            encoded, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + max_new,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=not prefix,
+        )[0]
+        t2 = time.perf_counter()
+        tokens = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
+        truncated = len(tokens) - len(prefix) >= max_new - 1
+        avg_logprob = float(result.scores[0]) if result.scores else 0.0
+        text = self.tokenizer.decode(tokens)
+        transcript = Transcript(
+            tokens=tokens, text=text, words=[], avg_logprob=avg_logprob, no_speech_prob=float(result.no_speech_prob),
+            audio_seconds=seconds, window_frames=frames, encode_s=t1 - t0, decode_s=t2 - t1,
+        )
+        transcript._encoded = encoded  # kept for alignment
+        checks = self.config.checks
+        if (not prefix and transcript.no_speech_prob > self.config.no_speech_threshold
+                and avg_logprob < checks.min_avg_logprob):
+            transcript.tokens, transcript.text = [], ""
+        else:
+            transcript.problems = checks.problems(text, avg_logprob, seconds, truncated)
+        return transcript
+
+    def _align(self, transcript: Transcript, n: int, audio: np.ndarray) -> None:
+        """Word start/end times (seconds from the audio start) and probabilities, from cross-attention DTW.
+
+        DTW lets a word absorb the silence next to it (the first word starts at 0 however late the speech
+        begins), so, as Whisper's own timing code does, words longer than twice the median word (0.7 s at
+        most) are shortened at the start of the audio and around sentence ends, and the first word starts no
+        earlier than the first 10 ms frame within 35 dB of the loudest one."""
+        t0 = time.perf_counter()
+        tokens = transcript.tokens
+        words = self.tokenizer.split_words(tokens)
+        encoded = transcript.__dict__.pop("_encoded")
+        if not words:
+            return
+        if not self.has_alignment_heads:
+            # No alignment heads: spread words over the audio by their length (times are estimates).
+            total = sum(len(w.text) for w in words)
+            position = 0.0
+            out = []
+            for w in words:
+                start = position
+                position += transcript.audio_seconds * len(w.text) / total
+                out.append(Word(w.text, start, position, float("nan")))
+            transcript.words = out
+            return
+        result = self._model.align(encoded, self.tokenizer.sot_sequence, [tokens + [self.tokenizer.eot]],
+                                   max(n, 1))[0]
+        pairs = np.asarray(result.alignments, dtype=np.int64).reshape(-1, 2)
+        probs = np.asarray(result.text_token_probs, dtype=np.float64)
+        # Time at which the path first reaches each text token (a jump in the token index).
+        jumps = np.concatenate([[True], np.diff(pairs[:, 0]) != 0]) if len(pairs) else np.zeros(0, bool)
+        token_start = pairs[jumps, 1] * SECONDS_PER_ENCODER_FRAME
+        limit = transcript.audio_seconds
+        out = []
+        for w in words:
+            start = float(token_start[w.first]) if w.first < len(token_start) else limit
+            end = float(token_start[w.last]) if w.last < len(token_start) else limit
+            start, end = min(start, limit), min(max(end, start), limit)
+            p = float(np.mean(probs[w.first:w.last])) if w.last <= len(probs) and w.last > w.first else float("nan")
+            out.append(Word(w.text, start, end, p))
+        transcript.words = _tidy_word_times(out, _speech_onset(audio))
+        transcript.align_s = time.perf_counter() - t0
+
+
+def _speech_onset(audio: np.ndarray, floor_db: float = 35.0) -> float:
+    """Seconds to the first 10 ms frame whose energy is within `floor_db` of the loudest frame."""
+    frames = len(audio) // HOP
+    if frames == 0:
+        return 0.0
+    energy = np.square(audio[:frames * HOP].reshape(frames, HOP), dtype=np.float64).mean(axis=1)
+    peak = float(energy.max())
+    if peak <= 0.0:
+        return 0.0
+    loud = np.flatnonzero(energy >= peak * 10 ** (-floor_db / 10))
+    return float(loud[0]) * HOP / SAMPLE_RATE
+
+
+_SENTENCE_END = (".", "!", "?", "。", "！", "？")
+
+
+def _tidy_word_times(words: list[Word], onset: float) -> list[Word]:
+    """Shorten words that swallowed a pause (see WhisperRecognizer._align)."""
+    if not words:
+        return words
+    durations = [w.end - w.start for w in words if w.end > w.start]
+    median = min(float(np.median(durations)), 0.7) if durations else 0.0
+    longest = 2 * median
+    out = list(words)
+    if longest > 0:
+        for i, w in enumerate(out):
+            if w.end - w.start <= longest:
+                continue
+            after_stop = i == 0 or out[i - 1].text.rstrip().endswith(_SENTENCE_END)
+            before_stop = w.text.rstrip().endswith(_SENTENCE_END)
+            if after_stop:
+                out[i] = Word(w.text, w.end - longest, w.end, w.probability)
+            elif before_stop:
+                out[i] = Word(w.text, w.start, w.start + longest, w.probability)
+    first = out[0]
+    if onset > first.start:
+        out[0] = Word(first.text, min(onset, first.end), first.end, first.probability)
+    return out

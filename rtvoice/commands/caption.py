@@ -1,0 +1,153 @@
+"""``rtvoice caption``: live captions from a microphone, an audio file or raw PCM on standard input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "caption", help="live captions from a microphone, an audio file or raw PCM on stdin",
+        description="Streaming speech recognition (Whisper via CTranslate2) with partial and final captions.",
+    )
+    src = p.add_argument_group("input")
+    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), or - for raw PCM on stdin; "
+                                              "leave out with --mic")
+    src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
+    src.add_argument("--input-device", metavar="NAME|INDEX",
+                     help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
+    src.add_argument("--realtime", action="store_true",
+                     help="pace a file like a live source (for latency figures), or treat stdin as live (paced by its "
+                          "producer); default: as fast as possible")
+    src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
+    src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
+    src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
+
+    asr = p.add_argument_group("recognition")
+    asr.add_argument("--asr-model", type=Path, metavar="DIR",
+                     help="a CTranslate2 Whisper model directory (default: packaged tiny.en)")
+    asr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                     help="auto uses CUDA when CTranslate2 sees a GPU")
+    asr.add_argument("--compute-type", default=None, help="CTranslate2 compute type (default int8 on CPU, "
+                                                          "float16 on CUDA)")
+    asr.add_argument("--threads", type=int, default=0, help="CPU threads for decoding (0: CTranslate2 default)")
+    asr.add_argument("--beam-size", type=int, default=1, help="1 = greedy")
+    asr.add_argument("--language", default="en", help="language code for multilingual models")
+    asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
+                     help="decode the growing segment again after this much new audio (s)")
+    asr.add_argument("--agreement", type=int, default=3, metavar="N",
+                     help="commit words once N consecutive partial hypotheses agree on them")
+    asr.add_argument("--prompt", action="store_true",
+                     help="prompt each segment with the previous caption (off: it makes Whisper repeat itself more)")
+
+    fe = p.add_argument_group("voice activity")
+    fe.add_argument("--vad-threshold", type=float, default=None, help="speech probability threshold (0.5)")
+    fe.add_argument("--min-silence-ms", type=float, default=None, help="trailing silence that ends a caption (300)")
+    fe.add_argument("--denoise", action="store_true", help="denoise before voice activity detection")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--srt", type=Path, metavar="FILE", help="write SubRip captions")
+    out.add_argument("--vtt", type=Path, metavar="FILE", help="write WebVTT captions")
+    out.add_argument("--jsonl", type=Path, metavar="FILE", help="write every caption event as JSON Lines")
+    out.add_argument("--stats", type=Path, metavar="FILE", help="write latency and counters as JSON at exit")
+    out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
+    out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
+    out.add_argument("--quiet", action="store_true", help="no captions on the terminal")
+    out.add_argument("--timestamps", action="store_true", help="prefix plain-text finals with their times")
+    p.set_defaults(func=run)
+
+
+def _source(args):
+    from rtvoice.errors import RtvoiceError
+    from rtvoice.sources import FileSource, MicSource, StdinSource
+
+    mic = args.mic or args.input_device is not None
+    if mic and args.input:
+        raise RtvoiceError("give either an input file / - or --mic, not both")
+    if mic:
+        return MicSource(args.input_device)
+    if args.input is None:
+        raise RtvoiceError("no input: give an audio file, - for raw PCM on stdin, or --mic")
+    if args.input == "-":
+        return StdinSource(args.format, args.rate, args.channels, live=args.realtime)
+    return FileSource(args.input, realtime=args.realtime)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
+    from rtvoice.captions import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
+    from rtvoice.engine import CaptionPipeline, check_stats_for_losses
+    from rtvoice.errors import RtvoiceError
+
+    try:
+        layout = CaptionLayout(args.max_line_chars, args.max_lines)
+        streaming = StreamingConfig(partial_interval_s=args.partial_interval, condition_on_previous=args.prompt,
+                                    agreement=args.agreement)
+        whisper_config = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
+                                       threads=args.threads, beam_size=args.beam_size, language=args.language)
+        frontend_config = _frontend_config(args)
+    except ValueError as error:
+        raise RtvoiceError(str(error)) from error
+
+    source = _source(args)
+    sinks = []
+    try:
+        if not args.quiet:
+            sinks.append(TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps))
+        for path, writer in ((args.srt, SrtWriter), (args.vtt, VttWriter)):
+            if path is not None:
+                sinks.append(writer(path, layout))
+        if args.jsonl is not None:
+            sinks.append(JsonlWriter(args.jsonl))
+        recognizer = WhisperRecognizer(whisper_config)
+    except RtvoiceError:
+        CaptionFanout(sinks).close()
+        source.close()
+        raise
+    print(f"rtvoice caption: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
+    outputs = CaptionFanout(sinks)
+    pipeline = CaptionPipeline(source, recognizer, [outputs], streaming, frontend_config)
+
+    def on_signal(signum, frame):
+        if pipeline._stop.is_set():  # a second signal: give up at once
+            raise KeyboardInterrupt
+        print(f"\nrtvoice caption: {signal.Signals(signum).name}, finishing the captions", file=sys.stderr)
+        pipeline.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = pipeline.run()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        outputs.close()
+
+    for line in pipeline.latency.report_lines() if source.live else []:
+        print(f"rtvoice caption: {line}", file=sys.stderr)
+    for line in check_stats_for_losses(stats):
+        print(f"rtvoice caption: warning: {line}", file=sys.stderr)
+    print(f"rtvoice caption: {stats['audio_seconds']:.1f} s of audio in {stats['wall_seconds']:.1f} s",
+          file=sys.stderr)
+    if args.stats is not None:
+        try:
+            args.stats.write_text(json.dumps(stats, indent=2) + "\n")
+        except OSError as error:
+            raise RtvoiceError(f"cannot write stats to {args.stats}: {error.strerror or error}") from error
+    return 0
+
+
+def _frontend_config(args):
+    from rtvoice.frontend import EndpointerConfig, FrontEndConfig
+
+    endpointer = {}
+    if args.vad_threshold is not None:
+        endpointer["threshold"] = args.vad_threshold
+        endpointer["neg_threshold"] = max(0.01, args.vad_threshold - 0.15)
+    if args.min_silence_ms is not None:
+        endpointer["min_silence_ms"] = args.min_silence_ms
+        endpointer["pad_after_ms"] = min(100.0, args.min_silence_ms)
+    return FrontEndConfig(endpointer=EndpointerConfig(**endpointer), denoise=args.denoise)

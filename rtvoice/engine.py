@@ -1,0 +1,207 @@
+"""Wiring: a source through the native front end to the streaming recognizer and the caption outputs.
+
+Threads::
+
+    source thread ──write──▶ FrontEnd.input (RingBuffer) ──▶ front-end worker (C++: [denoise] → VAD →
+    endpointer) ──poll()/read_audio()──▶ caption loop (this thread: StreamingRecognizer, CTranslate2
+    releases the GIL while it decodes) ──▶ listeners (caption writers, latency tracker, later the voice)
+
+- Live sources (microphone, a file paced in real time, a pipe) are never waited for: under overload the
+  loop skips partial decodes (counted) when the newest audio is older than ``overload_lag_s``; finals are
+  never skipped. Whatever the rings and queues drop is counted in the stats.
+- A file read as fast as possible is flow-controlled instead: the source may run at most
+  ``lookahead_s`` ahead of the audio the recognizer has taken, so nothing is dropped and the captions
+  are the same however fast the machine is.
+- :meth:`CaptionPipeline.request_stop` (called from a signal handler) ends the input; everything
+  received so far is still recognised, the last segment is closed and the outputs are finalised.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from rtvoice.asr.streaming import CaptionEvent, StreamingConfig, StreamingRecognizer
+from rtvoice.asr.whisper import SAMPLE_RATE, WhisperRecognizer
+from rtvoice.errors import RtvoiceError
+from rtvoice.metrics import LatencyTracker
+from rtvoice.sources import Source
+
+
+class CaptionListener(Protocol):
+    """Anything that takes caption events: writers, the latency tracker, a voice stage."""
+
+    def write(self, event: CaptionEvent) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Caption loop settings (seconds).
+
+    poll_s: longest wait for front-end events before looking at the audio again.
+    overload_lag_s: live sources: skip partial decodes while the newest audio is older than this.
+    lookahead_s: sources read as fast as possible: how far the source may run ahead of the recognizer.
+    """
+
+    poll_s: float = 0.02
+    overload_lag_s: float = 1.0
+    lookahead_s: float = 8.0
+
+    def __post_init__(self):
+        if not 0 < self.poll_s <= 1:
+            raise ValueError(f"poll_s must be within (0, 1] s, got {self.poll_s}")
+        if self.overload_lag_s <= 0:
+            raise ValueError(f"overload_lag_s must be > 0, got {self.overload_lag_s}")
+        if self.lookahead_s < 1:
+            raise ValueError(f"lookahead_s must be >= 1 s, got {self.lookahead_s}")
+
+
+class CaptionPipeline:
+    """Source → FrontEnd → StreamingRecognizer → listeners.
+
+    Args:
+        source: where the audio comes from (not started yet).
+        recognizer: a loaded WhisperRecognizer.
+        listeners: objects with ``write(event)`` (caption writers, trackers); called in this thread.
+        streaming: streaming policy.
+        frontend_config: rtvoice.frontend.FrontEndConfig (None: defaults).
+        config: loop settings.
+    """
+
+    def __init__(self, source: Source, recognizer: WhisperRecognizer, listeners: list[CaptionListener] = (),
+                 streaming: StreamingConfig = StreamingConfig(), frontend_config=None,
+                 config: PipelineConfig = PipelineConfig()):
+        from rtvoice.frontend import FrontEnd, FrontEndConfig
+
+        self.source = source
+        self.recognizer = recognizer
+        self.config = config
+        self.frontend = FrontEnd(frontend_config or FrontEndConfig())
+        wall = source.clock.wall_time if source.live else None
+        self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall)
+        self.latency = LatencyTracker(wall)
+        self.listeners = [*listeners, self.latency]
+        self._stop = threading.Event()
+        self.wall_seconds = 0.0
+        self.audio_seconds = 0.0
+        self.skipped_for_lag = 0
+
+    def request_stop(self) -> None:
+        """End the input now (safe from a signal handler); run() then finishes what it has."""
+        self._stop.set()
+
+    def _emit(self, events: list[CaptionEvent]) -> None:
+        for event in events:
+            for listener in self.listeners:
+                listener.write(event)
+
+    def _behind(self) -> bool:
+        """A live source's newest audio is older than overload_lag_s: partial decodes are skipped."""
+        if not self.source.live:
+            return False
+        wall = self.source.clock.wall_time(self.streaming.audio_end)
+        return wall is not None and time.time() - wall > self.config.overload_lag_s
+
+    def _feed(self, samples, start: int) -> None:
+        """Audio for the recognizer. A live source's audio is only stored (the loop then decodes at the latest
+        decode point, after any segment end waiting, or skips it when behind); a file read as fast as
+        possible is decoded at every decode point, exactly as it would be live on a fast enough machine."""
+        self._emit(self.streaming.accept_audio(samples, start, decode=not self.source.live))
+
+    def _take(self, events, start: int, audio) -> None:
+        """Hand audio and segment events to the recognizer in stream order."""
+        offset = 0
+        for event in events:
+            upto = min(len(audio), max(offset, event.sample - start))
+            if upto > offset:
+                self._feed(audio[offset:upto], start + offset)
+                offset = upto
+            if event.kind == "speech_start":
+                self._emit(self.streaming.start_segment(event.sample))
+            elif event.kind == "speech_end":
+                self._emit(self.streaming.end_segment(event.sample, forced=event.forced))
+        if offset < len(audio):
+            self._feed(audio[offset:], start + offset)
+
+    def run(self) -> dict:
+        """Run until the source ends (or request_stop()); returns the stats (see stats())."""
+        fe = self.frontend
+        started = time.monotonic()
+        if not self.source.live:
+            self.source.set_limit(int(self.config.lookahead_s * SAMPLE_RATE))
+        fe.start()
+        self.source.start(fe.input)
+        finishing = False
+        try:
+            while True:
+                if not finishing and (self.source.done or self._stop.is_set()):
+                    self.source.stop()
+                    self.source.join()
+                    fe.finish()
+                    finishing = True
+                events = fe.poll(timeout=self.config.poll_s)
+                start, audio = fe.read_audio()
+                self._take(events, start, audio)
+                if not self.source.live:
+                    self.source.set_limit(self.streaming.audio_end + int(self.config.lookahead_s * SAMPLE_RATE))
+                if self.source.live and self.streaming.partial_due():
+                    behind = self._behind()
+                    self.skipped_for_lag += behind
+                    self._emit(self.streaming.partial(decode=not behind))
+                if finishing and fe.done and not events and len(audio) == 0:
+                    # fe.done is set once the worker has queued its last results: drain once more.
+                    events = fe.poll()
+                    start, audio = fe.read_audio()
+                    self._take(events, start, audio)
+                    if not events and len(audio) == 0:
+                        break
+            self._emit(self.streaming.finish())
+        finally:
+            self.source.stop()
+            self.source.join(5)
+            fe.stop()
+            self.wall_seconds = time.monotonic() - started
+            self.audio_seconds = self.streaming.audio_end / SAMPLE_RATE
+        if self.source.error is not None:
+            raise self.source.error
+        return self.stats()
+
+    def stats(self) -> dict:
+        fe = self.frontend.stats
+        streaming = self.streaming.stats.summary()
+        streaming["skipped_partials_for_lag"] = self.skipped_for_lag
+        return {
+            "source": {"description": self.source.describe(), "live": self.source.live,
+                       **self.source.stats.as_dict()},
+            "frontend": {k: getattr(fe, k) for k in fe.__dataclass_fields__},
+            "asr": {"model": self.recognizer.model_name, "device": self.recognizer.device,
+                    "compute_type": self.recognizer.compute_type, **streaming},
+            "latency": self.latency.summary(),
+            "audio_seconds": round(self.audio_seconds, 3),
+            "wall_seconds": round(self.wall_seconds, 3),
+        }
+
+
+def check_stats_for_losses(stats: dict) -> list[str]:
+    """Human-readable lines for everything that was dropped or skipped (empty when nothing was)."""
+    lines = []
+    source = stats["source"]
+    if source.get("dropped"):
+        lines.append(f"source: {source['dropped']} samples dropped (front end input full)")
+    if source.get("device_overflow"):
+        lines.append(f"microphone: {source['device_overflow']} frames dropped (capture ring full)")
+    if source.get("invalid_samples"):
+        lines.append(f"source: {source['invalid_samples']} NaN/inf samples replaced by silence")
+    fe = stats["frontend"]
+    for key in ("input_overflow", "audio_dropped_samples", "events_dropped"):
+        if fe.get(key):
+            lines.append(f"front end: {fe[key]} {key.replace('_', ' ')}")
+    asr = stats["asr"]
+    if asr.get("skipped_partials"):
+        lines.append(f"recognizer: {asr['skipped_partials']} partial decodes skipped (behind real time)")
+    return lines
+
+
+__all__ = ["CaptionPipeline", "PipelineConfig", "CaptionListener", "check_stats_for_losses", "RtvoiceError"]

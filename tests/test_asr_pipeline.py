@@ -1,0 +1,210 @@
+"""The whole caption path: source → native front end (VAD, endpointer) → streaming recognizer → outputs,
+through the Python API, the `rtvoice caption` command (file, stdin, signals) and a real microphone path."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import srt
+from asr_support import wer, whisper
+from pulse import pulse_server  # noqa: F401  (fixture)
+
+pytest.importorskip("rtvoice.frontend", reason="the native front end (VAD/endpointer) is not in this build yet")
+
+from rtvoice.asr import StreamingConfig  # noqa: E402
+from rtvoice.engine import CaptionPipeline  # noqa: E402
+from rtvoice.sources import FileSource, MicSource, StdinSource  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SR = 16000
+
+
+class Collect:
+    def __init__(self):
+        self.events = []
+
+    def write(self, event):
+        self.events.append(event)
+
+    @property
+    def finals(self):
+        return [e for e in self.events if e.is_final]
+
+
+@pytest.fixture(scope="module")
+def excerpt(tmp_path_factory, dev_long, speech_recordings):
+    """The first two utterances of dev_long and the pause between them (11.6 s), with their transcripts."""
+    audio = dev_long.load()[: int(11.6 * SR)]
+    path = tmp_path_factory.mktemp("audio") / "two.wav"
+    sf.write(path, audio, SR, subtype="PCM_16")
+    return path, [speech_recordings[0].text, speech_recordings[1].text]
+
+
+@pytest.fixture(scope="module")
+def file_captions(excerpt):
+    path, _ = excerpt
+    out = Collect()
+    pipeline = CaptionPipeline(FileSource(path), whisper(), [out])
+    stats = pipeline.run()
+    return out, stats
+
+
+def test_file_pipeline_captions(file_captions, excerpt):
+    out, stats = file_captions
+    _, refs = excerpt
+    finals = out.finals
+    assert len(finals) == 2, [e.text for e in finals]
+    assert wer(refs, [e.text for e in finals]) <= 0.15
+    # The first utterance ends at 7.10 s and the second starts at 8.26 s (digital silence between).
+    assert finals[0].end <= 7.2 and 8.1 <= finals[1].start <= finals[1].end <= 11.3
+    assert stats["frontend"]["audio_dropped_samples"] == 0 and stats["source"]["dropped"] == 0
+    assert stats["asr"]["finals"] == 2 and stats["asr"]["partial_decodes"] >= 10
+    assert stats["audio_seconds"] == pytest.approx(11.6, abs=0.05)
+    # A file read as fast as possible has no capture clock: no latency figures, only counts.
+    assert all(e.latency is None for e in out.events)
+    assert stats["latency"]["captions"]["final"] == 2
+
+
+def test_stdin_pipeline_matches_file(file_captions, excerpt):
+    path, _ = excerpt
+    audio = sf.read(path, dtype="int16")[0]
+    read_fd, write_fd = os.pipe()
+    writer = os.fdopen(write_fd, "wb")
+    import threading
+
+    def feed():
+        with writer:
+            writer.write(audio.astype("<i2").tobytes())
+
+    threading.Thread(target=feed, daemon=True).start()
+    out = Collect()
+    CaptionPipeline(StdinSource("s16le", SR, 1, stream=os.fdopen(read_fd, "rb")), whisper(), [out]).run()
+    assert [e.text for e in out.finals] == [e.text for e in file_captions[0].finals]
+
+
+@pytest.mark.slow
+def test_realtime_overload_skips_partials_keeps_finals(speech_recordings):
+    """A real overload: partial decodes asked for every 40 ms on one thread cannot keep up with a file paced
+    in real time. Partials are skipped (counted), every final still comes, and the text is right."""
+    from rtvoice.asr import WhisperConfig, WhisperRecognizer
+
+    slow = WhisperRecognizer(WhisperConfig(device="cpu", threads=1))
+    r = speech_recordings[6]
+    out = Collect()
+    pipeline = CaptionPipeline(FileSource(r.path, realtime=True), slow, [out],
+                               StreamingConfig(partial_interval_s=0.04, min_partial_audio_s=0.04))
+    stats = pipeline.run()
+    assert stats["asr"]["skipped_partials"] > 0
+    assert len(out.finals) == 1 and wer([r.text], [out.finals[0].text]) <= 0.15
+    assert out.finals[0].latency is not None
+
+
+def _run_cli(args, **kwargs):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "rtvoice", "caption", *args], env=env, capture_output=True,
+                          text=True, timeout=300, **kwargs)
+
+
+def test_cli_writes_every_output(tmp_path, excerpt, file_captions):
+    path, refs = excerpt
+    outputs = {k: tmp_path / f"c.{k}" for k in ("srt", "vtt", "jsonl")}
+    stats_path = tmp_path / "stats.json"
+    result = _run_cli([str(path), "--threads", "2", "--srt", str(outputs["srt"]), "--vtt", str(outputs["vtt"]),
+                       "--jsonl", str(outputs["jsonl"]), "--stats", str(stats_path)])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [e.text for e in file_captions[0].finals]  # not a TTY: plain finals
+    assert "on cpu" in result.stderr  # says which device it used
+    cues = list(srt.parse(outputs["srt"].read_text()))
+    assert " ".join(c.content.replace("\n", " ") for c in cues) == " ".join(e.text for e in file_captions[0].finals)
+    assert outputs["vtt"].read_text().startswith("WEBVTT")
+    events = [json.loads(line) for line in outputs["jsonl"].read_text().splitlines()]
+    assert [e["kind"] for e in events].count("final") == 2 and events[-1]["kind"] == "final"
+    stats = json.loads(stats_path.read_text())
+    assert stats["asr"]["device"] == "cpu" and stats["latency"]["captions"]["final"] == 2
+
+
+def test_cli_sigint_finalises_outputs(tmp_path, dev_long):
+    """SIGINT in the middle of speech: the open segment becomes a final, the files are complete."""
+    srt_path, jsonl_path, stats_path = tmp_path / "c.srt", tmp_path / "c.jsonl", tmp_path / "s.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rtvoice", "caption", str(dev_long.path), "--realtime", "--threads", "2",
+         "--srt", str(srt_path), "--jsonl", str(jsonl_path), "--stats", str(stats_path)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait for the model to load and captions to start
+        if jsonl_path.exists() and jsonl_path.stat().st_size > 0:
+            break
+        time.sleep(0.1)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "SIGINT" in stderr
+    cues = list(srt.parse(srt_path.read_text()))
+    assert cues and "John Dashwood" in " ".join(c.content for c in cues)
+    events = [json.loads(line) for line in jsonl_path.read_text().splitlines()]
+    assert events[-1]["kind"] == "final"
+    stats = json.loads(stats_path.read_text())
+    assert stats["audio_seconds"] < 30  # it stopped early
+    assert stats["latency"]["final_after_speech_end_s"]["n"] >= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["/nonexistent/file.wav"], "no such file"),
+    (["--mic", "--input-device", "no such device anywhere"], "no input device matches"),
+    ([], "no input"),
+    (["-", "--rate", "0"], "--rate"),
+    (["{wav}", "--asr-model", "/nonexistent"], "does not exist"),
+    (["{wav}", "--partial-interval", "0"], "partial_interval_s"),
+    (["{wav}", "--max-line-chars", "2"], "max_chars"),
+    (["{wav}", "--srt", "/nonexistent/dir/x.srt"], "cannot write captions"),
+])
+def test_cli_errors_are_one_line(args, message, speech_recordings):
+    result = _run_cli([a.replace("{wav}", str(speech_recordings[5].path)) for a in args])
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("rtvoice: error:") and message in last
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.device
+def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_recordings):  # noqa: F811
+    """dev_long (53 s, 115 words) played into a PulseAudio null sink and captured from its monitor as a
+    microphone gives the file path's captions: WER difference <= 2 points (one word is 0.9 points), with
+    latency figures from the capture clock."""
+    refs = [" ".join(r.text for r in speech_recordings)]
+    file_out = Collect()
+    CaptionPipeline(FileSource(dev_long.path), whisper(), [file_out]).run()
+    mic_out = Collect()
+    pipeline = CaptionPipeline(MicSource("pulse"), whisper(), [mic_out])
+    import threading
+
+    runner = threading.Thread(target=lambda: setattr(pipeline, "result", pipeline.run()))
+    runner.start()
+    time.sleep(0.5)
+    pulse_server.play(dev_long.path)
+    time.sleep(1.5)  # let the last segment end
+    pipeline.request_stop()
+    runner.join(120)
+    stats = pipeline.result
+    mic = " ".join(e.text for e in mic_out.finals)
+    file = " ".join(e.text for e in file_out.finals)
+    assert len(mic_out.finals) == len(file_out.finals) == 11, (mic, file)
+    assert abs(wer(refs, [mic]) - wer(refs, [file])) <= 0.02, (mic, file)
+    assert stats["source"]["dropped"] == 0 and stats["source"]["device_overflow"] == 0
+    latency = stats["latency"]
+    assert latency["final_after_speech_end_s"]["n"] == 11
+    assert latency["word_first_shown_s"]["n"] > 100
