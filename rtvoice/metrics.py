@@ -20,17 +20,9 @@ from typing import Callable
 import numpy as np
 
 from rtvoice.asr.text import normalize_english
+from rtvoice.percentiles import percentiles  # noqa: F401  (re-exported)
 
 SAMPLE_RATE = 16000
-
-
-def percentiles(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "mean": None, "max": None}
-    a = np.asarray(values, dtype=np.float64)
-    return {"n": int(a.size), "p50": round(float(np.percentile(a, 50)), 4),
-            "p95": round(float(np.percentile(a, 95)), 4), "mean": round(float(a.mean()), 4),
-            "max": round(float(a.max()), 4)}
 
 
 @dataclass

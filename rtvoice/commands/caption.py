@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Protocol
 
 
 def register(subparsers) -> None:
@@ -14,6 +15,12 @@ def register(subparsers) -> None:
         "caption", help="live captions from a microphone, an audio file or raw PCM on stdin",
         description="Streaming speech recognition (Whisper via CTranslate2) with partial and final captions.",
     )
+    add_caption_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_caption_arguments(p: argparse.ArgumentParser) -> None:
+    """Input, recognition, voice-activity and caption-output options (shared with `rtvoice dub`)."""
     src = p.add_argument_group("input")
     src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), or - for raw PCM on stdin; "
                                               "leave out with --mic")
@@ -58,7 +65,6 @@ def register(subparsers) -> None:
     out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
     out.add_argument("--quiet", action="store_true", help="no captions on the terminal")
     out.add_argument("--timestamps", action="store_true", help="prefix plain-text finals with their times")
-    p.set_defaults(func=run)
 
 
 def _source(args):
@@ -77,7 +83,21 @@ def _source(args):
     return FileSource(args.input, realtime=args.realtime)
 
 
+class CaptionStage(Protocol):
+    """Something that runs beside the captions (the dubbing voice): it listens to caption events."""
+
+    def attach(self, source) -> list: ...  # the caption listeners it needs, given the started-to-be source
+    def finish(self, interrupted: bool) -> None: ...
+    def stats(self) -> dict: ...
+    def report_lines(self) -> list[str]: ...
+
+
 def run(args: argparse.Namespace) -> int:
+    return run_captions(args, "caption")
+
+
+def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None = None) -> int:
+    """Source → front end → streaming recognizer → caption outputs (and `stage`), until the input ends."""
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.captions import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.engine import CaptionPipeline, check_stats_for_losses
@@ -108,14 +128,15 @@ def run(args: argparse.Namespace) -> int:
         CaptionFanout(sinks).close()
         source.close()
         raise
-    print(f"rtvoice caption: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
+    print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
     outputs = CaptionFanout(sinks)
-    pipeline = CaptionPipeline(source, recognizer, [outputs], streaming, frontend_config)
+    extra = stage.attach(source) if stage is not None else []
+    pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config)
 
     def on_signal(signum, frame):
         if pipeline._stop.is_set():  # a second signal: give up at once
             raise KeyboardInterrupt
-        print(f"\nrtvoice caption: {signal.Signals(signum).name}, finishing the captions", file=sys.stderr)
+        print(f"\nrtvoice {name}: {signal.Signals(signum).name}, finishing the captions", file=sys.stderr)
         pipeline.request_stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -125,12 +146,18 @@ def run(args: argparse.Namespace) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         outputs.close()
+        if stage is not None:
+            stage.finish(interrupted=pipeline._stop.is_set())
+    if stage is not None:
+        stats.update(stage.stats())
+        for line in stage.report_lines():
+            print(f"rtvoice {name}: {line}", file=sys.stderr)
 
     for line in pipeline.latency.report_lines() if source.live else []:
-        print(f"rtvoice caption: {line}", file=sys.stderr)
+        print(f"rtvoice {name}: {line}", file=sys.stderr)
     for line in check_stats_for_losses(stats):
-        print(f"rtvoice caption: warning: {line}", file=sys.stderr)
-    print(f"rtvoice caption: {stats['audio_seconds']:.1f} s of audio in {stats['wall_seconds']:.1f} s",
+        print(f"rtvoice {name}: warning: {line}", file=sys.stderr)
+    print(f"rtvoice {name}: {stats['audio_seconds']:.1f} s of audio in {stats['wall_seconds']:.1f} s",
           file=sys.stderr)
     if args.stats is not None:
         try:

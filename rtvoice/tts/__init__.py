@@ -9,7 +9,7 @@ Nothing here imports :mod:`rtvoice.asr` (``rtvoice.engine`` wires the two togeth
     engine.close()
 """
 
-from rtvoice.tts.engine import CallbackSink, TtsEngine, Utterance, percentiles
+from rtvoice.tts.engine import CallbackSink, TtsEngine, Utterance
 from rtvoice.tts.playback import AudioSink, PlaybackSink, TimelineSink, WavSink
 from rtvoice.tts.providers import ProviderChoice, choose_providers
 from rtvoice.tts.synthesis import Chunk, SynthesisOptions, SynthesisReport, Synthesizer, synthesize
@@ -33,6 +33,5 @@ __all__ = [
     "WavSink",
     "choose_providers",
     "load_voice",
-    "percentiles",
     "synthesize",
 ]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtvoice.errors import RtvoiceError
+from rtvoice.percentiles import percentiles
 from rtvoice.tts.playback import AudioSink
 from rtvoice.tts.synthesis import SynthesisOptions, SynthesisReport, Synthesizer
 from rtvoice.tts.voice import PiperVoiceModel
@@ -83,14 +84,6 @@ class CallbackSink(AudioSink):
 
     def write(self, utterance, samples, offset) -> None:
         self.fn(utterance, samples, offset)
-
-
-def percentiles(values: Iterable[float]) -> dict:
-    """{p50, p95, n} of values (None when empty)."""
-    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
-    if v.size == 0:
-        return {"p50": None, "p95": None, "n": 0}
-    return {"p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95)), "n": int(v.size)}
 
 
 class TtsEngine:

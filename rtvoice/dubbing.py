@@ -1,0 +1,85 @@
+"""The dubbing voice: every final caption spoken in the chosen voice as soon as it is final.
+
+Wires the two halves (rtvoice.asr never imports rtvoice.tts, nor the reverse): a caption listener that
+hands each final caption's text to a :class:`rtvoice.tts.TtsEngine`, tagged with the caption so a
+:class:`rtvoice.tts.TimelineSink` can place the line at its source start on a dubbed track.
+
+Dub latency, per line: end of the source speech (the end of the caption's last word, as captured) to
+the first dubbed sample handed to the outputs. Measured for live sources only (a microphone, a file paced
+in real time); a file read as fast as possible has no capture clock.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rtvoice.percentiles import percentiles
+
+
+class DubStage:
+    """Caption stage for ``rtvoice dub`` (see rtvoice.commands.caption.CaptionStage).
+
+    Args:
+        engine: a started-or-not TtsEngine whose sinks are the outputs (speaker, dubbed track).
+        timeline: the engine's TimelineSink, if a dubbed track is written (for its placement clock).
+    """
+
+    def __init__(self, engine, timeline=None):
+        self.engine = engine
+        self.timeline = timeline
+        self.lines: list[tuple[object, object]] = []  # (caption event, utterance)
+        self._source = None
+        # perf_counter (TTS timestamps) -> time.time (capture clock of the sources)
+        self._wall_minus_perf = time.time() - time.perf_counter()
+
+    def attach(self, source) -> list:
+        self._source = source
+        self.engine.start()
+        return [self]
+
+    def write(self, event) -> None:
+        if not event.is_final or not event.text.strip():
+            return
+        if self.timeline is not None and self.timeline.clock_origin is None and self._source.live:
+            anchor = self._source.clock.anchor
+            if anchor is not None:  # lines placed no earlier than their audio was ready
+                self.timeline.clock_origin = anchor - self._wall_minus_perf
+        self.lines.append((event, self.engine.speak(event.text, tag=event)))
+
+    def finish(self, interrupted: bool) -> None:
+        self.engine.close(drain=not interrupted)
+
+    def _speech_end_wall(self, event) -> float | None:
+        if self._source is None or not self._source.live:
+            return None
+        return self._source.clock.wall_time(int(round(event.end * 16000)))
+
+    def latencies(self) -> list[float]:
+        out = []
+        for event, utterance in self.lines:
+            end = self._speech_end_wall(event)
+            if end is not None and utterance.t_first_audio is not None:
+                out.append(utterance.t_first_audio + self._wall_minus_perf - end)
+        return out
+
+    def stats(self) -> dict:
+        dub = percentiles(self.latencies())
+        tts = self.engine.stats()
+        return {
+            "dub_latency_s": dub,
+            "dub_latency_p50_s": dub["p50"],  # flat copies for `rtvoice bench` budgets
+            "dub_latency_p95_s": dub["p95"],
+            "dub_lines": len(self.lines),
+            "tts": tts,
+        }
+
+    def report_lines(self) -> list[str]:
+        s = self.stats()
+        tts, dub = s["tts"], s["dub_latency_s"]
+        lines = [f"voice: {tts['spoken']} line(s), {tts['audio_s']:.1f} s, first audio p50 "
+                 f"{(tts['tts_first_audio_s']['p50'] or 0) * 1e3:.0f} ms, RTF {tts['rtf'] or 0:.3f}, "
+                 f"underruns {tts['underruns']}"]
+        if dub["n"]:
+            lines.append(f"dub latency (end of speech -> first dubbed sample): p50 {dub['p50']:.2f} s, "
+                         f"p95 {dub['p95']:.2f} s over {dub['n']} line(s)")
+        return lines
