@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "rtvoice.commands.devices",
     "rtvoice.commands.demo",
     "rtvoice.commands.caption",
+    "rtvoice.commands.say",
 )
 
 

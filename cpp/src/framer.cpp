@@ -108,6 +108,7 @@ bool Framer::PopFrame(float *out) {
       std::int64_t s = first + i;
       // Kaldi's reflection: -1 -> 0, -2 -> 1, ...; n -> n-1, n+1 -> n-2, ...
       while (s < 0 || s >= n) s = s < 0 ? -s - 1 : 2 * n - 1 - s;
+      if (s < buffer_start_) throw std::logic_error("Framer: sample discarded before it was read");
       out[i] = buffer_[static_cast<std::size_t>(s - buffer_start_)];
     }
   }
@@ -120,11 +121,13 @@ bool Framer::PopFrame(float *out) {
 }
 
 void Framer::DiscardConsumed() {
-  // Keep everything from the next frame's first sample on. Reflection at the start reads samples from
-  // 0 on (FirstSample < 0 keeps them all); reflection at the end reads back no further than the frame's
-  // own start, because a frame exists only while its centre lies inside the signal.
+  // Keep what the next frame can read. Reflection at the start reads samples from 0 on (FirstSample < 0
+  // keeps them all). Reflection at the end mirrors across the last sample: a frame's mirrored reads reach
+  // back to 2N - first - length, which is >= first - length because first <= N for every frame.
+  std::int64_t keep_from = FirstSample(next_frame_);
+  if (!config_.snip_edges) keep_from -= static_cast<std::int64_t>(config_.frame_length);
   // With a hop longer than the frame the next frame may start past the input received so far.
-  const std::int64_t keep_from = std::clamp<std::int64_t>(FirstSample(next_frame_), 0, num_samples_);
+  keep_from = std::clamp<std::int64_t>(keep_from, 0, num_samples_);
   const std::int64_t drop = keep_from - buffer_start_;
   // Compact in batches so the erase cost stays amortised O(1) per sample.
   if (drop > 0 && drop >= static_cast<std::int64_t>(buffer_.size() / 2)) {

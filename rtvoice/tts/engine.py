@@ -1,0 +1,301 @@
+"""The voice engine: a worker thread that speaks queued texts into sinks as soon as they arrive.
+
+``TtsEngine.speak(text)`` returns at once with an :class:`Utterance` handle; the worker synthesises
+chunk by chunk (:class:`rtvoice.tts.synthesis.Synthesizer`) and hands each chunk to every sink
+(speaker, WAV file, or a callback such as a dubbed-track writer). Synthesis of the next chunk overlaps
+playback of the current one: the speaker plays from its ring buffer while the worker computes.
+ONNX Runtime releases the GIL while it runs, so other Python threads (recognition) keep running.
+
+Timings are taken on ``time.perf_counter()``. ``first_audio_s`` is text ready -> first sample handed
+to the sinks (for the speaker: in its output ring), where "ready" is when the text was submitted or,
+if the voice was still busy with earlier lines, when it got to this one; time the first write spent
+waiting for room in a full output ring (earlier speech still playing) is not counted.
+``end_to_end_first_audio_s`` is the plain submitted -> first sample time, queueing included.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtvoice.errors import RtvoiceError
+from rtvoice.tts.playback import AudioSink
+from rtvoice.tts.synthesis import SynthesisOptions, SynthesisReport, Synthesizer
+from rtvoice.tts.voice import PiperVoiceModel
+
+log = logging.getLogger("rtvoice.tts")
+
+
+@dataclass(eq=False)
+class Utterance:
+    """A text being spoken. Times are ``time.perf_counter()`` seconds; sample counts at the voice rate."""
+
+    id: int
+    text: str
+    tag: object = None
+    t_submitted: float = 0.0
+    t_started: float | None = None  # the worker took it
+    t_first_audio: float | None = None  # first sample handed to the sinks
+    first_write_wait_s: float = 0.0  # of which the first write waited for room in a sink
+    t_done: float | None = None  # last sample handed to the sinks
+    samples: int = 0
+    compute_s: float = 0.0
+    underruns: int = 0
+    report: SynthesisReport = field(default_factory=SynthesisReport)
+    error: BaseException | None = None
+    cancelled: bool = False
+    _done: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def first_audio_s(self) -> float | None:
+        """Text ready (submitted, or reached by the voice) -> first audio sample out, not counting
+        waits for room in a full output ring; None if nothing was said."""
+        if self.t_first_audio is None:
+            return None
+        ready = max(self.t_submitted, self.t_started or self.t_submitted)
+        return self.t_first_audio - ready - self.first_write_wait_s
+
+    @property
+    def end_to_end_first_audio_s(self) -> float | None:
+        """Text submitted -> first audio sample out, queueing behind earlier lines included."""
+        return None if self.t_first_audio is None else self.t_first_audio - self.t_submitted
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the utterance is synthesised and handed to the sinks (not necessarily heard)."""
+        return self._done.wait(timeout)
+
+
+class CallbackSink(AudioSink):
+    """Calls ``fn(utterance, samples, offset)`` for each chunk (e.g. to place audio on a dubbed track)."""
+
+    def __init__(self, fn: Callable[[Utterance, np.ndarray, int], None]) -> None:
+        self.fn = fn
+
+    def write(self, utterance, samples, offset) -> None:
+        self.fn(utterance, samples, offset)
+
+
+def percentiles(values: Iterable[float]) -> dict:
+    """{p50, p95, n} of values (None when empty)."""
+    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return {"p50": None, "p95": None, "n": 0}
+    return {"p50": float(np.percentile(v, 50)), "p95": float(np.percentile(v, 95)), "n": int(v.size)}
+
+
+class TtsEngine:
+    """Speaks texts in order on a worker thread.
+
+    Args:
+        voice: a loaded voice.
+        options: synthesis options (speaker, speed, piece and window sizes).
+        sinks: where audio goes (PlaybackSink, WavSink, CallbackSink ...).
+        max_pending: texts that may wait in the queue; ``speak`` blocks beyond that (producer side).
+    """
+
+    def __init__(self, voice: PiperVoiceModel, options: SynthesisOptions | None = None,
+                 sinks: Iterable[AudioSink] = (), max_pending: int = 1024) -> None:
+        self.voice = voice
+        self.synthesizer = Synthesizer(voice, options)
+        self.sinks = list(sinks)
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._next_id = 0
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._cancel = threading.Event()
+        self._closed = False
+        self._started = False
+        self.t_start: float | None = None  # perf_counter when the worker started
+        self.utterances: list[Utterance] = []  # finished ones, for stats (texts dropped past 10,000)
+        self.error: BaseException | None = None
+        self._worker = threading.Thread(target=self._run, name="rtvoice-tts", daemon=True)
+
+    # ---------------------------------------------------------------- public
+    def start(self) -> "TtsEngine":
+        """Open the sinks (devices, files) and start the worker; ``speak`` does this on first use."""
+        if not self._started:
+            for sink in self.sinks:
+                sink.start(self.voice.sample_rate)
+            self.t_start = time.perf_counter()
+            self._worker.start()
+            self._started = True
+        return self
+
+    def speak(self, text: str, tag: object = None) -> Utterance:
+        """Queue ``text``; returns at once. Empty text gives an utterance that is done at once."""
+        if self._closed:
+            raise RtvoiceError("the voice engine is closed")
+        self._raise_error()
+        self.start()
+        utt = Utterance(self._next_id, text, tag, t_submitted=time.perf_counter())
+        self._next_id += 1
+        with self._idle:
+            self._pending += 1
+        self._queue.put(utt)
+        return utt
+
+    def cancel(self) -> None:
+        """Barge-in: stop the current utterance after its current chunk, drop the queued ones, and
+        silence what the sinks hold but have not played yet (the speaker's ring is emptied)."""
+        self._cancel.set()
+        for sink in self.sinks:
+            sink.interrupt()
+        while True:
+            try:
+                utt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if utt is None:
+                self._queue.put(None)
+                break
+            utt.cancelled = True
+            self._finish(utt)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every queued text was synthesised and handed to the sinks."""
+        with self._idle:
+            ok = self._idle.wait_for(lambda: self._pending == 0, timeout)
+        self._raise_error()
+        return ok
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """wait_idle, then wait until the sinks have played/written everything."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self.wait_idle(timeout):
+            return False
+        for sink in self.sinks:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not sink.drain(left):
+                return False
+        return True
+
+    def close(self, drain: bool = True) -> None:
+        """Finish (or, with drain=False, cancel) what is queued, then stop the worker and close sinks."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._started:
+                if drain:
+                    self.drain()
+                else:
+                    self.cancel()
+                self._queue.put(None)
+                self._worker.join()
+        finally:
+            for sink in self.sinks:
+                sink.close()
+        self._raise_error()
+
+    def __enter__(self) -> "TtsEngine":
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(drain=exc_type is None)
+
+    def stats(self) -> dict:
+        """Figures for --stats: first-audio latency, real-time factor, underruns and more."""
+        utts = list(self.utterances)
+        spoken = [u for u in utts if u.t_first_audio is not None]
+        audio_s = sum(u.samples for u in utts) / self.voice.sample_rate
+        compute_s = sum(u.compute_s for u in utts)
+        first = percentiles(u.first_audio_s for u in spoken)
+        out = {
+            "tts_first_audio_s": first,
+            "tts_first_audio_p50_s": first["p50"],  # flat copies for `rtvoice bench` budgets
+            "tts_first_audio_p95_s": first["p95"],
+            "tts_end_to_end_first_audio_s": percentiles(u.end_to_end_first_audio_s for u in spoken),
+            "rtf": (compute_s / audio_s) if audio_s else None,
+            "underruns": sum(u.underruns for u in utts),
+            "utterances": len(utts),
+            "spoken": len(spoken),
+            "audio_s": audio_s,
+            "compute_s": compute_s,
+            "skipped_characters": sum(u.report.skipped_count for u in utts),
+            "voice": self.voice.name,
+            "sample_rate": self.voice.sample_rate,
+            "device": self.voice.device,
+            "device_reason": self.voice.provider_choice.reason,
+            "streaming_windows": self.voice.streaming,
+            "lines": [self._line(u) for u in utts[:1000]],
+        }
+        for sink in self.sinks:
+            out.update(sink.stats())
+        return out
+
+    def _line(self, u: Utterance) -> dict:
+        t0 = self.t_start or 0.0
+        return {"id": u.id, "submitted_s": u.t_submitted - t0, "first_audio_s": u.first_audio_s,
+                "end_to_end_first_audio_s": u.end_to_end_first_audio_s,
+                "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
+                "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
+
+    # ---------------------------------------------------------------- worker
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _finish(self, utt: Utterance) -> None:
+        utt.t_done = time.perf_counter()
+        utt._done.set()
+        self.utterances.append(utt)
+        if len(self.utterances) > 10000:
+            del self.utterances[:1000]
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            utt = self._queue.get()
+            if utt is None:
+                return
+            self._cancel.clear()
+            try:
+                self._speak(utt)
+            except BaseException as error:  # noqa: BLE001 - reported to the caller, worker keeps going
+                utt.error = error
+                if self.error is None:
+                    self.error = error
+                log.debug("utterance %d failed: %s", utt.id, error)
+            finally:
+                self._finish(utt)
+
+    def _speak(self, utt: Utterance) -> None:
+        utt.t_started = time.perf_counter()
+        offset = 0
+        began = False
+        try:
+            for chunk in self.synthesizer.stream(utt.text, utt.report, cancelled=self._cancel.is_set):
+                if not began:
+                    for sink in self.sinks:
+                        sink.begin(utt)
+                    began = True
+                waited = sum(sink.wait_s for sink in self.sinks) if utt.t_first_audio is None else 0.0
+                for sink in self.sinks:
+                    sink.write(utt, chunk.samples, offset)
+                offset += len(chunk.samples)
+                utt.samples = offset
+                utt.compute_s += chunk.compute_s
+                if utt.t_first_audio is None:
+                    utt.t_first_audio = time.perf_counter()
+                    utt.first_write_wait_s = sum(sink.wait_s for sink in self.sinks) - waited
+        finally:
+            if began:
+                if self._cancel.is_set():
+                    for sink in self.sinks:  # audio written after cancel() was called is dropped too
+                        sink.interrupt()
+                for sink in self.sinks:
+                    sink.end(utt)
+        utt.cancelled = self._cancel.is_set()
