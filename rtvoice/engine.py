@@ -25,7 +25,6 @@ from typing import Protocol
 
 from rtvoice.asr.streaming import CaptionEvent, StreamingConfig, StreamingRecognizer
 from rtvoice.asr.whisper import SAMPLE_RATE, WhisperRecognizer
-from rtvoice.errors import RtvoiceError
 from rtvoice.metrics import LatencyTracker
 from rtvoice.sources import Source
 
@@ -204,4 +203,4 @@ def check_stats_for_losses(stats: dict) -> list[str]:
     return lines
 
 
-__all__ = ["CaptionPipeline", "PipelineConfig", "CaptionListener", "check_stats_for_losses", "RtvoiceError"]
+__all__ = ["CaptionPipeline", "PipelineConfig", "CaptionListener", "check_stats_for_losses"]

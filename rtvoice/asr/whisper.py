@@ -289,20 +289,21 @@ class WhisperRecognizer:
             raise AudioFormatError(f"{len(audio) / SAMPLE_RATE:.2f} s of audio is longer than Whisper's 30 s window")
         rule = window or self.config.window
         with self._lock:
-            result = self._decode(audio, n, rule.frames(n), list(prefix), list(previous))
+            result, encoded = self._decode(audio, n, rule.frames(n), list(prefix), list(previous))
             if fallback and result.problems and result.window_frames < FULL_WINDOW_FRAMES:
-                retry = self._decode(audio, n, FULL_WINDOW_FRAMES, list(prefix), list(previous))
+                retry, encoded = self._decode(audio, n, FULL_WINDOW_FRAMES, list(prefix), list(previous))
                 retry.encode_s += result.encode_s
                 retry.decode_s += result.decode_s
                 retry.fell_back = True
                 self.fallbacks += 1
                 result = retry
             if word_timestamps and result.tokens:
-                self._align(result, n, audio)
+                self._align(result, n, audio, encoded)
             self.decodes += 1
         return result
 
-    def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int]) -> Transcript:
+    def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int]):
+        """Encode a window of `frames` frames and decode it; returns (Transcript, encoder output)."""
         seconds = len(audio) / SAMPLE_RATE
         t0 = time.perf_counter()
         encoded = self.encode(audio, frames)
@@ -323,16 +324,15 @@ class WhisperRecognizer:
             tokens=tokens, text=text, words=[], avg_logprob=avg_logprob, no_speech_prob=float(result.no_speech_prob),
             audio_seconds=seconds, window_frames=frames, encode_s=t1 - t0, decode_s=t2 - t1,
         )
-        transcript._encoded = encoded  # kept for alignment
         checks = self.config.checks
         if (not prefix and transcript.no_speech_prob > self.config.no_speech_threshold
                 and avg_logprob < checks.min_avg_logprob):
             transcript.tokens, transcript.text = [], ""
         else:
             transcript.problems = checks.problems(text, avg_logprob, seconds, truncated)
-        return transcript
+        return transcript, encoded
 
-    def _align(self, transcript: Transcript, n: int, audio: np.ndarray) -> None:
+    def _align(self, transcript: Transcript, n: int, audio: np.ndarray, encoded) -> None:
         """Word start/end times (seconds from the audio start) and probabilities, from cross-attention DTW.
 
         DTW lets a word absorb the silence next to it (the first word starts at 0 however late the speech
@@ -342,7 +342,6 @@ class WhisperRecognizer:
         t0 = time.perf_counter()
         tokens = transcript.tokens
         words = self.tokenizer.split_words(tokens)
-        encoded = transcript.__dict__.pop("_encoded")
         if not words:
             return
         if not self.has_alignment_heads:
