@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rtvoice.errors import AudioFormatError, DeviceError
+from rtvoice.percentiles import percentiles
 
 
 class AudioSink:
@@ -328,7 +329,6 @@ class TimelineSink(AudioSink):
             self._file = None
 
     def stats(self) -> dict:
-        delays = [p["delay_s"] for p in self.placements]
-        return {"dub_track": str(self.path), "dub_delay_s": {
-            "p50": float(np.percentile(delays, 50)) if delays else None,
-            "p95": float(np.percentile(delays, 95)) if delays else None, "n": len(delays)}}
+        return {"dub_track": str(self.path),
+                "dub_delay_s": percentiles(p["delay_s"] for p in self.placements),
+                "placements": self.placements[:1000]}
