@@ -29,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "rtvoice native core (C++17): ring buffers, framing, FFT-based features";
   rtvoice_py::BindRingBuffer(m);
   rtvoice_py::BindFeatures(m);
+  rtvoice_py::BindDenoiser(m);
 }
