@@ -1,28 +1,35 @@
-// Streaming single-channel speech enhancement: OM-LSA gain with IMCRA noise tracking.
+// Streaming single-channel speech enhancement: OM-LSA gain, minima-controlled noise tracking.
 //
-// Short-time Fourier analysis with a 10 ms hop and a square-root periodic Hann window of
-// `window_ms` (a whole number of hops), weighted overlap-add synthesis with the same window.
-// Per frequency bin and frame:
-//   - noise power: IMCRA (Cohen 2003, "Noise spectrum estimation in adverse environments: improved
-//     minima controlled recursive averaging"): two iterations of smoothing and minimum tracking over
-//     `min_search_s` split into 8 sub-windows, a speech-presence probability from them, and a
-//     recursive average of the noisy power steered by that probability. A rise in noise level is
-//     followed within about min_search_s * 9/8 plus a few frames; a fall at once.
-//   - gain: the log-spectral-amplitude MMSE gain (Ephraim & Malah 1985) under speech presence, with a
-//     decision-directed a-priori SNR, combined with the floor as in OM-LSA (Cohen & Berdugo 2001):
-//     G = G_H1^p * G_floor^(1-p), p the speech-presence probability. Weighting by p is what keeps the
-//     residual noise smooth (no musical noise): isolated noise peaks have low p and get the floor.
+// Short-time Fourier analysis with a 10 ms hop and a square-root periodic Hann window of `window_ms`
+// (2, 3 or 4 hops), weighted overlap-add synthesis with the same window. Per frequency bin and frame:
 //
-// Output sample t is the enhanced input sample t - LatencySamples(); LatencySamples() is one window
-// minus one sample. Process() accepts any number of samples and gives the same output whatever the
-// chunking; after construction it never allocates, locks or throws.
+//   - Speech-presence probability p: IMCRA (Cohen 2003, "Noise spectrum estimation in adverse
+//     environments: improved minima controlled recursive averaging"): two iterations of time-frequency
+//     smoothing and minimum search over `min_search_s` (8 sub-windows), giving the a-priori
+//     speech-absence probability q, and p from q and the likelihood ratio.
+//   - Noise power lambda: recursive averaging steered by the speech-presence posterior of the noisy
+//     power against lambda itself (Gerkmann & Hendriks 2012, "Unbiased MMSE-based noise power
+//     estimation with low complexity and low tracking delay"), bounded by minimum statistics:
+//     Bmin * Smin <= lambda <= c * Bmin * Smin, Smin the minimum of a periodogram smoothed with fast
+//     release. The lower bound makes a rise in noise level tracked within one search window
+//     (about min_search_s * 9/8); the upper bound keeps speech from leaking into lambda. c is 32 in
+//     noise and closes to 2 as the long-term SNR rises from clean_snr_lo_db to clean_snr_hi_db.
+//   - Gain: the log-spectral-amplitude MMSE gain (Ephraim & Malah 1985) with a decision-directed
+//     a-priori SNR, weighted by p as in OM-LSA (Cohen & Berdugo 2001): G = G_H1^p * G_floor^(1-p).
+//     Weighting by p keeps the residual noise smooth (no musical noise): isolated noise peaks have a
+//     low p and get the floor. G_floor is gain_floor_db in noise and relaxes to 0 dB (no suppression
+//     at all) as the long-term SNR rises over the same range, so clean speech passes untouched.
+//     Bins below low_cut_hz (no speech there) get the floor.
+//
+// Output sample t is the enhanced input sample t - LatencySamples() (one window minus one sample).
+// Process() accepts any number of samples and gives the same output whatever the chunking; after
+// construction it never allocates, locks or throws.
 #ifndef RTVOICE_DENOISER_H_
 #define RTVOICE_DENOISER_H_
 
 #include <complex>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,23 +39,14 @@ namespace rtvoice {
 
 struct DenoiserConfig {
   int sample_rate = 16000;          // Hz: 16000 or 48000
-  int window_ms = 20;               // analysis window, ms: 20, 30 or 40 (2, 3 or 4 hops of 10 ms)
-  float gain_floor_db = -18.0f;     // attenuation where speech is absent (dB, < 0)
-  float min_apriori_snr_db = -18.0f;  // lower bound of the a-priori SNR estimate (dB)
-  float dd_alpha = 0.92f;           // decision-directed smoothing of the a-priori SNR (0..1)
-  float noise_overestimate = 1.47f; // IMCRA bias factor beta applied to the averaged noise power (>= 1)
-  float min_search_s = 1.2f;        // minimum-statistics search window (s); sets tracking speed
-  float min_floor = 0.0f;  // EXPERIMENT
-  float low_cut_hz = 0.0f;
-  float lf_gate_hz = 0.0f, band_lo_hz = 300.0f, band_hi_hz = 3000.0f, gate_release = 0.9f, gate_lo = 0.05f, gate_hi = 0.3f; bool gate_all = false;
-  bool init_on_silence = false; float clean_snr_db = 0.0f, level_attack = 0.3f, level_release_db = 0.01f;
-  float alpha_s = 0.9f, alpha_s_down = 0.9f, bmin = 1.66f, alpha_d = 0.85f;
-  float noise_cap = 0.0f, clean_snr_hi_db = 0.0f; bool snr_ref_min = false; float noise_cap_clean = 0.0f; bool no_floor_relax = false;
-  bool start_silent = false; int startup_frames = 0;
-  int noise_mode = 0; float gh_xi_db = 15.0f, gh_alpha = 0.8f;
-  int presence_mode = 0;            // EXPERIMENT 0 imcra, 1 omlsa, 2 product
-  float frame_lo_hz = 0.0f, frame_hi_hz = 8000.0f, global_hz = 500.0f;
-  float zeta_min_db = -10.0f, zeta_max_db = -5.0f;
+  int window_ms = 40;               // analysis window (ms): 20, 30 or 40; latency is one window
+  float gain_floor_db = -25.0f;     // gain where speech is absent, in noise (dB, < 0)
+  float min_apriori_snr_db = -18.0f;  // lower bound of the decision-directed a-priori SNR (dB)
+  float dd_alpha = 0.92f;           // decision-directed smoothing factor (0..1)
+  float min_search_s = 1.2f;        // minimum-statistics search window (s)
+  float low_cut_hz = 60.0f;         // bins below this get the floor gain (Hz; 0 = off)
+  float clean_snr_lo_db = 20.0f;    // long-term SNR (dB) up to which suppression is full ...
+  float clean_snr_hi_db = 30.0f;    // ... and from which the input passes unchanged
 
   void Validate() const;  // throws std::invalid_argument
   std::string ToString() const;
@@ -60,8 +58,8 @@ class Denoiser {
   Denoiser(const Denoiser &) = delete;
   Denoiser &operator=(const Denoiser &) = delete;
 
-  // Enhances n samples of `in` into exactly n samples of `out` (in == out is allowed). Output is
-  // delayed by LatencySamples(). Non-finite input samples are replaced by 0 and counted.
+  // Enhances n samples of `in` into exactly n samples of `out` (in == out is allowed), delayed by
+  // LatencySamples(). Non-finite input samples are replaced by 0 and counted.
   void Process(const float *in, std::size_t n, float *out) noexcept;
 
   std::size_t LatencySamples() const { return window_ - 1; }
@@ -69,24 +67,34 @@ class Denoiser {
   std::size_t WindowSamples() const { return window_; }
   // Non-finite samples replaced by 0 since construction or Reset().
   std::uint64_t NonFiniteSamples() const { return non_finite_; }
-  // Frames processed since construction or Reset().
+  // Frames (hops) processed since construction or Reset().
   std::uint64_t FramesProcessed() const { return frames_; }
+  // Long-term SNR estimate (dB) and the floor gain it gives (dB), as of the last frame.
+  float LongTermSnrDb() const { return snr_db_; }
+  float FloorGainDb() const { return floor_db_; }
 
   // Back to the state right after construction.
   void Reset();
-  std::vector<float> DebugState(int which) const { switch (which) { case 0: return noise_; case 1: return presence_; case 2: return gain_; case 3: return power_; case 4: return s_min_; case 6: return s_; case 7: return s_tilde_; case 8: return s_min_tilde_; case 9: return indicator_; default: return gh_noise_; } }
   const DenoiserConfig &Config() const { return config_; }
 
  private:
+  // Running minimum over the last few sub-windows of a per-bin sequence (Martin 2001 / Cohen 2003).
+  struct MinimumSearch {
+    std::vector<float> min, sub_min, stored;  // bins, bins, sub_windows x bins
+    void Fill(std::size_t bins, int sub_windows, float value);
+    void Update(const float *s, std::size_t bins);
+    void Rotate(const float *s, std::size_t bins, int sub_windows, int slot);
+  };
+
   void ProcessFrame();
-  void InitNoise(const float *sf);
+  void Initialise();
   void UpdateGains();
-  void OmlsaPresence();
 
   DenoiserConfig config_;
   std::size_t hop_, window_, bins_;
-  int sub_windows_ = 8, sub_window_frames_;
+  int sub_window_frames_;
   float gain_floor_log_, min_apriori_snr_, synthesis_scale_;
+  std::size_t low_cut_bins_;
 
   RealFft fft_;
   std::vector<float> window_fn_;           // sqrt periodic Hann, window_ samples
@@ -96,22 +104,18 @@ class Denoiser {
   std::vector<float> frame_;               // scratch, window_ samples
   std::vector<std::complex<float>> spec_;  // scratch, bins_
 
-  // Per-bin state (bins_ each).
-  std::vector<float> power_, smoothed_f_, s_, s_tilde_, s_min_, s_min_sw_, s_min_tilde_, s_min_tilde_sw_;
-  std::vector<float> indicator_, noise_avg_, noise_, gamma_prev_, gain_h1_prev_, log_gain_h1_, likelihood_, gain_, eta_, zeta_, zeta_local_, zeta_global_, global_w_;
-  float zeta_frame_prev_ = 0.0f, zeta_peak_ = 1.0f;
-  std::vector<float> gh_noise_, gh_pbar_, presence_, s_c_, s_c_min_, s_c_sw_, stored_c_;
-  float frame_presence_ = 0.0f, frame_total_ = 0.0f, speech_db_ = -200.0f, floor_db_ = 0.0f, snr_db_ = 0.0f;
- public:
-  float SnrDb() const { return snr_db_; }
-  float FloorDb() const { return floor_db_; }
-  float SpeechDb() const { return speech_db_; }
- private:
-  std::vector<float> stored_min_, stored_min_tilde_;  // sub_windows_ x bins_
+  // Per-bin state, bins_ each.
+  std::vector<float> power_, smoothed_f_;          // |Y|^2 and its frequency smoothing
+  std::vector<float> s_, s_tilde_, s_fast_;        // smoothed periodograms (IMCRA 1st, 2nd; floor)
+  std::vector<float> indicator_, presence_, likelihood_;
+  std::vector<float> noise_, spp_bar_;             // noise power estimate, smoothed noise-update SPP
+  std::vector<float> gamma_prev_, gain_h1_prev_, log_gain_h1_, gain_;
+  MinimumSearch min_s_, min_tilde_, min_fast_;
 
   std::size_t pos_ = 0;  // samples of the current hop received
   int sub_window_count_ = 0, stored_next_ = 0, rotations_ = 0;
   bool initialised_ = false;
+  float frame_power_ = 0.0f, speech_db_ = -200.0f, snr_db_ = 0.0f, floor_db_ = 0.0f;
   std::uint64_t frames_ = 0, non_finite_ = 0;
 };
 
