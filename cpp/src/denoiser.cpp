@@ -41,55 +41,69 @@ constexpr float kLevelReleaseDbPerFrame = 0.01f;
 // recursive averages out of denormal range.
 constexpr float kPowerEps = 1e-14f;
 
-inline float BitsToFloat(std::int32_t i) {
-  float f;
-  std::memcpy(&f, &i, sizeof f);
+// Four floats at a time through GCC/Clang vector extensions (SSE2 on x86-64, NEON on ARM, plain code
+// elsewhere): the per-bin work is transcendental functions that compilers do not vectorise on their own.
+typedef float F4 __attribute__((vector_size(16)));
+typedef std::int32_t I4 __attribute__((vector_size(16)));
+
+inline F4 Load(const float *p) {
+  F4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void Store(float *p, F4 v) { std::memcpy(p, &v, sizeof v); }
+inline F4 Splat(float x) { return F4{x, x, x, x}; }
+inline F4 Min(F4 a, F4 b) { return a < b ? a : b; }
+inline F4 Max(F4 a, F4 b) { return a > b ? a : b; }
+inline F4 Select(I4 mask, F4 a, F4 b) { return mask ? a : b; }
+inline F4 AsFloat(I4 v) {
+  F4 f;
+  std::memcpy(&f, &v, sizeof f);
   return f;
 }
-inline std::int32_t FloatToBits(float f) {
-  std::int32_t i;
-  std::memcpy(&i, &f, sizeof i);
+inline I4 AsInt(F4 v) {
+  I4 i;
+  std::memcpy(&i, &v, sizeof i);
   return i;
 }
 
-// e^x, relative error < 2e-6 for x in [-87, 88] (clamped outside); branch-free so loops vectorise.
-inline float FastExp(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float t = x * 1.44269504f;  // log2(e)
-  std::int32_t i = static_cast<std::int32_t>(t);
-  i -= (t < static_cast<float>(i)) ? 1 : 0;  // floor
-  const float f = t - static_cast<float>(i);  // [0, 1)
+// e^x, relative error < 2e-6 for x in [-87, 88] (clamped outside).
+inline F4 FastExp(F4 x) {
+  x = Max(Min(x, Splat(88.0f)), Splat(-87.0f));
+  const F4 t = x * 1.44269504f;  // log2(e)
+  I4 i = __builtin_convertvector(t, I4);
+  i += (t < __builtin_convertvector(i, F4));  // floor: the comparison is -1 where truncation rounded up
+  const F4 f = t - __builtin_convertvector(i, F4);  // [0, 1)
   // 2^f: Taylor series of e^(f ln 2) to degree 6.
-  const float p =
+  const F4 p =
       1.0f +
       f * (0.693147181f +
            f * (0.240226507f +
                 f * (0.0555041087f + f * (0.00961812911f + f * (0.00133335581f + f * 0.000154035304f)))));
-  return p * BitsToFloat((i + 127) << 23);
+  return p * AsFloat((i + 127) << 23);
 }
 
 // ln x for normal x > 0, absolute error < 1e-6.
-inline float FastLog(float x) {
-  const std::int32_t bits = FloatToBits(x);
-  std::int32_t e = ((bits >> 23) & 0xff) - 127;
-  float m = BitsToFloat((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
-  const bool big = m > 1.41421356f;
-  m = big ? m * 0.5f : m;
-  e += big ? 1 : 0;
-  const float s = (m - 1.0f) / (m + 1.0f);  // |s| < 0.172
-  const float s2 = s * s;
-  const float log_m = 2.0f * s * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9)))));
-  return static_cast<float>(e) * 0.693147181f + log_m;
+inline F4 FastLog(F4 x) {
+  const I4 bits = AsInt(x);
+  I4 e = ((bits >> 23) & 0xff) - 127;
+  F4 m = AsFloat((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  const I4 big = m > 1.41421356f;
+  m = Select(big, m * 0.5f, m);
+  e -= big;
+  const F4 s = (m - 1.0f) / (m + 1.0f);  // |s| < 0.172
+  const F4 s2 = s * s;
+  const F4 log_m = 2.0f * s * (1.0f + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9)))));
+  return __builtin_convertvector(e, F4) * 0.693147181f + log_m;
 }
 
 // Exponential integral E1(v), v > 0: Abramowitz & Stegun 5.1.53 up to 1, 5.1.56 above (relative
-// error < 5e-5); branch-free.
-inline float ExpIntE1(float v) {
-  const float small = -FastLog(v) - 0.57721566f +
-                      v * (0.99999193f + v * (-0.24991055f + v * (0.05519968f + v * (-0.00976004f + v * 0.00107857f))));
-  const float large =
-      FastExp(-v) / v * ((v * v + 2.334733f * v + 0.250621f) / (v * v + 3.330657f * v + 1.681534f));
-  return v <= 1.0f ? small : large;
+// error < 5e-5).
+inline F4 ExpIntE1(F4 v) {
+  const F4 small = -FastLog(v) - 0.57721566f +
+                   v * (0.99999193f + v * (-0.24991055f + v * (0.05519968f + v * (-0.00976004f + v * 0.00107857f))));
+  const F4 large = FastExp(-v) / v * ((v * v + 2.334733f * v + 0.250621f) / (v * v + 3.330657f * v + 1.681534f));
+  return Select(v <= 1.0f, small, large);
 }
 
 DenoiserConfig Validated(const DenoiserConfig &c) {
@@ -156,6 +170,7 @@ Denoiser::Denoiser(const DenoiserConfig &config)
       hop_(static_cast<std::size_t>(config.sample_rate / 100)),
       window_(hop_ * static_cast<std::size_t>(config.window_ms / 10)),
       bins_(window_ / 2 + 1),
+      padded_((bins_ + 3) / 4 * 4),
       fft_(window_) {
   const int hops_per_window = config_.window_ms / 10;
   sub_window_frames_ = std::max(1, static_cast<int>(std::lround(config_.min_search_s * 100.0f / kSubWindows)));
@@ -176,9 +191,9 @@ Denoiser::Denoiser(const DenoiserConfig &config)
   frame_.resize(window_);
   spec_.resize(bins_);
   for (auto *v : {&power_, &smoothed_f_, &s_, &s_tilde_, &s_fast_, &indicator_, &presence_, &likelihood_, &noise_,
-                  &spp_bar_, &gamma_prev_, &gain_h1_prev_, &log_gain_h1_, &gain_})
-    v->resize(bins_);
-  for (auto *m : {&min_s_, &min_tilde_, &min_fast_}) m->Fill(bins_, kSubWindows, kPowerEps);
+                  &spp_bar_, &gamma_prev_, &gain_h1_prev_, &log_gain_h1_, &gain_, &scratch_num_, &scratch_den_})
+    v->assign(padded_, 0.0f);
+  for (auto *m : {&min_s_, &min_tilde_, &min_fast_}) m->Fill(padded_, kSubWindows, kPowerEps);
   Reset();
 }
 
@@ -224,7 +239,7 @@ void Denoiser::Process(const float *in, std::size_t n, float *out) noexcept {
 void Denoiser::Initialise() {
   // Smoothed periodograms start at the first window; the minima and the noise estimate at (almost)
   // zero, so nothing is suppressed until the short startup search windows have seen the input.
-  for (std::size_t k = 0; k < bins_; ++k) {
+  for (std::size_t k = 0; k < padded_; ++k) {
     const float v = std::max(smoothed_f_[k], kPowerEps);
     s_[k] = s_tilde_[k] = s_fast_[k] = v;
     noise_[k] = kPowerEps;
@@ -232,7 +247,7 @@ void Denoiser::Initialise() {
     gamma_prev_[k] = 1.0f;
     gain_h1_prev_[k] = 1.0f;
   }
-  for (auto *m : {&min_s_, &min_tilde_, &min_fast_}) m->Fill(bins_, kSubWindows, kPowerEps);
+  for (auto *m : {&min_s_, &min_tilde_, &min_fast_}) m->Fill(padded_, kSubWindows, kPowerEps);
   sub_window_count_ = 0;
   stored_next_ = 0;
   rotations_ = 0;
@@ -279,82 +294,100 @@ void Denoiser::ProcessFrame() {
 }
 
 void Denoiser::UpdateGains() {
-  const std::size_t K = bins_;
-  const float *P = power_.data();
-  const float *Sf = smoothed_f_.data();
+  // Bin arrays are padded to a multiple of 4 (padded_); the padding holds zero power and harmless state.
+  const std::size_t K = bins_, KP = padded_;
+  const float *P = power_.data(), *Sf = smoothed_f_.data();
+  float *noise = noise_.data(), *gamma_prev = gamma_prev_.data(), *gh1_prev = gain_h1_prev_.data();
+  float *log_gh1 = log_gain_h1_.data(), *likelihood = likelihood_.data(), *presence = presence_.data();
+  float *spp_bar = spp_bar_.data(), *gain = gain_.data(), *I = indicator_.data();
+  float *S = s_.data(), *Sc = s_fast_.data(), *St = s_tilde_.data();
+  const F4 eps = Splat(kPowerEps), zero = Splat(0.0f), one = Splat(1.0f);
 
   // 1. A-posteriori SNR against the previous noise estimate, decision-directed a-priori SNR, the LSA
   //    gain under speech presence (capped at 1) and the inverse generalised likelihood ratio.
   const float a = config_.dd_alpha;
-  for (std::size_t k = 0; k < K; ++k) {
-    const float gamma = P[k] / std::max(noise_[k], kPowerEps);
-    float eta = a * gain_h1_prev_[k] * gain_h1_prev_[k] * gamma_prev_[k] + (1.0f - a) * std::max(gamma - 1.0f, 0.0f);
-    eta = std::max(eta, min_apriori_snr_);
-    const float v = std::max(gamma * eta / (1.0f + eta), 1e-7f);
-    const float log_g = std::min(FastLog(eta / (1.0f + eta)) + 0.5f * ExpIntE1(v), 0.0f);
-    log_gain_h1_[k] = log_g;
-    gain_h1_prev_[k] = FastExp(log_g);
-    gamma_prev_[k] = gamma;
-    likelihood_[k] = (1.0f + eta) * FastExp(-v);
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 gamma = Load(P + k) / Max(Load(noise + k), eps);
+    const F4 g1 = Load(gh1_prev + k);
+    F4 eta = a * g1 * g1 * Load(gamma_prev + k) + (1.0f - a) * Max(gamma - 1.0f, zero);
+    eta = Max(eta, Splat(min_apriori_snr_));
+    const F4 v = Max(gamma * eta / (1.0f + eta), Splat(1e-7f));
+    const F4 log_g = Min(FastLog(eta / (1.0f + eta)) + 0.5f * ExpIntE1(v), zero);
+    Store(log_gh1 + k, log_g);
+    Store(gh1_prev + k, FastExp(log_g));
+    Store(gamma_prev + k, gamma);
+    Store(likelihood + k, (1.0f + eta) * FastExp(-v));
   }
 
   // 2. IMCRA first iteration: time smoothing, minimum, rough speech-absence indicator. Alongside, the
   //    fast-falling smoothing whose minimum bounds the noise estimate.
-  float *S = s_.data(), *Sc = s_fast_.data(), *I = indicator_.data();
-  for (std::size_t k = 0; k < K; ++k) {
-    S[k] = std::max(kAlphaS * S[k] + (1.0f - kAlphaS) * Sf[k], kPowerEps);
-    const float ac = Sf[k] < Sc[k] ? kAlphaFastFall : kAlphaS;
-    Sc[k] = std::max(ac * Sc[k] + (1.0f - ac) * Sf[k], kPowerEps);
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 sf = Load(Sf + k), sc = Load(Sc + k);
+    Store(S + k, Max(kAlphaS * Load(S + k) + (1.0f - kAlphaS) * sf, eps));
+    const F4 ac = Select(sf < sc, Splat(kAlphaFastFall), Splat(kAlphaS));
+    Store(Sc + k, Max(ac * sc + (1.0f - ac) * sf, eps));
   }
-  min_s_.Update(S, K);
-  min_fast_.Update(Sc, K);
+  min_s_.Update(S, KP);
+  min_fast_.Update(Sc, KP);
   const float *Smin = min_s_.min.data();
-  for (std::size_t k = 0; k < K; ++k) {
-    const float inv = 1.0f / (kBmin * Smin[k]);
-    I[k] = (P[k] * inv < kGamma0 && S[k] * inv < kZeta0) ? 1.0f : 0.0f;
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 inv = 1.0f / (kBmin * Load(Smin + k));
+    const I4 absent = (Load(P + k) * inv < kGamma0) & (Load(S + k) * inv < kZeta0);
+    Store(I + k, Select(absent, one, zero));
   }
 
-  // 3. Second iteration: smoothing over the bins the first one found speech-free, its minimum, the
-  //    a-priori speech-absence probability q and the speech-presence probability p.
-  float *St = s_tilde_.data();
-  for (std::size_t k = 0; k < K; ++k) {
-    const std::size_t lo = k > 0 ? k - 1 : 0, hi = k + 1 < K ? k + 1 : K - 1;
-    const float wl = k > 0 ? 0.25f : 0.0f, wh = k + 1 < K ? 0.25f : 0.0f;
-    const float num = wl * I[lo] * P[lo] + 0.5f * I[k] * P[k] + wh * I[hi] * P[hi];
-    const float den = wl * I[lo] + 0.5f * I[k] + wh * I[hi];
-    const float sft = den > 0.0f ? num / den : St[k];
-    St[k] = std::max(kAlphaS * St[k] + (1.0f - kAlphaS) * sft, kPowerEps);
+  // 3. Second iteration: smoothing over the bins the first one found speech-free (3-tap Hann window,
+  //    renormalised), its minimum, the a-priori speech-absence probability q and the presence p.
+  float *num = scratch_num_.data(), *den = scratch_den_.data();
+  for (std::size_t k = 0; k < KP; k += 4) Store(num + k, Load(I + k) * Load(P + k));  // I*P, smoothed below
+  {
+    float prev_ip = 0.0f, prev_i = 0.0f;  // neighbours below bin 0 count as absent
+    for (std::size_t k = 0; k < K; ++k) {
+      const float ip = num[k], ii = I[k];
+      const float next_ip = k + 1 < K ? num[k + 1] : 0.0f, next_i = k + 1 < K ? I[k + 1] : 0.0f;
+      num[k] = 0.25f * (prev_ip + next_ip) + 0.5f * ip;
+      den[k] = 0.25f * (prev_i + next_i) + 0.5f * ii;
+      prev_ip = ip;
+      prev_i = ii;
+    }
+    for (std::size_t k = K; k < KP; ++k) num[k] = den[k] = 0.0f;
   }
-  min_tilde_.Update(St, K);
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 d = Load(den + k), st = Load(St + k);
+    const F4 sft = Select(d > 0.0f, Load(num + k) / Max(d, Splat(1e-30f)), st);
+    Store(St + k, Max(kAlphaS * st + (1.0f - kAlphaS) * sft, eps));
+  }
+  min_tilde_.Update(St, KP);
   const float *Stmin = min_tilde_.min.data();
   const float q_slope = 1.0f / (kGamma1 - 1.0f);
-  for (std::size_t k = 0; k < K; ++k) {
-    const float inv = 1.0f / (kBmin * Stmin[k]);
-    const float gmin = P[k] * inv, zeta = S[k] * inv;
-    float q = gmin <= 1.0f ? 1.0f : (gmin < kGamma1 ? (kGamma1 - gmin) * q_slope : 0.0f);
-    q = zeta < kZeta0 ? std::min(q, kQMax) : 0.0f;
-    presence_[k] = (1.0f - q) / ((1.0f - q) + q * likelihood_[k] + 1e-30f);
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 inv = 1.0f / (kBmin * Load(Stmin + k));
+    const F4 gmin = Load(P + k) * inv, zeta = Load(S + k) * inv;
+    F4 q = Select(gmin <= 1.0f, one, Max((kGamma1 - gmin) * q_slope, zero));
+    q = Select(zeta < kZeta0, Min(q, Splat(kQMax)), zero);
+    Store(presence + k, (1.0f - q) / ((1.0f - q) + q * Load(likelihood + k) + 1e-30f));
   }
 
   // 4. Noise: MMSE-SPP recursive averaging, bounded by the minimum statistics. The upper bound tightens
   //    as the long-term SNR (of the previous frame) rises.
-  const float t_cap =
-      std::min(1.0f, std::max(0.0f, (snr_db_ - config_.clean_snr_lo_db) / (config_.clean_snr_hi_db - config_.clean_snr_lo_db)));
+  const float t_cap = std::min(
+      1.0f, std::max(0.0f, (snr_db_ - config_.clean_snr_lo_db) / (config_.clean_snr_hi_db - config_.clean_snr_lo_db)));
   const float cap = kBmin * std::exp((1.0f - t_cap) * std::log(kNoiseCapNoisy) + t_cap * std::log(kNoiseCapClean));
   const float *Scmin = min_fast_.min.data();
-  float noise_floor_total = 0.0f;
-  for (std::size_t k = 0; k < K; ++k) {
-    const float lam = noise_[k];
-    const float post = P[k] / std::max(lam, kPowerEps);
-    float ph1 = 1.0f / (1.0f + (1.0f + kSppXi) * FastExp(-post * kSppXi / (1.0f + kSppXi)));
-    spp_bar_[k] = kSppBarAlpha * spp_bar_[k] + (1.0f - kSppBarAlpha) * ph1;
-    ph1 = spp_bar_[k] > kSppStagnation ? std::min(ph1, kSppStagnation) : ph1;
-    const float expected = (1.0f - ph1) * P[k] + ph1 * lam;
-    const float updated = kNoiseAlpha * lam + (1.0f - kNoiseAlpha) * expected;
-    const float lower = kBmin * Scmin[k];
-    noise_[k] = std::max(std::min(updated, cap * Scmin[k]), lower);
-    noise_floor_total += lower;
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 lam = Load(noise + k), p = Load(P + k), scmin = Load(Scmin + k);
+    const F4 post = p / Max(lam, eps);
+    F4 ph1 = 1.0f / (1.0f + (1.0f + kSppXi) * FastExp(-post * (kSppXi / (1.0f + kSppXi))));
+    const F4 bar = kSppBarAlpha * Load(spp_bar + k) + (1.0f - kSppBarAlpha) * ph1;
+    Store(spp_bar + k, bar);
+    ph1 = Select(bar > kSppStagnation, Min(ph1, Splat(kSppStagnation)), ph1);
+    const F4 expected = (1.0f - ph1) * p + ph1 * lam;
+    const F4 updated = kNoiseAlpha * lam + (1.0f - kNoiseAlpha) * expected;
+    Store(noise + k, Max(Min(updated, cap * scmin), kBmin * scmin));
   }
+  float noise_floor_total = 0.0f;
+  for (std::size_t k = 0; k < K; ++k) noise_floor_total += Scmin[k];
+  noise_floor_total *= kBmin;
 
   // 5. Long-term SNR: a speech-level tracker (fast up, 1 dB/s down) over the noise floor. It sets the
   //    floor gain: gain_floor_db up to clean_snr_lo_db, 0 dB from clean_snr_hi_db.
@@ -364,24 +397,26 @@ void Denoiser::UpdateGains() {
                                      : speech_db_ - kLevelReleaseDbPerFrame;
   speech_db_ = std::max(speech_db_, floor_db);
   snr_db_ = speech_db_ - floor_db;
-  const float t_floor =
-      std::min(1.0f, std::max(0.0f, (config_.clean_snr_hi_db - snr_db_) / (config_.clean_snr_hi_db - config_.clean_snr_lo_db)));
+  const float t_floor = std::min(
+      1.0f, std::max(0.0f, (config_.clean_snr_hi_db - snr_db_) / (config_.clean_snr_hi_db - config_.clean_snr_lo_db)));
   floor_db_ = config_.gain_floor_db * t_floor;
   const float floor_log = gain_floor_log_ * t_floor;
   const float floor_gain = std::exp(floor_log);
 
   // 6. OM-LSA gain, never below the floor; below the low cut, never above it.
-  for (std::size_t k = 0; k < K; ++k)
-    gain_[k] = std::max(FastExp(presence_[k] * log_gain_h1_[k] + (1.0f - presence_[k]) * floor_log), floor_gain);
-  for (std::size_t k = 0; k < low_cut_bins_; ++k) gain_[k] = std::min(gain_[k], floor_gain);
+  for (std::size_t k = 0; k < KP; k += 4) {
+    const F4 p = Load(presence + k);
+    Store(gain + k, Max(FastExp(p * Load(log_gh1 + k) + (1.0f - p) * floor_log), Splat(floor_gain)));
+  }
+  for (std::size_t k = 0; k < low_cut_bins_; ++k) gain[k] = std::min(gain[k], floor_gain);
 
   // 7. Minimum search: at the end of each sub-window, store its minima; the minimum over the last
   //    kSubWindows of them becomes the running minimum.
   const int sub_len = rotations_ < kSubWindows ? kStartupSubWindowFrames : sub_window_frames_;
   if (++sub_window_count_ >= sub_len) {
-    min_s_.Rotate(S, K, kSubWindows, stored_next_);
-    min_tilde_.Rotate(St, K, kSubWindows, stored_next_);
-    min_fast_.Rotate(Sc, K, kSubWindows, stored_next_);
+    min_s_.Rotate(S, KP, kSubWindows, stored_next_);
+    min_tilde_.Rotate(St, KP, kSubWindows, stored_next_);
+    min_fast_.Rotate(Sc, KP, kSubWindows, stored_next_);
     stored_next_ = (stored_next_ + 1) % kSubWindows;
     sub_window_count_ = 0;
     ++rotations_;

@@ -91,7 +91,7 @@ class Denoiser {
   void UpdateGains();
 
   DenoiserConfig config_;
-  std::size_t hop_, window_, bins_;
+  std::size_t hop_, window_, bins_, padded_;  // padded_: bins_ rounded up to a multiple of 4
   int sub_window_frames_;
   float gain_floor_log_, min_apriori_snr_, synthesis_scale_;
   std::size_t low_cut_bins_;
@@ -104,12 +104,12 @@ class Denoiser {
   std::vector<float> frame_;               // scratch, window_ samples
   std::vector<std::complex<float>> spec_;  // scratch, bins_
 
-  // Per-bin state, bins_ each.
+  // Per-bin state, padded_ each.
   std::vector<float> power_, smoothed_f_;          // |Y|^2 and its frequency smoothing
   std::vector<float> s_, s_tilde_, s_fast_;        // smoothed periodograms (IMCRA 1st, 2nd; floor)
   std::vector<float> indicator_, presence_, likelihood_;
   std::vector<float> noise_, spp_bar_;             // noise power estimate, smoothed noise-update SPP
-  std::vector<float> gamma_prev_, gain_h1_prev_, log_gain_h1_, gain_;
+  std::vector<float> gamma_prev_, gain_h1_prev_, log_gain_h1_, gain_, scratch_num_, scratch_den_;
   MinimumSearch min_s_, min_tilde_, min_fast_;
 
   std::size_t pos_ = 0;  // samples of the current hop received
