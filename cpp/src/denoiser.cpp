@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -144,7 +145,7 @@ std::string DenoiserConfig::ToString() const {
 
 void Denoiser::MinimumSearch::Fill(std::size_t bins, int sub_windows, float value) {
   min.assign(bins, value);
-  sub_min.assign(bins, value);
+  sub_min.assign(bins, std::numeric_limits<float>::max());  // the first sub-window's own minimum
   stored.assign(bins * static_cast<std::size_t>(sub_windows), value);
 }
 
@@ -393,8 +394,10 @@ void Denoiser::UpdateGains() {
   //    floor gain: gain_floor_db up to clean_snr_lo_db, 0 dB from clean_snr_hi_db.
   const float level_db = 10.0f * std::log10(std::max(frame_power_, kPowerEps));
   const float floor_db = 10.0f * std::log10(std::max(noise_floor_total, kPowerEps));
-  speech_db_ = level_db > speech_db_ ? speech_db_ + kLevelAttack * (level_db - speech_db_)
-                                     : speech_db_ - kLevelReleaseDbPerFrame;
+  // Until the startup search has seen the input the floor is meaningless: the level starts from it.
+  if (rotations_ >= kSubWindows)
+    speech_db_ = level_db > speech_db_ ? speech_db_ + kLevelAttack * (level_db - speech_db_)
+                                       : speech_db_ - kLevelReleaseDbPerFrame;
   speech_db_ = std::max(speech_db_, floor_db);
   snr_db_ = speech_db_ - floor_db;
   const float t_floor = std::min(
