@@ -164,17 +164,14 @@ def test_suppresses_stationary_noise_and_keeps_a_tone(sample_rate):
     n = 4 * sample_rate
     noise = (0.02 * rng.standard_normal(n)).astype(np.float32)
     t = np.arange(n) / sample_rate
-    # A 1 kHz tone bursting on and off (speech-like on/off, unlike the stationary noise).
+    # A 1 kHz tone switching on and off every 0.5 s (speech-like on/off, unlike the stationary noise).
     tone = (0.2 * np.sin(2 * np.pi * 1000 * t) * (np.floor(t * 2) % 2 == 1)).astype(np.float32)
-    d = Denoiser(sample_rate)
     y = denoise(noise + tone, sample_rate)
-    last = slice(3 * sample_rate, n)  # the second half of the last second: tone off then on
-    off = slice(2 * sample_rate, int(2.5 * sample_rate))
-    on = slice(int(3.6 * sample_rate), int(3.9 * sample_rate))
+    assert y.dtype == np.float32 and len(y) == n
+    off = slice(2 * sample_rate, int(2.5 * sample_rate))  # tone off: noise only
+    on = slice(int(3.6 * sample_rate), int(3.9 * sample_rate))  # tone on
     assert 10 * np.log10(np.mean(y[off] ** 2) / np.mean(noise[off] ** 2)) < -10
-    tone_gain = 10 * np.log10(np.mean(y[on] ** 2) / np.mean((noise + tone)[on] ** 2))
-    assert tone_gain > -1.0
-    assert d.sample_rate == sample_rate and len(y) == n and last.stop == n
+    assert 10 * np.log10(np.mean(y[on] ** 2) / np.mean((noise + tone)[on] ** 2)) > -1.0
 
 
 def test_clear_errors():
