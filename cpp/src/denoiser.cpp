@@ -54,9 +54,6 @@ inline F4 Load(const float *p) {
 }
 inline void Store(float *p, F4 v) { std::memcpy(p, &v, sizeof v); }
 inline F4 Splat(float x) { return F4{x, x, x, x}; }
-inline F4 Min(F4 a, F4 b) { return a < b ? a : b; }
-inline F4 Max(F4 a, F4 b) { return a > b ? a : b; }
-inline F4 Select(I4 mask, F4 a, F4 b) { return mask ? a : b; }
 inline F4 AsFloat(I4 v) {
   F4 f;
   std::memcpy(&f, &v, sizeof f);
@@ -67,6 +64,10 @@ inline I4 AsInt(F4 v) {
   std::memcpy(&i, &v, sizeof i);
   return i;
 }
+// mask lanes are all ones (a) or all zeros (b), as vector comparisons give them.
+inline F4 Select(I4 mask, F4 a, F4 b) { return AsFloat((mask & AsInt(a)) | (~mask & AsInt(b))); }
+inline F4 Min(F4 a, F4 b) { return Select(a < b, a, b); }
+inline F4 Max(F4 a, F4 b) { return Select(a > b, a, b); }
 
 // e^x, relative error < 2e-6 for x in [-87, 88] (clamped outside).
 inline F4 FastExp(F4 x) {
