@@ -8,6 +8,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 namespace rtvoice {
 
 namespace {
@@ -66,8 +70,13 @@ inline I4 AsInt(F4 v) {
 }
 // mask lanes are all ones (a) or all zeros (b), as vector comparisons give them.
 inline F4 Select(I4 mask, F4 a, F4 b) { return AsFloat((mask & AsInt(a)) | (~mask & AsInt(b))); }
+#if defined(__SSE__)
+inline F4 Min(F4 a, F4 b) { return _mm_min_ps(a, b); }  // a < b ? a : b, one instruction
+inline F4 Max(F4 a, F4 b) { return _mm_max_ps(a, b); }
+#else
 inline F4 Min(F4 a, F4 b) { return Select(a < b, a, b); }
 inline F4 Max(F4 a, F4 b) { return Select(a > b, a, b); }
+#endif
 
 // e^x, relative error < 2e-6 for x in [-87, 88] (clamped outside).
 inline F4 FastExp(F4 x) {
@@ -101,10 +110,11 @@ inline F4 FastLog(F4 x) {
 
 // Exponential integral E1(v), v > 0: Abramowitz & Stegun 5.1.53 up to 1, 5.1.56 above (relative
 // error < 5e-5).
-inline F4 ExpIntE1(F4 v) {
+// exp_minus_v: e^-v, which the caller needs as well.
+inline F4 ExpIntE1(F4 v, F4 exp_minus_v) {
   const F4 small = -FastLog(v) - 0.57721566f +
                    v * (0.99999193f + v * (-0.24991055f + v * (0.05519968f + v * (-0.00976004f + v * 0.00107857f))));
-  const F4 large = FastExp(-v) / v * ((v * v + 2.334733f * v + 0.250621f) / (v * v + 3.330657f * v + 1.681534f));
+  const F4 large = exp_minus_v / v * ((v * v + 2.334733f * v + 0.250621f) / (v * v + 3.330657f * v + 1.681534f));
   return Select(v <= 1.0f, small, large);
 }
 
@@ -314,11 +324,12 @@ void Denoiser::UpdateGains() {
     F4 eta = a * g1 * g1 * Load(gamma_prev + k) + (1.0f - a) * Max(gamma - 1.0f, zero);
     eta = Max(eta, Splat(min_apriori_snr_));
     const F4 v = Max(gamma * eta / (1.0f + eta), Splat(1e-7f));
-    const F4 log_g = Min(FastLog(eta / (1.0f + eta)) + 0.5f * ExpIntE1(v), zero);
+    const F4 exp_minus_v = FastExp(-v);
+    const F4 log_g = Min(FastLog(eta / (1.0f + eta)) + 0.5f * ExpIntE1(v, exp_minus_v), zero);
     Store(log_gh1 + k, log_g);
     Store(gh1_prev + k, FastExp(log_g));
     Store(gamma_prev + k, gamma);
-    Store(likelihood + k, (1.0f + eta) * FastExp(-v));
+    Store(likelihood + k, (1.0f + eta) * exp_minus_v);
   }
 
   // 2. IMCRA first iteration: time smoothing, minimum, rough speech-absence indicator. Alongside, the
