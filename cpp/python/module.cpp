@@ -29,6 +29,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "rtvoice native core (C++17): ring buffers, framing, FFT-based features";
   rtvoice_py::BindRingBuffer(m);
   rtvoice_py::BindFeatures(m);
+  rtvoice_py::BindDenoiser(m);
   rtvoice_py::BindLstm(m);
   rtvoice_py::BindVad(m);
   rtvoice_py::BindEndpointer(m);
