@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtvoice import _core
 from rtvoice.frontend import FrontEnd, FrontEndConfig
 from rtvoice.models import packaged_model
 from rtvoice.vad import MODEL_FILE, Endpointer, load_silero_model
@@ -43,7 +42,6 @@ def test_frontend_dev_long(benchmark, mark, audio):
     benchmark.extra_info["x_realtime"] = round(len(audio) / 16000 / benchmark.stats.stats.median)
 
 
-@pytest.mark.skipif(not _core.FRONTEND_HAS_DENOISER, reason="rtvoice::Denoiser is not in this build")
 @pytest.mark.benchmark(group="frontend-dev-long-denoise")
 def test_frontend_denoise_dev_long(benchmark, mark, audio):
     mark("rtvoice", audio_s=round(len(audio) / 16000, 2), denoise=True)
@@ -57,7 +55,6 @@ def test_onnxruntime_vad_plus_endpointer_dev_long(benchmark, mark, audio):
     _bench_ort_pipeline(benchmark, audio)
 
 
-@pytest.mark.skipif(not _core.FRONTEND_HAS_DENOISER, reason="rtvoice::Denoiser is not in this build")
 @pytest.mark.benchmark(group="frontend-dev-long-denoise")
 def test_onnxruntime_vad_plus_endpointer_dev_long_no_denoise(benchmark, mark, audio):
     mark("peer:onnxruntime-silero+python (no denoiser)", audio_s=round(len(audio) / 16000, 2))

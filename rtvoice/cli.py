@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "rtvoice.commands.demo",
     "rtvoice.commands.caption",
     "rtvoice.commands.dub",
+    "rtvoice.commands.bench",
     "rtvoice.commands.say",
 )
 

@@ -25,6 +25,9 @@ from typing import Protocol
 
 from rtvoice.asr.streaming import CaptionEvent, StreamingConfig, StreamingRecognizer
 from rtvoice.asr.whisper import SAMPLE_RATE, WhisperRecognizer
+from rtvoice.clock import VirtualClock
+
+VIRTUAL_BLOCK = SAMPLE_RATE // 100  # samples: a live source's 10 ms blocks
 from rtvoice.metrics import LatencyTracker
 from rtvoice.sources import Source
 
@@ -47,6 +50,7 @@ class PipelineConfig:
     poll_s: float = 0.02
     overload_lag_s: float = 1.0
     lookahead_s: float = 8.0
+    clock: str = "real"  # "virtual": a file fed as fast as possible, latency accounted as if live
 
     def __post_init__(self):
         if not 0 < self.poll_s <= 1:
@@ -55,6 +59,8 @@ class PipelineConfig:
             raise ValueError(f"overload_lag_s must be > 0, got {self.overload_lag_s}")
         if self.lookahead_s < 1:
             raise ValueError(f"lookahead_s must be >= 1 s, got {self.lookahead_s}")
+        if self.clock not in ("real", "virtual"):
+            raise ValueError(f"clock must be 'real' or 'virtual', got {self.clock!r}")
 
 
 class CaptionPipeline:
@@ -78,8 +84,16 @@ class CaptionPipeline:
         self.recognizer = recognizer
         self.config = config
         self.frontend = FrontEnd(frontend_config or FrontEndConfig())
-        wall = source.clock.wall_time if source.live else None
-        self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall)
+        self.virtual_clock = None
+        if config.clock == "virtual":
+            if source.live:
+                raise RtvoiceError("the virtual clock needs a source read as fast as possible, not a live one")
+            self.virtual_clock = VirtualClock()
+            wall = VirtualClock.capture_time
+            self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall, clock=self.virtual_clock)
+        else:
+            wall = source.clock.wall_time if source.live else None
+            self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall)
         self.latency = LatencyTracker(wall)
         self.listeners = [*listeners, self.latency]
         self._stop = threading.Event()
@@ -107,6 +121,13 @@ class CaptionPipeline:
         """Audio for the recognizer. A live source's audio is only stored (the loop then decodes at the latest
         decode point, after any segment end waiting, or skips it when behind); a file read as fast as
         possible is decoded at every decode point, exactly as it would be live on a fast enough machine."""
+        if self.virtual_clock is not None:
+            # Feed as it would have arrived: in 10 ms blocks, each no earlier than it existed.
+            for offset in range(0, len(samples), VIRTUAL_BLOCK):
+                piece = samples[offset:offset + VIRTUAL_BLOCK]
+                self.virtual_clock.arrive((start + offset + len(piece)) / SAMPLE_RATE)
+                self._emit(self.streaming.accept_audio(piece, start + offset, decode=True))
+            return
         self._emit(self.streaming.accept_audio(samples, start, decode=not self.source.live))
 
     def _take(self, events, start: int, audio) -> None:
@@ -120,6 +141,11 @@ class CaptionPipeline:
             if event.kind == "speech_start":
                 self._emit(self.streaming.start_segment(event.sample))
             elif event.kind == "speech_end":
+                if self.virtual_clock is not None and not event.forced:
+                    # The end is known once the trailing silence has been heard (pad_after is inside it).
+                    ep = self.frontend.config.endpointer
+                    heard = event.sample / SAMPLE_RATE + (ep.min_silence_ms - ep.pad_after_ms) / 1000.0
+                    self.virtual_clock.arrive(heard)
                 self._emit(self.streaming.end_segment(event.sample, forced=event.forced))
         if offset < len(audio):
             self._feed(audio[offset:], start + offset)
@@ -131,6 +157,8 @@ class CaptionPipeline:
         if not self.source.live:
             self.source.set_limit(int(self.config.lookahead_s * SAMPLE_RATE))
         fe.start()
+        if self.virtual_clock is not None:
+            self.virtual_clock.reset()
         self.source.start(fe.input)
         finishing = False
         try:

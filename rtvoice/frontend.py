@@ -55,7 +55,7 @@ class FrontEndConfig:
     input_capacity_s: input ring size (s). audio_queue_s: clean audio the consumer may fall behind by
     before blocks are dropped (s). prob_queue / event_queue: capacities in items. idle_sleep_ms: how
     long the worker sleeps while less than one chunk is waiting. denoise: run rtvoice's denoiser before
-    the VAD (default settings; only where ``_core.FRONTEND_HAS_DENOISER``, else ValueError).
+    the VAD (default settings).
     endpointer: segmenting rules.
     """
 

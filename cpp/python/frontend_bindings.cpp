@@ -50,11 +50,8 @@ struct PyFrontEnd {
 }  // namespace
 
 void BindFrontEnd(py::module_ &m) {
-  m.attr("FRONTEND_HAS_DENOISER") = FrontEnd::kHasDenoiser;
   py::class_<FrontEndConfig> config(m, "FrontEndConfig", "Front-end settings (see rtvoice/frontend.h).");
-#if RTVOICE_FRONTEND_HAS_DENOISER
   config.def_readwrite("denoiser", &FrontEndConfig::denoiser, "DenoiserConfig used when denoise is true");
-#endif
   config.def(py::init<>())
       .def_readwrite("sample_rate", &FrontEndConfig::sample_rate, "Hz (16000 only)")
       .def_readwrite("input_capacity_samples", &FrontEndConfig::input_capacity_samples,

@@ -37,17 +37,12 @@ void FrontEndConfig::Validate() const {
     throw std::invalid_argument("FrontEndConfig sample_rate must be 16000 Hz (Silero VAD 16 kHz), got " +
                                 std::to_string(sample_rate) + ": resample the source first");
   CheckCount(input_capacity_samples, kChunk, std::size_t{1} << 26, "input_capacity_samples");
-#if RTVOICE_FRONTEND_HAS_DENOISER
   if (denoise) {
     denoiser.Validate();
     if (denoiser.sample_rate != sample_rate)
       throw std::invalid_argument("FrontEndConfig denoiser.sample_rate must equal sample_rate (16000), got " +
                                   std::to_string(denoiser.sample_rate));
   }
-#else
-  if (denoise)
-    throw std::invalid_argument("FrontEndConfig denoise=true needs rtvoice::Denoiser, which this build does not have");
-#endif
   endpointer.Validate();
   if (endpointer.sample_rate != sample_rate || endpointer.chunk_samples != kChunk)
     throw std::invalid_argument("FrontEndConfig endpointer must use sample_rate 16000 and chunk_samples 512, got " +
@@ -80,13 +75,11 @@ FrontEnd::FrontEnd(const FrontEndConfig &config, std::shared_ptr<const SileroVad
       denoised_(kChunk, 0.0f),
       read_buffer_(kChunk, 0.0f),
       staging_(kChunk, 0.0f) {
-#if RTVOICE_FRONTEND_HAS_DENOISER
   if (config_.denoise) {
     denoiser_ = std::make_unique<Denoiser>(config_.denoiser);
     denoiser_latency_ = denoiser_->LatencySamples();
     preroll_left_ = denoiser_latency_;
   }
-#endif
 }
 
 FrontEnd::~FrontEnd() {
@@ -167,15 +160,10 @@ void FrontEnd::ProcessInput(float *samples, std::size_t n) {
 // dropped, so clean sample i is the enhanced input sample i; FinishStream() feeds L zeros to get the
 // last L out.
 void FrontEnd::Denoise(const float *samples, std::size_t n) {
-#if RTVOICE_FRONTEND_HAS_DENOISER
   denoiser_->Process(samples, n, denoised_.data());
   const std::size_t skip = std::min(n, preroll_left_);
   preroll_left_ -= skip;
   Stage(denoised_.data() + skip, n - skip);
-#else
-  (void)samples;
-  (void)n;
-#endif
 }
 
 // Clean samples in; full chunks go to ProcessChunk, the rest waits in staging_.
@@ -217,7 +205,6 @@ void FrontEnd::ProcessChunk(const float *samples, std::size_t n) {
 
 void FrontEnd::FinishStream() {
   const auto t0 = std::chrono::steady_clock::now();
-#if RTVOICE_FRONTEND_HAS_DENOISER
   if (denoiser_) {
     // Zeros push the last LatencySamples() enhanced samples out; keep exactly as many clean samples as
     // went in.
@@ -233,7 +220,6 @@ void FrontEnd::FinishStream() {
       Stage(denoised_.data() + skip, want - skip);
     }
   }
-#endif
   if (staged_ > 0) {
     ProcessChunk(staging_.data(), staged_);
     staged_ = 0;

@@ -236,7 +236,6 @@ void TestThreadedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadMod
               c.probs.size(), c.events.size(), forced, s.busy_seconds);
 }
 
-#if RTVOICE_FRONTEND_HAS_DENOISER
 // With the denoiser: clean sample i must be the enhanced input sample i (latency realigned), the tail
 // flushed, and the probabilities those of the VAD on that clean stream.
 void TestDenoisedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadModel> model) {
@@ -267,7 +266,6 @@ void TestDenoisedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadMod
   }
   std::printf("  denoised == offline denoiser + VAD, latency realigned\n");
 }
-#endif
 
 void TestDropsAreCounted(std::size_t n, std::shared_ptr<const SileroVadModel> model) {
   const std::vector<float> x = Signal(n);
@@ -356,11 +354,7 @@ int main(int argc, char **argv) {
   }
   const auto model = SyntheticModel();
   TestThreadedEqualsOffline(n, model);
-#if RTVOICE_FRONTEND_HAS_DENOISER
   TestDenoisedEqualsOffline(std::min<std::size_t>(n, 400000), model);
-#else
-  std::printf("  (no rtvoice::Denoiser in this build: denoise stage not tested)\n");
-#endif
   TestDropsAreCounted(std::min<std::size_t>(n, 400000), model);
   TestOverflowAndAbandon(n, model);
   if (failures) {

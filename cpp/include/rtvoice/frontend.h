@@ -34,14 +34,7 @@
 
 #include "rtvoice/endpointer.h"
 #include "rtvoice/ring_buffer.h"
-// DENOISER SEAM: rtvoice::Denoiser is built on another branch. Where its header is present the front
-// end runs it (FrontEndConfig::denoise); where it is not, denoise must stay false.
-#if __has_include("rtvoice/denoiser.h")
 #include "rtvoice/denoiser.h"
-#define RTVOICE_FRONTEND_HAS_DENOISER 1
-#else
-#define RTVOICE_FRONTEND_HAS_DENOISER 0
-#endif
 #include "rtvoice/silero_vad.h"
 #include "rtvoice/spsc_queue.h"
 
@@ -50,11 +43,9 @@ namespace rtvoice {
 struct FrontEndConfig {
   int sample_rate = 16000;                     // Hz; the Silero VAD network is 16 kHz only
   std::size_t input_capacity_samples = 65536;  // input ring (rounded up to a power of two; 4.1 s)
-  // Run rtvoice::Denoiser before the VAD (only where RTVOICE_FRONTEND_HAS_DENOISER; else must be false).
+  // Run rtvoice::Denoiser before the VAD.
   bool denoise = false;
-#if RTVOICE_FRONTEND_HAS_DENOISER
   DenoiserConfig denoiser;  // sample_rate must equal sample_rate
-#endif
   EndpointerConfig endpointer;                  // sample_rate / chunk_samples must match (16000 / 512)
   std::size_t audio_queue_blocks = 1024;        // clean-audio blocks of 512 samples (32.8 s)
   std::size_t prob_queue_capacity = 4096;       // per-chunk probabilities (131 s)
@@ -125,7 +116,6 @@ class FrontEnd {
   const FrontEndConfig &Config() const { return config_; }
   // Delay of the denoiser the worker compensates for (0 without one), in samples.
   std::size_t DenoiserLatencySamples() const { return denoiser_latency_; }
-  static constexpr bool kHasDenoiser = RTVOICE_FRONTEND_HAS_DENOISER != 0;
 
  private:
   void Run();
@@ -146,9 +136,7 @@ class FrontEnd {
   SpscQueue<SegmentEvent> events_;
 
   // Worker-only state.
-#if RTVOICE_FRONTEND_HAS_DENOISER
   std::unique_ptr<Denoiser> denoiser_;  // null when !config_.denoise
-#endif
   std::size_t denoiser_latency_ = 0;
   std::size_t preroll_left_ = 0;     // denoiser outputs still to discard (they precede sample 0)
   std::vector<float> denoised_;     // denoiser output scratch, one chunk

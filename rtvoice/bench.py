@@ -1,0 +1,256 @@
+"""``rtvoice bench``: the whole chain on recorded speech, with latency per stage and end to end.
+
+file source → front end (C++: VAD, endpointer) → streaming ASR (partials, finals) → TTS first audio → the
+voice's output, for each input in turn, with the same models loaded once. Latency samples are pooled over
+all inputs before percentiles are taken.
+
+Figures (flat names, seconds unless stated; the JSON's ``figures``):
+
+- ``caption_first_shown_{p50,p95,p99,max}_s``: a word's end as spoken → first shown (partial or final)
+- ``caption_committed_*_s``: a word's end → committed (never changes again)
+- ``caption_final_*_s``: end of speech → final caption
+- ``tts_first_audio_*_s``: final caption text ready → first voice sample (queueing included)
+- ``dub_*_s``: end of source speech → first dubbed sample (end to end)
+- ``frontend_rtf``, ``asr_rtf``, ``tts_rtf``: compute seconds per audio second, per stage
+- ``dropped_samples``, ``underruns``, ``skipped_partials``, ``*_high_water``: losses and queue peaks
+- ``wer``: caption word error rate against the references (when the inputs have them)
+
+``--clock virtual`` (see rtvoice.clock) feeds audio as fast as compute allows; the dub figure is then the
+final caption's virtual latency plus the voice's measured first-audio time.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtvoice.errors import RtvoiceError
+from rtvoice.percentiles import percentiles
+
+SCHEMA = "rtvoice-bench"
+SCHEMA_VERSION = 1
+LATENCY_FIGURES = ("caption_first_shown", "caption_committed", "caption_final", "tts_first_audio", "dub")
+STAGE_LABELS = {
+    "caption_first_shown": "word spoken → first shown",
+    "caption_committed": "word spoken → committed",
+    "caption_final": "end of speech → final caption",
+    "tts_first_audio": "final text → first voice sample",
+    "dub": "end of speech → first dubbed sample",
+}
+
+
+@dataclass(frozen=True)
+class BenchInput:
+    id: str
+    path: Path
+    reference: str | None = None  # transcript, for WER
+
+
+def load_inputs(files: list[Path], dataset: Path | None) -> list[BenchInput]:
+    """Inputs from --input FILE (repeatable) and --dataset DIR (a manifest.tsv with id, wav, transcript)."""
+    inputs = [BenchInput(Path(f).stem, Path(f)) for f in files]
+    if dataset is not None:
+        manifest = Path(dataset) / "manifest.tsv"
+        if not manifest.is_file():
+            raise RtvoiceError(f"{dataset} has no manifest.tsv (columns: id, wav, transcript)")
+        with open(manifest, newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                if "wav" not in row:
+                    raise RtvoiceError(f"{manifest} needs a 'wav' column")
+                inputs.append(BenchInput(row.get("id") or Path(row["wav"]).stem, Path(dataset) / row["wav"],
+                                         row.get("transcript") or None))
+    if not inputs:
+        raise RtvoiceError("nothing to benchmark: give --input FILE or --dataset DIR")
+    for item in inputs:
+        if not item.path.is_file():
+            raise RtvoiceError(f"input {item.path} not found")
+    return inputs
+
+
+class _Finals:
+    def __init__(self):
+        self.texts: list[str] = []
+        self.timeline: list[dict] = []
+
+    def write(self, event) -> None:
+        self.timeline.append({"kind": event.kind, "segment": event.segment, "start": event.start, "end": event.end,
+                              "emitted": event.emitted_at, "text": event.text})
+        if event.is_final:
+            self.texts.append(event.text)
+
+
+def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whisper_config=None,
+              voice_path: Path | None = None) -> dict:
+    """Run every input through the chain; returns the JSON report (see the module docstring)."""
+    import jiwer
+
+    from rtvoice.asr import WhisperConfig, WhisperRecognizer
+    from rtvoice.asr.text import normalize_english
+    from rtvoice.dubbing import DubStage
+    from rtvoice.engine import CaptionPipeline, PipelineConfig
+    from rtvoice.sources import FileSource
+    from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine, load_voice
+
+    if clock not in ("real", "virtual"):
+        raise RtvoiceError(f"--clock must be real or virtual, got {clock!r}")
+    recognizer = WhisperRecognizer(whisper_config or WhisperConfig())
+    voice = load_voice(voice_path)
+    samples = {name: [] for name in LATENCY_FIGURES}
+    totals = {"audio_s": 0.0, "wall_s": 0.0, "frontend_busy_s": 0.0, "asr_decode_s": 0.0, "tts_compute_s": 0.0,
+              "tts_audio_s": 0.0, "dropped_samples": 0, "underruns": 0, "skipped_partials": 0}
+    high_water: dict[str, int] = {}
+    per_input, refs, hyps, timeline = [], [], [], None
+    for n, item in enumerate(inputs, 1):
+        source = FileSource(item.path, realtime=(clock == "real"))
+        finals = _Finals()
+        engine = TtsEngine(voice, SynthesisOptions(), [CallbackSink(lambda utterance, samples, offset: None)])
+        stage = DubStage(engine)
+        listeners = stage.attach(source)
+        pipeline = CaptionPipeline(source, recognizer, [finals, *listeners], config=PipelineConfig(clock=clock))
+        stats = pipeline.run()
+        stage.finish(interrupted=False)
+        tracker = pipeline.latency
+        samples["caption_first_shown"] += tracker.word_first_shown
+        samples["caption_committed"] += tracker.word_committed
+        samples["caption_final"] += tracker.final_after_speech_end
+        samples["tts_first_audio"] += [u.end_to_end_first_audio_s for _, u in stage.lines
+                                       if u.end_to_end_first_audio_s is not None]
+        if clock == "real":
+            samples["dub"] += stage.latencies()
+        else:
+            samples["dub"] += [e.latency + u.end_to_end_first_audio_s for e, u in stage.lines
+                               if e.latency is not None and u.end_to_end_first_audio_s is not None]
+        tts = engine.stats()
+        fe, asr = stats["frontend"], pipeline.streaming.stats
+        totals["audio_s"] += stats["audio_seconds"]
+        totals["wall_s"] += stats["wall_seconds"]
+        totals["frontend_busy_s"] += fe["busy_seconds"]
+        totals["asr_decode_s"] += sum(asr.partial_decode_s) + sum(asr.final_decode_s)
+        totals["tts_compute_s"] += tts["compute_s"]
+        totals["tts_audio_s"] += tts["audio_s"]
+        totals["dropped_samples"] += (stats["source"].get("dropped", 0) + fe["input_overflow"]
+                                      + fe["audio_dropped_samples"])
+        totals["underruns"] += tts["underruns"]
+        totals["skipped_partials"] += asr.skipped_partials
+        for key, value in fe.items():
+            if key.endswith("high_water"):
+                high_water[key] = max(high_water.get(key, 0), int(value))
+        hypothesis = " ".join(finals.texts)
+        if item.reference is not None:
+            refs.append(normalize_english(item.reference))
+            hyps.append(normalize_english(hypothesis))
+        if timeline is None and stage.lines:
+            event, utt = stage.lines[0]
+            origin = source.clock.anchor if clock == "real" else 0.0  # capture time of stream sample 0
+            timeline = {"input": item.id, "tts_first_audio_after_final_s": utt.end_to_end_first_audio_s,
+                        "events": [{**e, "emitted": e["emitted"] - origin} for e in finals.timeline
+                                   if e["segment"] == event.segment and origin is not None]}
+        per_input.append({"id": item.id, "path": str(item.path), "audio_s": stats["audio_seconds"],
+                          "text": hypothesis, "reference": item.reference})
+        progress(f"[{n}/{len(inputs)}] {item.id}: {stats['audio_seconds']:.1f} s of audio in "
+                 f"{stats['wall_seconds']:.1f} s, {len(finals.texts)} caption(s)")
+
+    figures: dict[str, float | int | None] = {}
+    for name in LATENCY_FIGURES:
+        p = percentiles(samples[name])
+        for q in ("p50", "p95", "p99", "max"):
+            figures[f"{name}_{q}_s"] = p[q]
+        figures[f"{name}_n"] = p["n"]
+    audio = totals["audio_s"] or float("nan")
+    figures["frontend_rtf"] = round(totals["frontend_busy_s"] / audio, 5)
+    figures["asr_rtf"] = round(totals["asr_decode_s"] / audio, 4)
+    figures["tts_rtf"] = round(totals["tts_compute_s"] / totals["tts_audio_s"], 4) if totals["tts_audio_s"] else None
+    for key in ("dropped_samples", "underruns", "skipped_partials"):
+        figures[key] = totals[key]
+    figures.update(high_water)
+    figures["audio_seconds"] = round(totals["audio_s"], 3)
+    figures["wall_seconds"] = round(totals["wall_s"], 3)
+    if refs:
+        figures["wer"] = round(float(jiwer.wer(refs, hyps)), 4)
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "clock": clock,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "python": platform.python_version()},
+        "models": {"asr": recognizer.describe(), "voice": voice.name, "voice_device": voice.device},
+        "figures": figures,
+        "inputs": per_input,
+        "latency_samples_s": {k: [round(v, 4) for v in samples[k]] for k in LATENCY_FIGURES},
+        "timeline": timeline,
+    }
+
+
+def load_report(path: Path) -> dict:
+    try:
+        report = json.loads(Path(path).read_text())
+    except FileNotFoundError as error:
+        raise RtvoiceError(f"{path} not found") from error
+    except json.JSONDecodeError as error:
+        raise RtvoiceError(f"{path} is not JSON: {error}") from error
+    if report.get("schema") != SCHEMA or not isinstance(report.get("figures"), dict):
+        raise RtvoiceError(f"{path} is not an rtvoice bench report")
+    if report.get("schema_version", 0) > SCHEMA_VERSION:
+        raise RtvoiceError(f"{path} has schema version {report['schema_version']}; this rtvoice reads up to "
+                           f"{SCHEMA_VERSION}")
+    return report
+
+
+def render_table(report: dict) -> str:
+    f = report["figures"]
+
+    def ms(v):
+        return "—" if v is None else f"{v * 1e3:.0f} ms"
+
+    lines = [f"rtvoice bench ({report['clock']} clock): {f['audio_seconds']:.1f} s of audio, "
+             f"{report['models']['asr']}, voice {report['models']['voice']} on {report['models']['voice_device']}",
+             "", f"{'stage':<38} {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}"]
+    for name in LATENCY_FIGURES:
+        lines.append(f"{STAGE_LABELS[name]:<38} {f[name + '_n']:>5} {ms(f[name + '_p50_s']):>8} "
+                     f"{ms(f[name + '_p95_s']):>8} {ms(f[name + '_p99_s']):>8} {ms(f[name + '_max_s']):>8}")
+    lines += ["", f"real-time factor (compute / audio): front end {f['frontend_rtf']:.4f}, ASR {f['asr_rtf']:.3f}, "
+                  f"voice {f['tts_rtf'] if f['tts_rtf'] is not None else float('nan'):.3f}",
+              f"dropped samples {f['dropped_samples']}, underruns {f['underruns']}, skipped partial decodes "
+              f"{f['skipped_partials']}; queue high-water: "
+              + ", ".join(f"{k.replace('_high_water', '')} {v}" for k, v in f.items() if k.endswith("high_water"))]
+    if "wer" in f:
+        lines.append(f"caption WER: {f['wer'] * 100:.1f}%")
+    return "\n".join(lines)
+
+
+def plot_report(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    data = [report["latency_samples_s"][k] or [float("nan")] for k in LATENCY_FIGURES]
+    left.boxplot(data, orientation="horizontal", tick_labels=[STAGE_LABELS[k] for k in LATENCY_FIGURES])
+    left.set_xlabel("latency (s)")
+    left.set_title(f"latency distributions ({report['clock']} clock)")
+    left.grid(axis="x", alpha=0.3)
+    timeline = report.get("timeline")
+    if timeline and timeline["events"]:
+        events = timeline["events"]  # "emitted" is in stream seconds (capture time of sample 0 = 0)
+        final = next((e for e in events if e["kind"] == "final"), events[-1])
+        right.axvspan(events[0]["start"], final["end"], color="tab:blue", alpha=0.15, label="speech")
+        for e in events:
+            final_event = e["kind"] == "final"
+            right.plot([e["emitted"]], [2 if final_event else 1], "s" if final_event else "o",
+                       color="tab:green" if final_event else "tab:orange")
+        if timeline.get("tts_first_audio_after_final_s") is not None:
+            right.plot([final["emitted"] + timeline["tts_first_audio_after_final_s"]], [3], "^", color="tab:red")
+        right.set_yticks([1, 2, 3], ["partial caption", "final caption", "first voice sample"])
+        right.set_ylim(0.5, 3.5)
+        right.set_xlabel("stream time (s)")
+        right.set_title(f"one utterance through every stage ({timeline['input']})")
+        right.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,86 @@
+"""``rtvoice bench``: latency of the whole chain on recorded speech, with budgets for CI.
+
+    rtvoice bench --dataset ../shared/data/speech --clock virtual --json bench.json --plot bench.png
+    rtvoice bench --input talk.wav --budget caption_final_p95=1.0s,tts_first_audio_p50=150ms
+    rtvoice bench --dataset DIR --compare main.json --max-regression 10%
+
+Exit status: 0 when every budget is met (and no figure regressed more than --max-regression),
+1 when one is not (the offending figures are listed), 2 for bad arguments or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="latency of the whole chain on recorded speech, with budgets for CI",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", type=Path, action="append", default=[], metavar="FILE",
+                   help="an audio file (repeatable)")
+    p.add_argument("--dataset", type=Path, metavar="DIR",
+                   help="a folder with manifest.tsv (id, wav, transcript) like ../shared/data/speech")
+    p.add_argument("--clock", choices=("real", "virtual"), default="real",
+                   help="real: paced in real time; virtual: as fast as compute allows, latency accounted as if "
+                        "live (default: real)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the report (schema rtvoice-bench, version 1)")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="latency distributions and one utterance's timeline")
+    p.add_argument("--budget", default="", metavar="NAME=VALUE,...",
+                   help="e.g. caption_final_p95=1.0s,tts_first_audio_p50=150ms,wer=10%%")
+    p.add_argument("--budget-file", type=Path, metavar="FILE.toml", help="budgets from a [budgets] table")
+    p.add_argument("--compare", type=Path, metavar="OLD.json", help="print the change of every figure from OLD")
+    p.add_argument("--max-regression", default=None, metavar="PCT",
+                   help="with --compare: fail when a figure got worse by more than this (e.g. 10%%)")
+    p.add_argument("--asr-model", type=Path, metavar="DIR", help="CTranslate2 Whisper model (default tiny.en)")
+    p.add_argument("--voice", type=Path, help="Piper voice FILE.onnx (default en_US joe medium)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtvoice.bench import load_inputs, load_report, plot_report, render_table, run_bench
+    from rtvoice.budgets import (check_budgets, compare_reports, load_budget_file, parse_budgets, parse_regression,
+                                 regressions)
+
+    # Arguments are checked before minutes of audio are run.
+    budgets = parse_budgets(args.budget)
+    if args.budget_file is not None:
+        budgets += load_budget_file(args.budget_file)
+    old = load_report(args.compare) if args.compare is not None else None
+    max_regression = parse_regression(args.max_regression) if args.max_regression is not None else None
+    inputs = load_inputs(args.input, args.dataset)
+
+    whisper_config = None
+    if args.asr_model is not None:
+        from rtvoice.asr import WhisperConfig
+
+        whisper_config = WhisperConfig(model_dir=args.asr_model)
+    report = run_bench(inputs, args.clock, progress=lambda line: print(line, file=sys.stderr),
+                       whisper_config=whisper_config, voice_path=args.voice)
+    print(render_table(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.plot is not None:
+        plot_report(report, args.plot)
+
+    failed = False
+    figures = report["figures"]
+    if old is not None:
+        changes = compare_reports(old["figures"], figures)
+        print("\nchange from", args.compare)
+        for c in changes:
+            print(f"  {c.figure:<34} {c.old:>10.4g} -> {c.new:>10.4g}  ({c.relative * 100:+.1f}%)")
+        if max_regression is not None:
+            for c in regressions(changes, max_regression):
+                print(f"REGRESSION: {c.figure} {c.old:.4g} -> {c.new:.4g} ({c.relative * 100:+.1f}%, "
+                      f"limit {max_regression * 100:.0f}%)")
+                failed = True
+    results = check_budgets(figures, budgets)
+    if results:
+        print("\nbudgets:")
+        for r in results:
+            print("  " + r.describe())
+        failed |= any(not r.met for r in results)
+    return 1 if failed else 0

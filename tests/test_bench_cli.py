@@ -1,0 +1,87 @@
+"""`rtvoice bench`: the whole chain on a short real recording with the virtual clock; budgets gate the exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, speech_recordings):
+    """A two-utterance dataset in the shared manifest's format."""
+    folder = tmp_path_factory.mktemp("bench-data")
+    rows = ["id\twav\ttranscript"]
+    for rec in speech_recordings[5:7]:
+        audio = np.concatenate([np.zeros(8000, np.float32), rec.load(), np.zeros(16000, np.float32)])
+        sf.write(folder / f"{rec.id}.wav", audio, 16000)
+        rows.append(f"{rec.id}\t{rec.id}.wav\t{rec.text}")
+    (folder / "manifest.tsv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def bench(*args, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "rtvoice", "bench", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def report(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-out")
+    result = bench("--dataset", dataset, "--clock", "virtual", "--json", out / "r.json", "--plot", out / "r.png",
+                   "--budget", "caption_final_p95=30s,tts_first_audio_p50=20s,wer=60%")
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result, json.loads((out / "r.json").read_text()), out
+
+
+def test_report_has_every_stage_table_json_and_plot(report):
+    result, data, out = report
+    assert data["schema"] == "rtvoice-bench" and data["schema_version"] == 1 and data["clock"] == "virtual"
+    f = data["figures"]
+    for stage in ("caption_first_shown", "caption_committed", "caption_final", "tts_first_audio", "dub"):
+        for q in ("p50", "p95", "p99", "max"):
+            assert f[f"{stage}_{q}_s"] is not None, (stage, q)
+    assert f["caption_final_n"] == 2 and f["dub_n"] == 2
+    # End to end includes the caption and the voice: never less than either part's median.
+    assert f["dub_p50_s"] >= f["caption_final_p50_s"]
+    assert 0 <= f["wer"] <= 0.6 and f["dropped_samples"] == 0
+    assert f["asr_rtf"] > 0 and f["tts_rtf"] > 0 and f["frontend_rtf"] > 0
+    assert "end of speech → first dubbed sample" in result.stdout and "budgets:" in result.stdout
+    assert (out / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_budget_that_cannot_be_met_exits_1(dataset):
+    result = bench("--dataset", dataset, "--clock", "virtual", "--budget", "caption_final_p95=1ms")
+    assert result.returncode == 1
+    assert "caption_final_p95" in result.stdout and "EXCEEDED" in result.stdout
+
+
+def test_compare_and_regression_gate(report, dataset, tmp_path):
+    _, data, out = report
+    old = json.loads((out / "r.json").read_text())
+    old["figures"]["caption_final_p95_s"] = data["figures"]["caption_final_p95_s"] / 3  # "main" was 3x faster
+    old_path = tmp_path / "old.json"
+    old_path.write_text(json.dumps(old))
+    result = bench("--dataset", dataset, "--clock", "virtual", "--compare", old_path, "--max-regression", "50%")
+    assert result.returncode == 1, result.stdout
+    assert "REGRESSION: caption_final_p95_s" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "caption_final_p95"], "bad budget"),
+    (["--input", "/nonexistent.wav"], "not found"),
+    ([], "nothing to benchmark"),
+    (["--compare", "/nonexistent.json", "--input", "x.wav"], "not found"),
+])
+def test_bad_arguments_are_one_line_errors(args, message):
+    result = bench(*args, timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
