@@ -15,7 +15,7 @@ APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 libs
 	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 
-.PHONY: all setup build run test test-fast sanitize asan tsan fuzz bench clean distclean help
+.PHONY: all setup build run test test-fast sanitize asan tsan fuzz fuzz-smoke bench bench-smoke clean distclean help
 
 all: build
 
@@ -59,7 +59,7 @@ run: build
 	@PYTHONPATH=$(CURDIR) $(VENV)/bin/rtvoice demo
 
 # --- tests ------------------------------------------------------------------------------------
-test: build sanitize fuzz-smoke
+test: build sanitize fuzz-smoke bench-smoke
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -83,6 +83,11 @@ fuzz: build
 	@bash scripts/fuzz.sh $(PY) $(FUZZ_SECONDS)
 
 # --- benchmarks -------------------------------------------------------------------------------
+# CI runs every benchmark once, untimed, so the benchmark code never rots (absolute times are not gated).
+bench-smoke: build
+	@echo "== benchmark smoke (each benchmark once, untimed)"
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest bench -q -p no:cacheprovider --benchmark-disable -x
+
 bench: build
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only \
 		--benchmark-json=bench/results/latest.json
