@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SINK = "rtvoice_test"
@@ -152,3 +153,19 @@ def pulse_server():
             _reinitialise_portaudio()
         except Exception:
             pass
+
+
+def best_alignment(captured: np.ndarray, played: np.ndarray) -> tuple[int, float]:
+    """Lag (samples) and correlation of `played` inside `captured`, allowing a fractional-sample delay."""
+    n = len(played)
+    spectrum = np.fft.rfft(captured, len(captured) + n)
+    reference = np.fft.rfft(played, len(captured) + n)
+    lag = int(np.argmax(np.fft.irfft(spectrum * np.conj(reference))[: len(captured) - n + 1]))
+    segment = captured[lag:lag + n]
+    freqs = np.fft.rfftfreq(2 * n)
+    played_spectrum = np.fft.rfft(played, 2 * n)
+    best = -1.0
+    for delay in np.linspace(-1, 1, 17):
+        shifted = np.fft.irfft(played_spectrum * np.exp(-2j * np.pi * freqs * delay), 2 * n)[:n]
+        best = max(best, float(np.corrcoef(segment, shifted)[0, 1]))
+    return lag, best

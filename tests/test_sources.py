@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from pulse import pulse_server  # noqa: F401  (fixture)
+from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
 
 from rtvoice import RingBuffer
 from rtvoice.errors import AudioFormatError, DeviceError
@@ -37,22 +37,6 @@ def drain(source, ring_frames: int = 1 << 12, timeout: float = 60.0) -> np.ndarr
     if source.error:
         raise source.error
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-
-
-def best_alignment(captured: np.ndarray, played: np.ndarray) -> tuple[int, float]:
-    """Lag (samples) and correlation of `played` inside `captured`, allowing a fractional-sample delay."""
-    n = len(played)
-    spectrum = np.fft.rfft(captured, len(captured) + n)
-    reference = np.fft.rfft(played, len(captured) + n)
-    lag = int(np.argmax(np.fft.irfft(spectrum * np.conj(reference))[: len(captured) - n + 1]))
-    segment = captured[lag:lag + n]
-    freqs = np.fft.rfftfreq(2 * n)
-    played_spectrum = np.fft.rfft(played, 2 * n)
-    best = -1.0
-    for delay in np.linspace(-1, 1, 17):
-        shifted = np.fft.irfft(played_spectrum * np.exp(-2j * np.pi * freqs * delay), 2 * n)[:n]
-        best = max(best, float(np.corrcoef(segment, shifted)[0, 1]))
-    return lag, best
 
 
 def test_file_16k_mono_is_delivered_unchanged(speech_recordings):

@@ -1,0 +1,42 @@
+"""The voice through the real device path: PortAudio plays into a PulseAudio null sink, and what the sink
+received (its monitor, captured through PortAudio too) is the synthesised waveform."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import soxr
+from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
+from tts_helpers import voice
+
+from rtvoice import RingBuffer
+from rtvoice.sources import MicSource
+from rtvoice.tts import CallbackSink, PlaybackSink, SynthesisOptions, TtsEngine
+
+
+@pytest.mark.slow
+def test_spoken_line_reaches_the_device_intact(pulse_server):  # noqa: F811
+    capture = MicSource("pulse")  # the null sink's monitor
+    ring = RingBuffer(1 << 19)
+    capture.start(ring)
+    time.sleep(0.3)
+    synthesised = []
+    playback = PlaybackSink(device="pulse")
+    engine = TtsEngine(voice(), SynthesisOptions(noise_scale=0.0, noise_w=0.0),
+                       [playback, CallbackSink(lambda utt, samples, offset: synthesised.append(samples.copy()))])
+    engine.start()
+    utterance = engine.speak("The pencils have all been used, and the figures are added.")
+    assert utterance.wait(60)
+    engine.close(drain=True)
+    time.sleep(0.5)
+    capture.stop()
+    assert capture.join(5) and capture.error is None
+    captured = ring.read(ring.available)
+    played = soxr.resample(np.concatenate(synthesised), voice().sample_rate, 16000).astype(np.float32)
+    assert len(captured) > len(played)
+    lag, correlation = best_alignment(captured, played)
+    assert correlation > 0.99, correlation
+    stats = engine.stats()
+    assert stats["underruns"] == 0 and utterance.underruns == 0
