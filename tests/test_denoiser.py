@@ -5,29 +5,21 @@ Quality against peers and on clean speech is in test_denoiser_quality.py.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_data_dir
+
 from rtvoice.denoise import Denoiser, DenoiserConfig, denoise
-
-
-def _shared_data() -> Path:
-    beside = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    for path in (beside, Path(os.environ.get("RTVOICE_SHARED_DATA", beside))):
-        if (path / "speech" / "manifest.tsv").is_file():
-            return path
-    pytest.fail("shared test data not found: set RTVOICE_SHARED_DATA")
 
 
 def _wav(relative: str) -> np.ndarray:
     import soundfile as sf
 
-    audio, rate = sf.read(_shared_data() / relative, dtype="float32")
+    audio, rate = sf.read(shared_data_dir() / relative, dtype="float32")
     assert rate == 16000
     return audio
 

@@ -6,27 +6,19 @@ SNRs is produced by `python -m bench.denoise_quality`.
 from __future__ import annotations
 
 import csv
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import shared_data_dir
+
 from rtvoice.denoise import denoise
-
-
-def _shared_data() -> Path:
-    beside = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    for path in (beside, Path(os.environ.get("RTVOICE_SHARED_DATA", beside))):
-        if (path / "speech" / "manifest.tsv").is_file():
-            return path
-    pytest.fail("shared test data not found: set RTVOICE_SHARED_DATA")
 
 
 def _utterances() -> dict[str, np.ndarray]:
     import soundfile as sf
 
-    folder = _shared_data() / "speech"
+    folder = shared_data_dir() / "speech"
     with open(folder / "manifest.tsv", newline="") as f:
         rows = [r for r in csv.DictReader(f, delimiter="\t") if r["id"] != "dev_long"]
     return {r["id"]: sf.read(folder / r["wav"], dtype="float32")[0] for r in rows}
@@ -91,7 +83,7 @@ def test_48k_enhances_like_16k():
     import soxr
 
     speech = _utterances()["spk1_snt2"].astype(np.float64)
-    noise, _ = sf.read(_shared_data() / "noise" / "wav" / "noise1.wav")
+    noise, _ = sf.read(shared_data_dir() / "noise" / "wav" / "noise1.wav")
     lead = 16000
     noise = noise[5000 : 5000 + lead + len(speech)]
     gain = np.sqrt(np.sum(speech**2) / np.sum(noise[lead:] ** 2) / 10 ** (5 / 10))

@@ -20,21 +20,44 @@ def register(subparsers) -> None:
     p.add_argument("text", nargs="*", help="text to speak (default: lines from --text-file or standard input)")
     p.add_argument("--text-file", type=Path, default=None,
                    help="speak this file line by line ('-' for standard input)")
+    add_voice_arguments(p, wav_help="write the voice to this WAV file instead of playing it (add --play for both)")
+    p.add_argument("--stats", type=Path, default=None,
+                   help="write figures as JSON: tts_first_audio_s {p50, p95}, rtf, underruns, ...")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on standard error")
+    p.set_defaults(func=run)
+
+
+def add_voice_arguments(p, wav_help: str, threads_flag: str = "--threads") -> None:
+    """Voice, speaker, speed, outputs and providers (shared with `rtvoice dub`)."""
     p.add_argument("--voice", type=Path, default=None,
                    help="Piper voice FILE.onnx with FILE.onnx.json beside it (default: en_US joe, medium)")
     p.add_argument("--speaker", default=None, help="speaker name or index (multi-speaker voices)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, > 1 is faster (default 1.0)")
-    p.add_argument("--wav", type=Path, default=None,
-                   help="write the voice to this WAV file instead of playing it (add --play for both)")
+    p.add_argument("--wav", type=Path, default=None, help=wav_help)
     p.add_argument("--play", action="store_true", help="play through the speaker as well as writing --wav")
     p.add_argument("--output-device", default=None, help="output device index or name (see `rtvoice devices`)")
-    p.add_argument("--stats", type=Path, default=None,
-                   help="write figures as JSON: tts_first_audio_s {p50, p95}, rtf, underruns, ...")
     p.add_argument("--providers", default="auto", choices=("auto", "cpu", "cuda", "tensorrt"),
                    help="ONNX Runtime execution providers (default auto: CUDA when usable, else CPU)")
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: by CPU count)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on standard error")
-    p.set_defaults(func=run)
+    p.add_argument(threads_flag, dest="tts_threads", type=int, default=0,
+                   help="ONNX Runtime threads for the voice (default: by CPU count)")
+
+
+def load_voice_from_args(args: argparse.Namespace, name: str, quiet: bool = False):
+    """(voice, SynthesisOptions) from the voice arguments; says once where the voice runs."""
+    from rtvoice.errors import RtvoiceError
+    from rtvoice.tts import SynthesisOptions, VoiceOptions, load_voice
+
+    try:
+        options = SynthesisOptions(speaker=args.speaker, speed=args.speed)
+        voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
+    except ValueError as error:
+        raise RtvoiceError(str(error)) from error
+    voice = load_voice(args.voice, voice_options)
+    if not quiet:
+        choice = voice.provider_choice
+        where = "CPU" if not choice.on_gpu else choice.device.upper()
+        print(f"rtvoice {name}: voice {voice.name} on {where}: {choice.reason}", file=sys.stderr)
+    return voice, options
 
 
 def _lines(args: argparse.Namespace):
@@ -58,20 +81,10 @@ def _lines(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtvoice.errors import RtvoiceError
-    from rtvoice.tts import PlaybackSink, SynthesisOptions, TtsEngine, VoiceOptions, WavSink, load_voice
+    from rtvoice.tts import PlaybackSink, TtsEngine, WavSink
 
     logging.basicConfig(level=logging.WARNING, format="rtvoice: %(message)s")
-    try:
-        options = SynthesisOptions(speaker=args.speaker, speed=args.speed)
-        voice_options = VoiceOptions(providers=args.providers, threads=args.threads)
-    except ValueError as error:
-        raise RtvoiceError(str(error)) from error
-    voice = load_voice(args.voice, voice_options)
-    if not args.quiet:
-        choice = voice.provider_choice
-        where = "CPU" if not choice.on_gpu else choice.device.upper()
-        print(f"rtvoice: voice {voice.name} on {where}: {choice.reason}", file=sys.stderr)
+    voice, options = load_voice_from_args(args, "say", quiet=args.quiet)
     sinks = []
     if args.wav is not None:
         sinks.append(WavSink(args.wav))
