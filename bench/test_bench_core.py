@@ -16,6 +16,7 @@ from faster_whisper.feature_extractor import FeatureExtractor
 
 from rtvoice import RingBuffer
 from rtvoice import features as F
+from bench.timing import median_s
 
 BLOCK = 256
 TRANSFER_FRAMES = 2_000_000
@@ -72,7 +73,7 @@ def test_ring_buffer_native_two_threads(benchmark, mark, impl):
     args = [str(NATIVE_BENCH), "rtvoice" if impl == "rtvoice" else "mutex", str(NATIVE_FRAMES)]
     benchmark.pedantic(subprocess.run, args=(args,), kwargs=dict(check=True, capture_output=True),
                        rounds=5, iterations=1, warmup_rounds=1)
-    mark(impl, gb_per_s=NATIVE_FRAMES * 4 / benchmark.stats.stats.median / 1e9)
+    mark(impl, gb_per_s=NATIVE_FRAMES * 4 / median_s(benchmark) / 1e9)
 
 
 @pytest.mark.benchmark(group="ring buffer (Python threads): 2M frames, 256-frame blocks")
@@ -81,7 +82,7 @@ def test_ring_buffer_two_threads(benchmark, mark, impl):
     blocks = [np.full(BLOCK, i, np.float32) for i in range(TRANSFER_FRAMES // BLOCK)]
     fn = _transfer_ring_buffer if impl == "rtvoice" else _transfer_queue
     benchmark.pedantic(fn, args=(blocks,), rounds=5, iterations=1, warmup_rounds=1)
-    mark(impl, gb_per_s=TRANSFER_FRAMES * 4 / benchmark.stats.stats.median / 1e9)
+    mark(impl, gb_per_s=TRANSFER_FRAMES * 4 / median_s(benchmark) / 1e9)
 
 
 def _knf_fbank(samples: np.ndarray) -> np.ndarray:
@@ -112,7 +113,7 @@ def test_fbank_60s(benchmark, mark, dev_long, impl):
     else:
         fn, arg = _librosa_fbank, samples
     result = benchmark.pedantic(fn, args=(arg,), rounds=5, iterations=1, warmup_rounds=1)
-    mark(impl, realtime_factor=60.0 / benchmark.stats.stats.median, frames=len(result))
+    mark(impl, realtime_factor=60.0 / median_s(benchmark), frames=len(result))
 
 
 @pytest.mark.benchmark(group="whisper log-mel: 30 s of 16 kHz speech")
@@ -126,4 +127,4 @@ def test_whisper_log_mel_30s(benchmark, mark, dev_long, impl):
         extractor = FeatureExtractor()
         fn = lambda a: extractor(a, padding=0)  # noqa: E731
     benchmark.pedantic(fn, args=(audio,), rounds=10, iterations=1, warmup_rounds=1)
-    mark(impl, realtime_factor=30.0 / benchmark.stats.stats.median)
+    mark(impl, realtime_factor=30.0 / median_s(benchmark))
