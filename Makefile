@@ -92,6 +92,7 @@ bench: build
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest bench -q -p no:cacheprovider --benchmark-only \
 		--benchmark-json=bench/results/latest.json
 	@PYTHONPATH=$(CURDIR) $(PY) -m bench.report bench/results/latest.json bench/results/latest.md
+	@PYTHONPATH=$(CURDIR) $(PY) -m bench.denoise_quality --out bench/results/denoise_quality.md
 
 clean:
 	rm -rf build $(STAMPS) rtvoice/_core*.so
