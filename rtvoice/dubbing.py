@@ -11,9 +11,12 @@ in real time); a file read as fast as possible has no capture clock.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from rtvoice.percentiles import percentiles
+
+log = logging.getLogger("rtvoice.dub")
 
 
 class DubStage:
@@ -44,7 +47,12 @@ class DubStage:
             anchor = self._source.clock.anchor
             if anchor is not None:  # lines placed no earlier than their audio was ready
                 self.timeline.clock_origin = anchor - self._wall_minus_perf
-        self.lines.append((event, self.engine.speak(event.text, tag=event)))
+        try:
+            utterance = self.engine.speak(event.text, tag=event)
+        except Exception as error:  # an earlier line failed to synthesise: report it, the chain goes on
+            log.warning("voice: a line failed (%s); captions and the following lines go on", error)
+            utterance = self.engine.speak(event.text, tag=event)
+        self.lines.append((event, utterance))
 
     def finish(self, interrupted: bool) -> None:
         self.engine.close(drain=not interrupted)
@@ -70,6 +78,7 @@ class DubStage:
             "dub_latency_p50_s": dub["p50"],  # flat copies for `rtvoice bench` budgets
             "dub_latency_p95_s": dub["p95"],
             "dub_lines": len(self.lines),
+            "dub_failed_lines": sum(1 for _, u in self.lines if u.error is not None),
             "tts": tts,
         }
 
@@ -79,6 +88,8 @@ class DubStage:
         lines = [f"voice: {tts['spoken']} line(s), {tts['audio_s']:.1f} s, first audio p50 "
                  f"{(tts['tts_first_audio_s']['p50'] or 0) * 1e3:.0f} ms, RTF {tts['rtf'] or 0:.3f}, "
                  f"underruns {tts['underruns']}"]
+        if s["dub_failed_lines"]:
+            lines.append(f"voice: {s['dub_failed_lines']} line(s) failed to synthesise (see the warnings)")
         if dub["n"]:
             lines.append(f"dub latency (end of speech -> first dubbed sample): p50 {dub['p50']:.2f} s, "
                          f"p95 {dub['p95']:.2f} s over {dub['n']} line(s)")
