@@ -15,7 +15,7 @@ APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 libs
 	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 
-.PHONY: all setup build run test test-fast sanitize asan tsan fuzz fuzz-smoke bench bench-smoke clean distclean help
+.PHONY: all setup build run test test-fast sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help
 
 all: build
 
@@ -78,6 +78,9 @@ tsan: $(STAMPS)/venv
 # --- fuzzing ----------------------------------------------------------------------------------
 fuzz-smoke: build
 	@bash scripts/fuzz.sh $(PY) 3
+
+soak: build
+	@RTVOICE_SOAK_PASSES=$${RTVOICE_SOAK_PASSES:-68} PYTHONPATH=$(CURDIR) $(PY) -m pytest tests/test_soak.py -q -p no:cacheprovider
 
 fuzz: build
 	@bash scripts/fuzz.sh $(PY) $(FUZZ_SECONDS)
