@@ -1,7 +1,5 @@
 #include "rtvoice/features.h"
 
-#include "vector_math.h"
-
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -265,6 +263,7 @@ void WhisperLogMel::Compute(const float *audio, std::size_t n, float *out) {
   const auto len = static_cast<std::int64_t>(n);
   const std::int64_t half = config_.n_fft / 2;
   const std::size_t n_mels = static_cast<std::size_t>(config_.n_mels);
+  float max_log = -std::numeric_limits<float>::infinity();
   for (std::size_t t = 0; t < frames; ++t) {
     const std::int64_t start = static_cast<std::int64_t>(t) * config_.hop_length - half;
     if (start >= 0 && start + config_.n_fft <= len) {
@@ -281,9 +280,12 @@ void WhisperLogMel::Compute(const float *audio, std::size_t n, float *out) {
     fft_.Forward(frame_.data(), spectrum_.data());
     for (std::size_t k = 0; k < power_.size(); ++k) power_[k] = std::norm(spectrum_[k]);
     bank_.Apply(power_.data(), mel_.data());
-    for (std::size_t m = 0; m < n_mels; ++m) out[m * frames + t] = mel_[m];
+    for (std::size_t m = 0; m < n_mels; ++m) {
+      const float v = std::log10(std::max(mel_[m], 1e-10f));
+      out[m * frames + t] = v;
+      max_log = std::max(max_log, v);
+    }
   }
-  const float max_log = Log10FlooredInPlace(out, n_mels * frames, 1e-10f);
   const float floor = max_log - 8.0f;
   const std::size_t total = n_mels * frames;
   for (std::size_t i = 0; i < total; ++i) out[i] = (std::max(out[i], floor) + 4.0f) / 4.0f;
