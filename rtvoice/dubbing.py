@@ -15,6 +15,7 @@ import logging
 import time
 
 from rtvoice.percentiles import percentiles
+from rtvoice.sources import SAMPLE_RATE
 
 log = logging.getLogger("rtvoice.dub")
 
@@ -60,7 +61,7 @@ class DubStage:
     def _speech_end_wall(self, event) -> float | None:
         if self._source is None or not self._source.live:
             return None
-        return self._source.clock.wall_time(int(round(event.end * 16000)))
+        return self._source.clock.wall_time(int(round(event.end * SAMPLE_RATE)))
 
     def latencies(self) -> list[float]:
         out = []

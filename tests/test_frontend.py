@@ -53,18 +53,24 @@ def collect(fe: FrontEnd, timeout: float = 60.0):
     return events, starts, audio, np.concatenate(prob_samples), np.concatenate(probs)
 
 
+def stream_through(fe: FrontEnd, audio: np.ndarray):
+    """Start `fe`, write `audio` from a producer thread while collecting here, stop; collect()'s result."""
+    fe.start()
+    producer = threading.Thread(target=write_all, args=(fe, audio))
+    producer.start()
+    result = collect(fe)
+    producer.join()
+    fe.stop()
+    return result
+
+
 def test_dev_long_streams_to_the_same_segments_as_offline():
     audio = load_speech("dev_long")
     offline_probs = SileroVad().process(audio)
     offline_events = endpoint_probabilities(offline_probs, len(audio))
 
     fe = FrontEnd()
-    fe.start()
-    producer = threading.Thread(target=write_all, args=(fe, audio))
-    producer.start()
-    events, starts, clean, prob_samples, probs = collect(fe)
-    producer.join()
-    fe.stop()
+    events, starts, clean, prob_samples, probs = stream_through(fe, audio)
 
     assert events == offline_events
     assert len(segments_from_events(events)) == 11
@@ -202,17 +208,12 @@ def test_config_is_validated_at_construction():
 
 
 def test_denoised_stream_is_realigned():
-    from test_endpointer import IDS, SILENCES, assert_aligned, joined
+    from test_endpointer import IDS, SILENCES, joined
 
-    noisy, bounds = joined(IDS, SILENCES, "noise1", 10.0)
+    noisy, _ = joined(IDS, SILENCES, "noise1", 10.0)
     fe = FrontEnd(FrontEndConfig(denoise=True))
     assert fe.denoiser_latency_samples > 0
-    fe.start()
-    producer = threading.Thread(target=write_all, args=(fe, noisy))
-    producer.start()
-    events, _, clean, _, _ = collect(fe)
-    producer.join()
-    fe.stop()
+    _, _, clean, _, _ = stream_through(fe, noisy)
     assert len(clean) == len(noisy)  # the latency's worth of tail was flushed out
     # realigned: clean sample i comes from input sample i (cross-correlation peaks at lag 0)
     lags = np.arange(-400, 401)
@@ -228,11 +229,5 @@ def test_denoised_noisy_speech_gives_the_same_segments():
     from test_endpointer import IDS, SILENCES, assert_aligned, joined
 
     noisy, bounds = joined(IDS, SILENCES, "noise1", 10.0)
-    fe = FrontEnd(FrontEndConfig(denoise=True))
-    fe.start()
-    producer = threading.Thread(target=write_all, args=(fe, noisy))
-    producer.start()
-    events, _, _, _, _ = collect(fe)
-    producer.join()
-    fe.stop()
+    events, _, _, _, _ = stream_through(FrontEnd(FrontEndConfig(denoise=True)), noisy)
     assert_aligned(segments_from_events(events), bounds, tolerance_s=0.4)
