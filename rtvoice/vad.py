@@ -71,9 +71,18 @@ def load_silero_model(path=None) -> _core.SileroVadModel:
 
 def _build_model(tensors: dict, where) -> _core.SileroVadModel:
     try:
-        return _core.SileroVadModel(tensors)
+        model = _core.SileroVadModel(tensors)
     except ValueError as error:
         raise ModelError(f"{where}: {error}") from error
+    # Finite weights of the right shapes can still overflow (a corrupted file, found by fuzzing): such a
+    # network would answer NaN for every chunk and the endpointer would never hear speech, silently.
+    probe = _core.SileroVad(model)
+    for amplitude in (0.0, 0.5, 1.0):
+        chunk = (amplitude * np.sin(np.arange(512, dtype=np.float32) * 0.05)).astype(np.float32)
+        p = probe.prob(chunk)
+        if not (np.isfinite(p) and 0.0 <= p <= 1.0):
+            raise ModelError(f"{where}: not a working Silero VAD model (probability {p} for a test tone)")
+    return model
 
 
 class SileroVad(_core.SileroVad):

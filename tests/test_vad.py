@@ -163,3 +163,24 @@ def test_unreadable_model_file_is_a_model_error(tmp_path):
     bogus.write_bytes(b"not an onnx file")
     with pytest.raises(ModelError):
         load_silero_model(bogus)
+
+
+def test_weights_that_overflow_are_a_model_error(tmp_path):
+    """Found by fuzzing (tests/fuzz/fuzz_model_weights.py): a corrupted file whose weights are finite and
+    well shaped but overflow to NaN for every chunk must not load as a VAD that never hears speech."""
+    import onnx
+    from onnx import numpy_helper
+
+    from rtvoice.models import packaged_model
+    from rtvoice.vad import MODEL_FILE, MODEL_NAME
+
+    model = onnx.load(str(packaged_model(MODEL_NAME).path(MODEL_FILE)))
+    for i, tensor in enumerate(model.graph.initializer):
+        if tensor.name == "model.encoder.2.reparam_conv.bias":
+            huge = np.full(numpy_helper.to_array(tensor).shape, 3e38, np.float32)
+            model.graph.initializer[i].CopyFrom(numpy_helper.from_array(huge, tensor.name))
+    path = tmp_path / "overflowing.onnx"
+    onnx.save(model, str(path))
+    assert len(load_silero_weights(path)) == len(_core.SileroVadModel.weight_names)  # loads as tensors
+    with pytest.raises(ModelError, match="not a working Silero VAD model"):
+        load_silero_model(path)
