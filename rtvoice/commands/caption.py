@@ -140,8 +140,14 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         pipeline.request_stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    failure = None  # the source failed mid-stream (a lost device): what it delivered is captioned and written
     try:
-        stats = pipeline.run()
+        try:
+            stats = pipeline.run()
+        except RtvoiceError as error:
+            if error is not source.error:
+                raise
+            failure, stats = error, pipeline.stats()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -153,6 +159,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         for line in stage.report_lines():
             print(f"rtvoice {name}: {line}", file=sys.stderr)
 
+    stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
     for line in check_stats_for_losses(stats):
@@ -164,7 +171,20 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             args.stats.write_text(json.dumps(stats, indent=2) + "\n")
         except OSError as error:
             raise RtvoiceError(f"cannot write stats to {args.stats}: {error.strerror or error}") from error
+    if failure is not None:  # exit code 3 for a lost device (DeviceLostError.exit_code), else 2
+        failure.args = (f"{failure}; the captions up to then are written",)
+        raise failure
     return 0
+
+
+def _end_of_input(failure: Exception | None, stopped: bool) -> dict:
+    """Why the captions ended, for the stats: the input ended, a signal, or the source failed."""
+    from rtvoice.errors import DeviceLostError
+
+    if failure is not None:
+        return {"reason": "device_lost" if isinstance(failure, DeviceLostError) else "source_error",
+                "message": str(failure)}
+    return {"reason": "signal" if stopped else "input_ended"}
 
 
 def _frontend_config(args):
