@@ -131,6 +131,7 @@ def test_device_disappears_mid_speech(private_pulse, two_utterances, tmp_path):
         player.kill()
         player.wait()
     took = time.monotonic() - cut
+    print(f"exit {took:.2f} s after the loss; stderr:\n{stderr}")  # shown with -s
     assert process.returncode == 3, stderr
     assert took < 5, f"{took:.1f} s from the loss to the exit"
     assert "Traceback" not in stderr

@@ -27,6 +27,9 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
     src.add_argument("--input-device", metavar="NAME|INDEX",
                      help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
+    src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
+                     help="microphone: count the device as lost after this long without audio (s); a lost device "
+                          "ends the captions (written up to then) with exit code 3, see docs/faults.md")
     src.add_argument("--realtime", action="store_true",
                      help="pace a file like a live source (for latency figures), or treat stdin as live (paced by its "
                           "producer); default: as fast as possible")
@@ -75,7 +78,10 @@ def _source(args):
     if mic and args.input:
         raise RtvoiceError("give either an input file / - or --mic, not both")
     if mic:
-        return MicSource(args.input_device)
+        try:
+            return MicSource(args.input_device, stall_timeout_s=args.stall_timeout)
+        except ValueError as error:
+            raise RtvoiceError(f"--stall-timeout: {error}") from error
     if args.input is None:
         raise RtvoiceError("no input: give an audio file, - for raw PCM on stdin, or --mic")
     if args.input == "-":
