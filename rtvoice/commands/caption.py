@@ -178,7 +178,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         except OSError as error:
             raise RtvoiceError(f"cannot write stats to {args.stats}: {error.strerror or error}") from error
     if failure is not None:  # exit code 3 for a lost device (DeviceLostError.exit_code), else 2
-        failure.args = (f"{failure}; the captions up to then are written",)
+        if stats["end"]["reason"] == "device_lost":
+            failure.args = (f"{failure}; the captions up to then are written",)
         raise failure
     return 0
 
