@@ -45,4 +45,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except RtvoiceError as error:
         print(f"rtvoice: error: {error}", file=sys.stderr)
-        return 2
+        return getattr(error, "exit_code", 2)  # 3: the input device was lost mid-stream (DeviceLostError)

@@ -219,6 +219,10 @@ def check_stats_for_losses(stats: dict) -> list[str]:
         lines.append(f"source: {source['dropped']} samples dropped (front end input full)")
     if source.get("device_overflow"):
         lines.append(f"microphone: {source['device_overflow']} frames dropped (capture ring full)")
+    if source.get("device_pauses"):
+        lines.append(f"microphone: delivered no audio {source['device_pauses']} times "
+                     f"({source['device_pause_seconds']:.2f} s in all; e.g. PulseAudio moved the stream to "
+                     f"another source)")
     if source.get("invalid_samples"):
         lines.append(f"source: {source['invalid_samples']} NaN/inf samples replaced by silence")
     fe = stats["frontend"]

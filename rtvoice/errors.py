@@ -13,5 +13,12 @@ class DeviceError(RtvoiceError):
     """An audio device that does not exist or stopped working."""
 
 
+class DeviceLostError(DeviceError):
+    """The input device went away while capturing (unplugged, its PulseAudio source unloaded, or it stopped
+    delivering audio). The CLI still writes everything captured so far and exits with ``exit_code``."""
+
+    exit_code = 3
+
+
 class ModelError(RtvoiceError):
     """A model file that is missing, unreadable or does not match its manifest."""

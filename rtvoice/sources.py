@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from rtvoice.errors import AudioFormatError, DeviceError, RtvoiceError
+from rtvoice.errors import AudioFormatError, DeviceError, DeviceLostError, RtvoiceError
 
 SAMPLE_RATE = 16000  # Hz, what every source delivers
 RAW_FORMATS = {"s16le": ("<i2", 1 / 32768.0), "s32le": ("<i4", 1 / 2147483648.0), "f32le": ("<f4", 1.0)}
@@ -93,6 +93,8 @@ class SourceStats:
     device_overflow: int = 0  # device frames the callback's ring refused (worker too slow)
     invalid_samples: int = 0  # NaN/inf in float input, replaced by 0
     trailing_bytes: int = 0  # bytes of an incomplete frame at the end of raw input
+    device_pauses: int = 0  # times a live device delivered nothing for > 0.25 s and then went on
+    device_pause_seconds: float = 0.0  # the time those pauses lasted, in all
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -341,14 +343,23 @@ class MicSource(Source):
         samplerate: capture rate (None: the device's default rate).
         blocksize: frames per callback (0: PortAudio's choice).
         ring_seconds: capacity of the callback's ring buffer.
+        stall_timeout_s: the device is lost when it delivers no audio for this long (the stream is lost at
+            once when PortAudio ends it). Shorter pauses are counted (``stats.device_pauses``).
+
+    When the device goes away while capturing, the worker raises :class:`rtvoice.errors.DeviceLostError`
+    (in ``error``); the audio captured up to then has been delivered. See docs/faults.md.
     """
 
     name = "mic"
     live = True
 
     def __init__(self, device: str | int | None = None, channels: int | None = None,
-                 samplerate: float | None = None, blocksize: int = 0, ring_seconds: float = 2.0):
+                 samplerate: float | None = None, blocksize: int = 0, ring_seconds: float = 2.0,
+                 stall_timeout_s: float = 1.0):
         super().__init__()
+        if not stall_timeout_s > 0:
+            raise ValueError(f"stall_timeout_s must be > 0 s, got {stall_timeout_s}")
+        self.stall_timeout_s = stall_timeout_s
         from rtvoice import RingBuffer
         from rtvoice.devices import _sounddevice, resolve_device
 
@@ -382,6 +393,12 @@ class MicSource(Source):
     def describe(self) -> str:
         return f"microphone {self.device_name!r} ({self.rate:.0f} Hz, {self.channels} ch)"
 
+    # Watchdog (this worker, never the callback): `quiet` adds up the time between this loop's checks in
+    # which no audio arrived; an interval counts at most PAUSE_STEP_S, so a worker (or callback) held up by
+    # the GIL or the scheduler for a while is not taken for a silent device.
+    PAUSE_S = 0.25  # a device pause this long is counted (stats.device_pauses)
+    PAUSE_STEP_S = 0.05
+
     def _run(self) -> None:
         chunk = max(1, int(self.rate * 0.01))
         buffer = np.zeros((int(self.rate * 0.2), self.channels), dtype=np.float32)
@@ -391,24 +408,58 @@ class MicSource(Source):
         except self._sd.PortAudioError as error:
             raise DeviceError(f"cannot start input device {self.device_name!r}: {error}") from error
         stopping = False
-        while True:
-            if not stopping and self._stop.is_set():
-                stopping = True
-                self._stream.stop()  # returns once the last callback has run
-            n = self._ring.read_into(buffer) if self._ring.available >= chunk or stopping else 0
-            if n:
-                total += n
-                self.stats.input_frames = total
-                self.clock.observe(int(total * SAMPLE_RATE / self.rate))
-                self._deliver(self._convert(buffer[:n]), wait=False)
-            elif stopping:
-                break
-            else:
-                if not self._stream.active:
-                    raise DeviceError(f"input device {self.device_name!r} stopped delivering audio")
+        arrived = 0  # frames the callback has written so far (read, waiting, or refused by the full ring)
+        quiet = 0.0  # seconds without audio (see PAUSE_STEP_S)
+        last_check = time.monotonic()
+        # Before the first block, allow the device time to start.
+        timeout = self.stall_timeout_s + 1.0
+        try:
+            while True:
+                if not stopping and self._stop.is_set():
+                    stopping = True
+                    self._stream.stop()  # returns once the last callback has run
+                available = self._ring.available
+                n = self._ring.read_into(buffer) if available >= chunk or stopping else 0
+                if n:
+                    total += n
+                    self.stats.input_frames = total
+                    self.clock.observe(int(total * SAMPLE_RATE / self.rate))
+                    self._deliver(self._convert(buffer[:n]), wait=False)
+                elif stopping:
+                    break
+                now = time.monotonic()
+                now_arrived = total + self._ring.available + self._ring.overflow_frames
+                if now_arrived > arrived:
+                    if quiet >= self.PAUSE_S and arrived > 0:
+                        self.stats.device_pauses += 1
+                        self.stats.device_pause_seconds = round(self.stats.device_pause_seconds + quiet, 3)
+                    if arrived == 0:
+                        timeout = self.stall_timeout_s
+                    arrived, quiet = now_arrived, 0.0
+                elif not stopping:
+                    quiet += min(now - last_check, self.PAUSE_STEP_S)
+                last_check = now
+                if n or stopping:
+                    continue
+                if not self._stream.active or quiet > timeout:
+                    why = "PortAudio ended the stream" if quiet <= timeout else \
+                        f"it delivered nothing for {quiet:.1f} s"
+                    rest = self._ring.read_into(buffer)  # less than a block may be left
+                    if rest:
+                        total += rest
+                        self.stats.input_frames = total
+                        self._deliver(self._convert(buffer[:rest]), wait=False)
+                    raise self._lost(why)
                 time.sleep(0.005)
+            self._deliver(self._convert(np.zeros((0, self.channels), np.float32), last=True), wait=False)
+        finally:
+            self.stats.device_overflow = self._ring.overflow_frames
+
+    def _lost(self, why: str) -> DeviceLostError:
+        """The device went away; what it captured has been delivered (the resampler's tail too)."""
         self._deliver(self._convert(np.zeros((0, self.channels), np.float32), last=True), wait=False)
-        self.stats.device_overflow = self._ring.overflow_frames
+        seconds = self.stats.input_frames / self.rate
+        return DeviceLostError(f"input device {self.device_name!r} was lost after {seconds:.1f} s of audio ({why})")
 
     def _close(self) -> None:
         try:

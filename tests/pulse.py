@@ -57,6 +57,33 @@ class PulseServer:
                 raise RuntimeError(f"paplay failed: {err.decode(errors='replace').strip()}")
         return process
 
+    def pactl(self, *args: str) -> str:
+        """Run pactl against this server; its standard output (RuntimeError with its message on failure)."""
+        result = subprocess.run(["pactl", *args], env=self.env(), capture_output=True, text=True, timeout=10)
+        if result.returncode != 0:
+            raise RuntimeError(f"pactl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def capture_streams(self) -> int:
+        """Streams recording from this server's sources now (a client capturing from the monitor)."""
+        return len(self.pactl("list", "short", "source-outputs").splitlines())
+
+    def load_null_sink(self, name: str) -> int:
+        """Another null sink (and its monitor source); returns its module index."""
+        return int(self.pactl("load-module", "module-null-sink", f"sink_name={name}", "norewinds=1").strip())
+
+    def unload_sink(self, name: str | None = None) -> None:
+        """Unload the module of a null sink (default: this server's): the sink and its monitor disappear,
+        as a USB microphone does when unplugged. What PulseAudio does with the streams on it is in
+        docs/faults.md (killed when no other source is left, moved to the fallback source otherwise)."""
+        name = name or self.sink
+        for line in self.pactl("list", "short", "modules").splitlines():
+            index, module, *rest = line.split("\t")
+            if module == "module-null-sink" and f"sink_name={name} " in (rest[0] if rest else "") + " ":
+                self.pactl("unload-module", index)
+                return
+        raise RuntimeError(f"no null sink {name!r} on this server")
+
 
 def _client_env(runtime: Path, sink: str) -> dict:
     return {

@@ -27,6 +27,9 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
     src.add_argument("--input-device", metavar="NAME|INDEX",
                      help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
+    src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
+                     help="microphone: count the device as lost after this long without audio (s); a lost device "
+                          "ends the captions (written up to then) with exit code 3, see docs/faults.md")
     src.add_argument("--realtime", action="store_true",
                      help="pace a file like a live source (for latency figures), or treat stdin as live (paced by its "
                           "producer); default: as fast as possible")
@@ -75,7 +78,10 @@ def _source(args):
     if mic and args.input:
         raise RtvoiceError("give either an input file / - or --mic, not both")
     if mic:
-        return MicSource(args.input_device)
+        try:
+            return MicSource(args.input_device, stall_timeout_s=args.stall_timeout)
+        except ValueError as error:
+            raise RtvoiceError(f"--stall-timeout: {error}") from error
     if args.input is None:
         raise RtvoiceError("no input: give an audio file, - for raw PCM on stdin, or --mic")
     if args.input == "-":
@@ -140,8 +146,14 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         pipeline.request_stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    failure = None  # the source failed mid-stream (a lost device): what it delivered is captioned and written
     try:
-        stats = pipeline.run()
+        try:
+            stats = pipeline.run()
+        except RtvoiceError as error:
+            if error is not source.error:
+                raise
+            failure, stats = error, pipeline.stats()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -153,6 +165,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         for line in stage.report_lines():
             print(f"rtvoice {name}: {line}", file=sys.stderr)
 
+    stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
     for line in check_stats_for_losses(stats):
@@ -164,7 +177,21 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             args.stats.write_text(json.dumps(stats, indent=2) + "\n")
         except OSError as error:
             raise RtvoiceError(f"cannot write stats to {args.stats}: {error.strerror or error}") from error
+    if failure is not None:  # exit code 3 for a lost device (DeviceLostError.exit_code), else 2
+        if stats["end"]["reason"] == "device_lost":
+            failure.args = (f"{failure}; the captions up to then are written",)
+        raise failure
     return 0
+
+
+def _end_of_input(failure: Exception | None, stopped: bool) -> dict:
+    """Why the captions ended, for the stats: the input ended, a signal, or the source failed."""
+    from rtvoice.errors import DeviceLostError
+
+    if failure is not None:
+        return {"reason": "device_lost" if isinstance(failure, DeviceLostError) else "source_error",
+                "message": str(failure)}
+    return {"reason": "signal" if stopped else "input_ended"}
 
 
 def _frontend_config(args):
