@@ -17,7 +17,6 @@ import srt
 from asr_support import wer, whisper
 from pulse import pulse_server  # noqa: F401  (fixture)
 
-pytest.importorskip("rtvoice.frontend", reason="the native front end (VAD/endpointer) is not in this build yet")
 
 from rtvoice.asr import StreamingConfig  # noqa: E402
 from rtvoice.engine import CaptionPipeline  # noqa: E402

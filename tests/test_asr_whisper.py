@@ -105,7 +105,8 @@ def test_hallucination_checks_compression_and_logprob():
 def test_word_timestamps_agree_with_faster_whisper(rec, offline, speech_recordings):
     """Word starts from rtvoice's alignment match faster-whisper's (same model, its own feature extractor and
     alignment code) on the words both produce."""
-    faster_whisper = pytest.importorskip("faster_whisper")
+    import faster_whisper
+
     model = faster_whisper.WhisperModel(str(packaged_model("whisper-tiny.en-ct2").directory), device="cpu",
                                         compute_type="int8", cpu_threads=2)
     start_errors, end_errors = [], []

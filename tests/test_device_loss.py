@@ -26,7 +26,6 @@ import srt
 from asr_support import wer
 from pulse import pulse_server, start_pulse_server, stop_pulse_server  # noqa: F401  (fixture)
 
-pytest.importorskip("rtvoice.frontend", reason="the native front end (VAD/endpointer) is not in this build yet")
 
 from rtvoice.asr.text import normalize_english  # noqa: E402
 
