@@ -108,6 +108,7 @@ class CaptionPipeline:
         self.audio_seconds = 0.0
         self.skipped_for_lag = 0
         self.lag = LagMonitor(config.overload_lag_s, status)
+        self._dropped_passed = 0  # front-end audio drops the recognizer has already stepped over
 
     def request_stop(self) -> None:
         """End the input now (safe from a signal handler); run() then finishes what it has."""
@@ -119,8 +120,10 @@ class CaptionPipeline:
                 listener.write(event)
 
     def _lag(self) -> float:
-        """Seconds of a live source's audio delivered but not yet taken by the recognizer (recorded)."""
-        return self.lag.update(self.source.stats.delivered, self.streaming.audio_end)
+        """Seconds of a live source's audio delivered but not yet taken by the recognizer (recorded). Audio the
+        front end dropped is not waiting: it is left out until the recognizer steps over the gap."""
+        dropped_ahead = self.frontend.stats.audio_dropped_samples - self._dropped_passed
+        return self.lag.update(self.source.stats.delivered - dropped_ahead, self.streaming.audio_end)
 
     def _behind(self, waited: float) -> bool:
         """Partial decodes are skipped while a live source's lag exceeds overload_lag_s, either now or before
@@ -142,6 +145,8 @@ class CaptionPipeline:
 
     def _take(self, events, start: int, audio) -> None:
         """Hand audio and segment events to the recognizer in stream order."""
+        if len(audio) and start > self.streaming.audio_end:  # blocks dropped (counted by the front end)
+            self._dropped_passed += start - self.streaming.audio_end
         offset = 0
         for event in events:
             upto = min(len(audio), max(offset, event.sample - start))
