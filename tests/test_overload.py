@@ -97,6 +97,9 @@ def test_overload_then_catch_up(tmp_path, dev_long):
     # (Margins: other jobs share the 2 cores and stretch single decodes now and then.)
     late = [lag for t, lag in overload["lag_trace"] if t >= fast_s + 10]
     assert late and np.median(late) <= 1.0 and max(late) <= overload["lag_s_max"] / 2, overload["lag_trace"]
+    slow_wall = len(audio) / SR - fast_s  # the part at 1x: a loop that never caught up is behind all of it
+    assert overload["behind_seconds"] <= slow_wall - 9, overload
+    assert stats["wall_seconds"] <= fast_s / pace + slow_wall + 8, stats["wall_seconds"]  # captions end in time
     # Every final is there: each segment got its final, and the text is right.
     finals = stdout.splitlines()
     assert asr["finals"] == asr["segments"] == len(finals), (asr, finals)
