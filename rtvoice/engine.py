@@ -7,8 +7,10 @@ Threads::
     releases the GIL while it decodes) ──▶ listeners (caption writers, latency tracker, later the voice)
 
 - Live sources (microphone, a file paced in real time, a pipe) are never waited for: under overload the
-  loop skips partial decodes (counted) when the newest audio is older than ``overload_lag_s``; finals are
-  never skipped. Whatever the rings and queues drop is counted in the stats.
+  loop skips partial decodes (counted) while the lag (audio delivered but not yet taken by the recognizer,
+  see rtvoice.overload) exceeds ``overload_lag_s``; finals are never skipped. The backlog waits in the front
+  end's input ring and audio queue, both bounded; whatever they drop is counted in the stats. The lag is
+  announced through ``status`` (behind / caught up) and summarised in ``stats()["overload"]``.
 - A file read as fast as possible is flow-controlled instead: the source may run at most
   ``lookahead_s`` ahead of the audio the recognizer has taken, so nothing is dropped and the captions
   are the same however fast the machine is.
@@ -21,14 +23,16 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from rtvoice.asr.streaming import CaptionEvent, StreamingConfig, StreamingRecognizer
 from rtvoice.asr.whisper import SAMPLE_RATE, WhisperRecognizer
 from rtvoice.clock import VirtualClock
+from rtvoice.errors import RtvoiceError
 
 VIRTUAL_BLOCK = SAMPLE_RATE // 100  # samples: a live source's 10 ms blocks
 from rtvoice.metrics import LatencyTracker
+from rtvoice.overload import LagMonitor
 from rtvoice.sources import Source
 
 
@@ -43,7 +47,8 @@ class PipelineConfig:
     """Caption loop settings (seconds).
 
     poll_s: longest wait for front-end events before looking at the audio again.
-    overload_lag_s: live sources: skip partial decodes while the newest audio is older than this.
+    overload_lag_s: live sources: skip partial decodes while the recognizer lags more than this behind the
+        newest audio delivered (s of audio).
     lookahead_s: sources read as fast as possible: how far the source may run ahead of the recognizer.
     """
 
@@ -73,11 +78,13 @@ class CaptionPipeline:
         streaming: streaming policy.
         frontend_config: rtvoice.frontend.FrontEndConfig (None: defaults).
         config: loop settings.
+        status: called with one-line overload messages (fell behind / still behind / caught up), from
+            this thread; None: silent (the figures are in stats() either way).
     """
 
     def __init__(self, source: Source, recognizer: WhisperRecognizer, listeners: list[CaptionListener] = (),
                  streaming: StreamingConfig = StreamingConfig(), frontend_config=None,
-                 config: PipelineConfig = PipelineConfig()):
+                 config: PipelineConfig = PipelineConfig(), status: Callable[[str], None] | None = None):
         from rtvoice.frontend import FrontEnd, FrontEndConfig
 
         self.source = source
@@ -100,6 +107,8 @@ class CaptionPipeline:
         self.wall_seconds = 0.0
         self.audio_seconds = 0.0
         self.skipped_for_lag = 0
+        self.lag = LagMonitor(config.overload_lag_s, status)
+        self._dropped_passed = 0  # front-end audio drops the recognizer has already stepped over
 
     def request_stop(self) -> None:
         """End the input now (safe from a signal handler); run() then finishes what it has."""
@@ -110,12 +119,16 @@ class CaptionPipeline:
             for listener in self.listeners:
                 listener.write(event)
 
-    def _behind(self) -> bool:
-        """A live source's newest audio is older than overload_lag_s: partial decodes are skipped."""
-        if not self.source.live:
-            return False
-        wall = self.source.clock.wall_time(self.streaming.audio_end)
-        return wall is not None and time.time() - wall > self.config.overload_lag_s
+    def _lag(self) -> float:
+        """Seconds of a live source's audio delivered but not yet taken by the recognizer (recorded). Audio the
+        front end dropped is not waiting: it is left out until the recognizer steps over the gap."""
+        dropped_ahead = self.frontend.stats.audio_dropped_samples - self._dropped_passed
+        return self.lag.update(self.source.stats.delivered - dropped_ahead, self.streaming.audio_end)
+
+    def _behind(self, waited: float) -> bool:
+        """Partial decodes are skipped while a live source's lag exceeds overload_lag_s, either now or before
+        the last read (`waited`: the backlog the last decodes let build up)."""
+        return self.source.live and max(waited, self._lag()) > self.config.overload_lag_s
 
     def _feed(self, samples, start: int) -> None:
         """Audio for the recognizer. A live source's audio is only stored (the loop then decodes at the latest
@@ -132,6 +145,8 @@ class CaptionPipeline:
 
     def _take(self, events, start: int, audio) -> None:
         """Hand audio and segment events to the recognizer in stream order."""
+        if len(audio) and start > self.streaming.audio_end:  # blocks dropped (counted by the front end)
+            self._dropped_passed += start - self.streaming.audio_end
         offset = 0
         for event in events:
             upto = min(len(audio), max(offset, event.sample - start))
@@ -169,12 +184,13 @@ class CaptionPipeline:
                     fe.finish()
                     finishing = True
                 events = fe.poll(timeout=self.config.poll_s)
+                waited = self._lag() if self.source.live else 0.0  # the backlog built up by the last decodes
                 start, audio = fe.read_audio()
                 self._take(events, start, audio)
                 if not self.source.live:
                     self.source.set_limit(self.streaming.audio_end + int(self.config.lookahead_s * SAMPLE_RATE))
                 if self.source.live and self.streaming.partial_due():
-                    behind = self._behind()
+                    behind = self._behind(waited)
                     self.skipped_for_lag += behind
                     self._emit(self.streaming.partial(decode=not behind))
                 if finishing and fe.done and not events and len(audio) == 0:
@@ -199,6 +215,10 @@ class CaptionPipeline:
         fe = self.frontend.stats
         streaming = self.streaming.stats.summary()
         streaming["skipped_partials_for_lag"] = self.skipped_for_lag
+        fe_config = self.frontend.config
+        overload = {**self.lag.summary(),
+                    "backlog_capacity_s": round(fe_config.input_capacity_s + fe_config.audio_queue_s, 3),
+                    "audio_queue_high_water_s": round(fe.audio_queue_high_water * 512 / SAMPLE_RATE, 3)}
         return {
             "source": {"description": self.source.describe(), "live": self.source.live,
                        **self.source.stats.as_dict()},
@@ -206,6 +226,7 @@ class CaptionPipeline:
             "asr": {"model": self.recognizer.model_name, "device": self.recognizer.device,
                     "compute_type": self.recognizer.compute_type, **streaming},
             "latency": self.latency.summary(),
+            "overload": overload,
             "audio_seconds": round(self.audio_seconds, 3),
             "wall_seconds": round(self.wall_seconds, 3),
         }
@@ -232,6 +253,11 @@ def check_stats_for_losses(stats: dict) -> list[str]:
     asr = stats["asr"]
     if asr.get("skipped_partials"):
         lines.append(f"recognizer: {asr['skipped_partials']} partial decodes skipped (behind real time)")
+    overload = stats.get("overload", {})
+    if overload.get("behind_episodes"):
+        lines.append(f"recognizer: behind real time {overload['behind_episodes']} time(s), by up to "
+                     f"{overload['lag_s_max']:.1f} s (backlog capacity {overload['backlog_capacity_s']:.0f} s)"
+                     + ("; still behind at the end" if overload.get("behind_at_end") else ""))
     return lines
 
 

@@ -58,6 +58,9 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     fe.add_argument("--vad-threshold", type=float, default=None, help="speech probability threshold (0.5)")
     fe.add_argument("--min-silence-ms", type=float, default=None, help="trailing silence that ends a caption (300)")
     fe.add_argument("--denoise", action="store_true", help="denoise before voice activity detection")
+    fe.add_argument("--max-backlog", type=float, default=None, metavar="S",
+                    help="live input: audio (s) that may wait for the recognizer before new audio is dropped "
+                         "and counted (32)")
 
     out = p.add_argument_group("output")
     out.add_argument("--srt", type=Path, metavar="FILE", help="write SubRip captions")
@@ -137,7 +140,12 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
     outputs = CaptionFanout(sinks)
     extra = stage.attach(source) if stage is not None else []
-    pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config)
+    clear = TerminalWriter.CLEAR if sys.stderr.isatty() else ""  # a partial may be on the line
+
+    def status(line: str) -> None:  # overload: fell behind / caught up, as it happens
+        print(f"{clear}rtvoice {name}: {line}", file=sys.stderr, flush=True)
+
+    pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config, status=status)
 
     def on_signal(signum, frame):
         if pipeline._stop.is_set():  # a second signal: give up at once
@@ -204,4 +212,5 @@ def _frontend_config(args):
     if args.min_silence_ms is not None:
         endpointer["min_silence_ms"] = args.min_silence_ms
         endpointer["pad_after_ms"] = min(100.0, args.min_silence_ms)
-    return FrontEndConfig(endpointer=EndpointerConfig(**endpointer), denoise=args.denoise)
+    backlog = {} if getattr(args, "max_backlog", None) is None else {"audio_queue_s": args.max_backlog}
+    return FrontEndConfig(endpointer=EndpointerConfig(**endpointer), denoise=args.denoise, **backlog)
