@@ -221,6 +221,11 @@ def check_stats_for_losses(stats: dict) -> list[str]:
         lines.append(f"microphone: {source['device_overflow']} frames dropped (capture ring full)")
     if source.get("invalid_samples"):
         lines.append(f"source: {source['invalid_samples']} NaN/inf samples replaced by silence")
+    if source.get("missing_frames"):
+        lines.append(f"source: truncated file: the header says {source['header_frames']} frames, "
+                     f"{source['header_frames'] - source['missing_frames']} were read")
+    if source.get("format_warning"):
+        lines.append(f"source: {source['format_warning']}")
     fe = stats["frontend"]
     for key in ("input_overflow", "audio_dropped_samples", "events_dropped"):
         if fe.get(key):
