@@ -333,7 +333,7 @@ class StdinSource(Source):
             if probe is not None:
                 probe += data[:usable]
                 if len(probe) >= probe_bytes:
-                    self.stats.format_warning = _suspect_raw_format(probe, self.fmt)
+                    self.stats.format_warning = _suspect_raw_format(probe, self.fmt, self.channels)
                     probe = None
             frames = np.frombuffer(data[:usable], dtype=self._dtype).reshape(-1, self.channels)
             with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are counted in _deliver, not warned
@@ -346,7 +346,7 @@ class StdinSource(Source):
                 self.clock.observe(total * SAMPLE_RATE // self.rate)
         self.stats.trailing_bytes = len(pending)
         if probe:
-            self.stats.format_warning = _suspect_raw_format(probe, self.fmt)
+            self.stats.format_warning = _suspect_raw_format(probe, self.fmt, self.channels)
         if total == 0:
             raise AudioFormatError(f"no audio on {self.describe()}"
                                    + (f" ({len(pending)} bytes, less than one frame)" if pending else ""))
@@ -466,9 +466,10 @@ def _wav_declared_frames(path: Path) -> int:
     return 0
 
 
-def _suspect_raw_format(raw: bytes, fmt: str) -> str:
-    """'' if the first bytes of raw input look like `fmt`, else a one-line reason (see StdinSource)."""
-    raw = raw[: len(raw) - len(raw) % 4]
+def _suspect_raw_format(raw: bytes, fmt: str, channels: int = 1) -> str:
+    """'' if the first bytes of raw input look like `fmt` with `channels`, else a one-line reason (see
+    StdinSource)."""
+    raw = raw[: len(raw) - len(raw) % 8]
     if len(raw) < 256:
         return ""
     as_float = np.frombuffer(raw, "<f4")
@@ -488,4 +489,15 @@ def _suspect_raw_format(raw: bytes, fmt: str) -> str:
         if rms > 0.25 and odd.mean() < 0.001 and np.count_nonzero(magnitude) > 0.5 * len(magnitude):
             return (f"the input declared s16le reads as loud noise (RMS {rms:.2f} of full scale) but its bytes "
                     f"are plausible float32 samples: is it f32le?")
+    if channels == 1:
+        # Interleaved stereo read as mono: samples 2k and 2k+1 are the two channels at one instant, far closer
+        # than 2k+1 and 2k+2 (one sampling period apart). In real mono both differences are alike.
+        x = np.frombuffer(raw, RAW_FORMATS[fmt][0]).astype(np.float64)
+        x = x[np.isfinite(x)]
+        x = x[: len(x) - len(x) % 2 - 1]
+        within = np.mean((x[0:-1:2] - x[1::2]) ** 2)
+        across = np.mean((x[1::2] - x[2::2]) ** 2)
+        if across > 0 and within < 0.05 * across:
+            return ("the input declared mono has pairs of nearly equal samples: interleaved stereo? "
+                    "(--channels 2, and check --rate)")
     return ""

@@ -198,12 +198,20 @@ def test_raw_pcm_with_the_wrong_declared_sample_format_is_reported(speech_record
     assert source.stats.format_warning.endswith("is it s16le?") and np.all(np.isfinite(out))
     lines = check_stats_for_losses({"source": source.stats.as_dict(), "frontend": {}, "asr": {}})
     assert len([line for line in lines if "is it s16le?" in line]) == 1
-    # correct declarations (and silence, and loud s16 noise) raise nothing
+    # 48 kHz stereo (identical channels) declared 16 kHz mono: pairs of equal samples
+    high = np.round(soxr.resample(audio, SR, 48000) * 32767).astype("<i2")
+    source = _pipe_source(np.stack([high, high], axis=1).tobytes(), fmt="s16le")
+    drain(source)
+    assert "interleaved stereo?" in source.stats.format_warning
+    # correct declarations (and silence, loud s16 noise, 48 kHz mono) raise nothing
     noise = (np.random.default_rng(1).uniform(-1, 1, SR) * 32767).astype("<i2").tobytes()
-    for payload, fmt in ((floats, "f32le"), (shorts, "s16le"), (bytes(4 * SR), "s16le"), (noise, "s16le")):
-        source = _pipe_source(payload, fmt=fmt)
+    stereo = np.stack([high, high], axis=1).tobytes()
+    for payload, fmt, rate, channels in ((floats, "f32le", SR, 1), (shorts, "s16le", SR, 1),
+                                         (bytes(4 * SR), "s16le", SR, 1), (noise, "s16le", SR, 1),
+                                         (high.tobytes(), "s16le", 48000, 1), (stereo, "s16le", 48000, 2)):
+        source = _pipe_source(payload, fmt=fmt, rate=rate, channels=channels)
         drain(source)
-        assert source.stats.format_warning == "", fmt
+        assert source.stats.format_warning == "", (fmt, rate, channels)
 
 
 def test_raw_pcm_errors():
