@@ -230,6 +230,9 @@ def check_stats_for_losses(stats: dict) -> list[str]:
     for key in ("input_overflow", "audio_dropped_samples", "events_dropped"):
         if fe.get(key):
             lines.append(f"front end: {fe[key]} {key.replace('_', ' ')}")
+    # Repaired, but worth knowing (a faulty microphone or converter); a misdeclared raw format explains it already.
+    if fe.get("dc_offset_max", 0.0) >= 0.05 and not source.get("format_warning"):
+        lines.append(f"front end: a DC offset of up to {fe['dc_offset_max']:.2f} of full scale was removed")
     asr = stats["asr"]
     if asr.get("skipped_partials"):
         lines.append(f"recognizer: {asr['skipped_partials']} partial decodes skipped (behind real time)")

@@ -1,7 +1,8 @@
 """The front end: live 16 kHz mono audio in; clean audio, speech probabilities and segment events out.
 
 A C++ worker thread reads the input ring buffer, runs [DC blocker] -> [denoise] -> Silero VAD
-(512-sample chunks, 32 ms) -> endpointer, and queues its results. Python only collects them; nothing here runs per sample.
+(512-sample chunks, 32 ms) -> endpointer, and queues its results. Python only collects them; nothing
+here runs per sample.
 
 API (what the ASR stage consumes)::
 

@@ -469,6 +469,11 @@ def _wav_declared_frames(path: Path) -> int:
 def _suspect_raw_format(raw: bytes, fmt: str, channels: int = 1) -> str:
     """'' if the first bytes of raw input look like `fmt` with `channels`, else a one-line reason (see
     StdinSource)."""
+    with np.errstate(all="ignore"):  # garbage bytes overflow float64 squares: that is a finding, not a warning
+        return _suspect_raw_format_unchecked(raw, fmt, channels)
+
+
+def _suspect_raw_format_unchecked(raw: bytes, fmt: str, channels: int) -> str:
     raw = raw[: len(raw) - len(raw) % 8]
     if len(raw) < 256:
         return ""
@@ -493,8 +498,10 @@ def _suspect_raw_format(raw: bytes, fmt: str, channels: int = 1) -> str:
         # Interleaved stereo read as mono: samples 2k and 2k+1 are the two channels at one instant, far closer
         # than 2k+1 and 2k+2 (one sampling period apart). In real mono both differences are alike.
         x = np.frombuffer(raw, RAW_FORMATS[fmt][0]).astype(np.float64)
-        x = x[np.isfinite(x)]
+        x = x[np.isfinite(x) & (np.abs(x) < 1e6)]  # garbage floats are reported above, not here
         x = x[: len(x) - len(x) % 2 - 1]
+        if len(x) < 63:
+            return ""
         within = np.mean((x[0:-1:2] - x[1::2]) ** 2)
         across = np.mean((x[1::2] - x[2::2]) ** 2)
         if across > 0 and within < 0.05 * across:
