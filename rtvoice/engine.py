@@ -246,10 +246,18 @@ def check_stats_for_losses(stats: dict) -> list[str]:
                      f"another source)")
     if source.get("invalid_samples"):
         lines.append(f"source: {source['invalid_samples']} NaN/inf samples replaced by silence")
+    if source.get("missing_frames"):
+        lines.append(f"source: truncated file: the header says {source['header_frames']} frames, "
+                     f"{source['header_frames'] - source['missing_frames']} were read")
+    if source.get("format_warning"):
+        lines.append(f"source: {source['format_warning']}")
     fe = stats["frontend"]
     for key in ("input_overflow", "audio_dropped_samples", "events_dropped"):
         if fe.get(key):
             lines.append(f"front end: {fe[key]} {key.replace('_', ' ')}")
+    # Repaired, but worth knowing (a faulty microphone or converter); a misdeclared raw format explains it already.
+    if fe.get("dc_offset_max", 0.0) >= 0.05 and not source.get("format_warning"):
+        lines.append(f"front end: a DC offset of up to {fe['dc_offset_max']:.2f} of full scale was removed")
     asr = stats["asr"]
     if asr.get("skipped_partials"):
         lines.append(f"recognizer: {asr['skipped_partials']} partial decodes skipped (behind real time)")

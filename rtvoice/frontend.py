@@ -1,7 +1,8 @@
 """The front end: live 16 kHz mono audio in; clean audio, speech probabilities and segment events out.
 
-A C++ worker thread reads the input ring buffer, runs [denoise] -> Silero VAD (512-sample chunks,
-32 ms) -> endpointer, and queues its results. Python only collects them; nothing here runs per sample.
+A C++ worker thread reads the input ring buffer, runs [DC blocker] -> [denoise] -> Silero VAD
+(512-sample chunks, 32 ms) -> endpointer, and queues its results. Python only collects them; nothing
+here runs per sample.
 
 API (what the ASR stage consumes)::
 
@@ -28,6 +29,9 @@ API (what the ASR stage consumes)::
   order. Sample positions match the events' (with the denoiser, clean sample i is the enhanced input
   sample i). If the consumer fell behind and audio blocks were dropped, a call stops at the gap and
   the next call starts after it (``start_sample`` jumps); drops are counted in ``stats``.
+- The DC blocker (``dc_block=True``, the default; see rtvoice.dc_blocker) removes a constant offset
+  before anything else: the clean stream is ``dc_block(input)``. ``stats.dc_offset_max`` is the largest
+  offset it removed (smoothed over about 0.5 s, in sample units).
 - Every queue is bounded; nothing is dropped silently: see ``stats.input_overflow`` (the source wrote
   faster than the worker read), ``audio_dropped_samples``, ``probs_dropped``, ``events_dropped``, and
   the ``*_high_water`` marks. ``busy_seconds`` is the worker's processing time.
@@ -55,12 +59,15 @@ class FrontEndConfig:
     input_capacity_s: input ring size (s). audio_queue_s: clean audio the consumer may fall behind by
     before blocks are dropped (s). prob_queue / event_queue: capacities in items. idle_sleep_ms: how
     long the worker sleeps while less than one chunk is waiting. denoise: run rtvoice's denoiser before
-    the VAD (default settings).
+    the VAD (default settings). dc_block: remove a DC offset first (a one-pole high-pass at
+    dc_cutoff_hz, Hz); with an offset of 0.3 the VAD would hear no speech.
     endpointer: segmenting rules.
     """
 
     endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
     denoise: bool = False
+    dc_block: bool = True
+    dc_cutoff_hz: float = 10.0
     input_capacity_s: float = 4.0
     audio_queue_s: float = 32.0
     prob_queue: int = 4096
@@ -74,9 +81,10 @@ class FrontEndConfig:
     def native(self) -> _core.FrontEndConfig:
         if not isinstance(self.endpointer, EndpointerConfig):
             raise ValueError(f"FrontEndConfig.endpointer must be an EndpointerConfig, got {self.endpointer!r}")
-        if not isinstance(self.denoise, bool):
-            raise ValueError(f"FrontEndConfig.denoise must be True or False, got {self.denoise!r}")
-        for name in ("input_capacity_s", "audio_queue_s", "idle_sleep_ms"):
+        for name in ("denoise", "dc_block"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"FrontEndConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("dc_cutoff_hz", "input_capacity_s", "audio_queue_s", "idle_sleep_ms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"FrontEndConfig.{name} must be a positive number, got {value!r}")
@@ -88,6 +96,9 @@ class FrontEndConfig:
         config.sample_rate = self.sample_rate
         config.input_capacity_samples = max(1, math.ceil(self.input_capacity_s * self.sample_rate))
         config.denoise = self.denoise
+        config.dc_block = self.dc_block
+        config.dc_blocker.sample_rate = self.sample_rate
+        config.dc_blocker.cutoff_hz = float(self.dc_cutoff_hz)
         config.endpointer = self.endpointer.native()
         config.audio_queue_blocks = max(1, math.ceil(self.audio_queue_s * self.sample_rate / CHUNK_SAMPLES))
         config.prob_queue_capacity = self.prob_queue
@@ -104,6 +115,7 @@ class FrontEndStats:
     samples_in: int
     input_overflow: int
     nonfinite_samples: int
+    dc_offset_max: float
     chunks: int
     audio_dropped_blocks: int
     audio_dropped_samples: int

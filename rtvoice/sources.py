@@ -95,6 +95,9 @@ class SourceStats:
     trailing_bytes: int = 0  # bytes of an incomplete frame at the end of raw input
     device_pauses: int = 0  # times a live device delivered nothing for > 0.25 s and then went on
     device_pause_seconds: float = 0.0  # the time those pauses lasted, in all
+    header_frames: int = 0  # frames a WAV header declares (0: not a WAV, or a streamed one with no size)
+    missing_frames: int = 0  # header_frames the file did not hold (a truncated WAV; what exists is read)
+    format_warning: str = ""  # raw input whose samples do not look like the declared format (see StdinSource)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -236,6 +239,7 @@ class FileSource(Source):
         self.rate = self._file.samplerate
         self.channels = self._file.channels
         self.duration_s = self._file.frames / self.rate
+        self.stats.header_frames = _wav_declared_frames(self.path)
         self._block = max(1, int(round(block_s * self.rate)))
         self._convert = _Converter(self.rate, self.channels)
 
@@ -264,6 +268,8 @@ class FileSource(Source):
                     time.sleep(delay)
             self._deliver(self._convert(block, last=last), wait=not self.realtime)
             if last:
+                # libsndfile reads the frames a truncated WAV holds; the header says how many it should have.
+                self.stats.missing_frames = max(0, self.stats.header_frames - read)
                 break
 
     def _close(self) -> None:
@@ -272,6 +278,12 @@ class FileSource(Source):
 
 class StdinSource(Source):
     """Raw interleaved PCM from a binary stream (standard input by default).
+
+    A wrong declaration cannot always be seen, but the two common ones can: float samples declared
+    s16le read as loud noise whose bytes are plausible float32 audio, and s16 samples declared f32le
+    read as NaN/Inf and huge or vanishing values. The first second is checked once; a suspect
+    declaration is reported in ``stats.format_warning`` (one line; the audio is still used). A wrong
+    rate or channel count is not detected (the captions are then wrong or empty).
 
     Args:
         fmt: "s16le", "s32le" or "f32le".
@@ -309,6 +321,7 @@ class StdinSource(Source):
     def _run(self) -> None:
         pending = b""
         total = 0
+        probe, probe_bytes = b"", max(self._frame_bytes, min(self.rate, SAMPLE_RATE) * self._frame_bytes)
         while not self._stop.is_set():
             chunk = self._stream.read1(self._block_bytes) if hasattr(self._stream, "read1") else \
                 self._stream.read(self._block_bytes)
@@ -319,8 +332,14 @@ class StdinSource(Source):
             pending = data[usable:]
             if usable == 0:
                 continue
+            if probe is not None:
+                probe += data[:usable]
+                if len(probe) >= probe_bytes:
+                    self.stats.format_warning = _suspect_raw_format(probe, self.fmt, self.channels)
+                    probe = None
             frames = np.frombuffer(data[:usable], dtype=self._dtype).reshape(-1, self.channels)
-            samples = frames.astype(np.float32) * np.float32(self._scale)
+            with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are counted in _deliver, not warned
+                samples = frames.astype(np.float32) * np.float32(self._scale)
             total += len(frames)
             self.stats.input_frames = total
             converted = self._convert(samples)
@@ -328,6 +347,8 @@ class StdinSource(Source):
             if self.live:
                 self.clock.observe(total * SAMPLE_RATE // self.rate)
         self.stats.trailing_bytes = len(pending)
+        if probe:
+            self.stats.format_warning = _suspect_raw_format(probe, self.fmt, self.channels)
         if total == 0:
             raise AudioFormatError(f"no audio on {self.describe()}"
                                    + (f" ({len(pending)} bytes, less than one frame)" if pending else ""))
@@ -471,3 +492,70 @@ class MicSource(Source):
 def _sf_reason(error: Exception) -> str:
     text = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
     return text[:200]
+
+
+def _wav_declared_frames(path: Path) -> int:
+    """Frames the data chunk of a RIFF/WAVE header declares; 0 if not a WAV or the size is unknown (a WAV
+    streamed through a pipe leaves 0 or 0xFFFFFFFF there)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return 0
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return 0
+    block_align, pos = 0, 12
+    while pos + 8 <= len(head):
+        chunk, size = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if chunk == b"fmt " and pos + 22 <= len(head):
+            block_align = int.from_bytes(head[pos + 20:pos + 22], "little")
+        elif chunk == b"data":
+            if not block_align or size in (0, 0xFFFFFFFF):
+                return 0
+            return size // block_align
+        pos += 8 + size + (size & 1)
+    return 0
+
+
+def _suspect_raw_format(raw: bytes, fmt: str, channels: int = 1) -> str:
+    """'' if the first bytes of raw input look like `fmt` with `channels`, else a one-line reason (see
+    StdinSource)."""
+    with np.errstate(all="ignore"):  # garbage bytes overflow float64 squares: that is a finding, not a warning
+        return _suspect_raw_format_unchecked(raw, fmt, channels)
+
+
+def _suspect_raw_format_unchecked(raw: bytes, fmt: str, channels: int) -> str:
+    raw = raw[: len(raw) - len(raw) % 8]
+    if len(raw) < 256:
+        return ""
+    as_float = np.frombuffer(raw, "<f4")
+    finite = np.isfinite(as_float)
+    magnitude = np.abs(np.where(finite, as_float, 0))
+    # Sample values real float audio never has: NaN/Inf, beyond +-16 (24 dB over full scale), or nonzero
+    # but below 1e-20 (s16 pairs whose high half is a small sample give denormal-sized floats).
+    odd = (~finite) | (magnitude > 16) | ((magnitude > 0) & (magnitude < 1e-20))
+    if fmt == "f32le":
+        share = float(odd.mean())
+        if share > 0.05:
+            return (f"the input declared f32le does not look like float audio ({share:.0%} of the first "
+                    f"samples are NaN/Inf, beyond +-16 or below 1e-20): is it s16le?")
+    elif fmt == "s16le":
+        as_s16 = np.frombuffer(raw, "<i2").astype(np.float64) / 32768
+        rms = float(np.sqrt(np.mean(as_s16 ** 2)))
+        if rms > 0.25 and odd.mean() < 0.001 and np.count_nonzero(magnitude) > 0.5 * len(magnitude):
+            return (f"the input declared s16le reads as loud noise (RMS {rms:.2f} of full scale) but its bytes "
+                    f"are plausible float32 samples: is it f32le?")
+    if channels == 1:
+        # Interleaved stereo read as mono: samples 2k and 2k+1 are the two channels at one instant, far closer
+        # than 2k+1 and 2k+2 (one sampling period apart). In real mono both differences are alike.
+        x = np.frombuffer(raw, RAW_FORMATS[fmt][0]).astype(np.float64)
+        x = x[np.isfinite(x) & (np.abs(x) < 1e6)]  # garbage floats are reported above, not here
+        x = x[: len(x) - len(x) % 2 - 1]
+        if len(x) < 63:
+            return ""
+        within = np.mean((x[0:-1:2] - x[1::2]) ** 2)
+        across = np.mean((x[1::2] - x[2::2]) ** 2)
+        if across > 0 and within < 0.05 * across:
+            return ("the input declared mono has pairs of nearly equal samples: interleaved stereo? "
+                    "(--channels 2, and check --rate)")
+    return ""

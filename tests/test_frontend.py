@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from rtvoice.dc_blocker import dc_block
 from rtvoice.frontend import FrontEnd, FrontEndConfig, FrontEndStats
 from rtvoice.vad import (
     EndpointerConfig,
@@ -64,19 +65,23 @@ def stream_through(fe: FrontEnd, audio: np.ndarray):
     return result
 
 
-def test_dev_long_streams_to_the_same_segments_as_offline():
+@pytest.mark.parametrize("dc", [True, False], ids=["dc_block", "no_dc_block"])
+def test_dev_long_streams_to_the_same_segments_as_offline(dc):
     audio = load_speech("dev_long")
-    offline_probs = SileroVad().process(audio)
+    # The offline reference runs the same native DC blocker (on by default) on the whole signal at once.
+    reference = dc_block(audio) if dc else audio
+    offline_probs = SileroVad().process(reference)
     offline_events = endpoint_probabilities(offline_probs, len(audio))
 
-    fe = FrontEnd()
+    fe = FrontEnd(FrontEndConfig(dc_block=dc))
     events, starts, clean, prob_samples, probs = stream_through(fe, audio)
 
     assert events == offline_events
     assert len(segments_from_events(events)) == 11
     assert np.array_equal(probs, offline_probs)
     assert np.array_equal(prob_samples, np.arange(len(offline_probs)) * 512)
-    assert np.array_equal(clean, audio)  # no denoiser: every sample through, in order
+    assert np.array_equal(clean, reference)  # no denoiser: every sample through, in order
+    assert not dc or not np.array_equal(clean, audio)  # the blocker did act
     assert starts[0] == 0
     stats = fe.stats
     assert isinstance(stats, FrontEndStats)
@@ -95,9 +100,9 @@ def test_finish_processes_the_tail_and_closes_an_open_segment():
     events, _, clean, _, probs = collect(fe)
     fe.stop()
     assert len(probs) == -(-len(audio) // 512)
-    assert np.array_equal(clean, audio)
+    assert np.array_equal(clean, dc_block(audio))
     assert events[-1] == SegmentEvent("speech_end", len(audio), False)
-    assert events == endpoint_probabilities(SileroVad().process(audio), len(audio))
+    assert events == endpoint_probabilities(SileroVad().process(dc_block(audio)), len(audio))
 
 
 def test_poll_never_blocks_without_timeout_and_releases_the_gil_with_one():
@@ -139,12 +144,13 @@ def test_bounded_queues_count_what_they_drop_and_audio_gaps_are_visible():
     while fe.stats.chunks < 30:
         time.sleep(0.005)
     start, first = fe.read_audio()
-    assert start == 0 and np.array_equal(first, audio[: 4 * 512])  # the first 4 blocks were kept
+    blocked = dc_block(audio)  # the DC blocker runs on all input, before the queues
+    assert start == 0 and np.array_equal(first, blocked[: 4 * 512])  # the first 4 blocks were kept
     write_all(fe, audio[30 * 512:])
     fe.stop()
     start, rest = fe.read_audio()
     assert start == 30 * 512  # blocks 4..29 were dropped: the gap shows in start_sample
-    assert np.array_equal(rest, audio[30 * 512:34 * 512])
+    assert np.array_equal(rest, blocked[30 * 512:34 * 512])
     stats = fe.stats
     assert stats.audio_dropped_blocks == 40 - 8 and stats.audio_dropped_samples == (40 - 8) * 512
     samples, probs = fe.read_probabilities()
@@ -173,7 +179,8 @@ def test_input_overflow_is_counted_and_nonfinite_samples_are_replaced():
     fe.stop()
     assert fe.stats.nonfinite_samples == 11
     assert np.all(np.isfinite(clean)) and np.all((probs >= 0) & (probs <= 1))
-    assert not np.any(clean[1000:1010]) and clean[5000] == 0
+    # replaced by 0 before the DC blocker (a NaN would poison its state for good)
+    assert np.array_equal(clean, dc_block(np.nan_to_num(audio, nan=0.0, posinf=0.0)))
     assert [e.kind for e in events][:2] == ["speech_start", "speech_end"]
 
 
@@ -198,6 +205,12 @@ def test_config_is_validated_at_construction():
         FrontEndConfig(endpointer={"threshold": 0.5})
     with pytest.raises(ValueError, match="event_queue"):
         FrontEndConfig(event_queue=0)
+    with pytest.raises(ValueError, match="dc_cutoff_hz"):
+        FrontEndConfig(dc_cutoff_hz=0)
+    with pytest.raises(ValueError, match="cutoff_hz"):
+        FrontEndConfig(dc_cutoff_hz=500.0)  # above sample_rate / 100
+    with pytest.raises(ValueError, match="dc_block"):
+        FrontEndConfig(dc_block=1)
     with pytest.raises(ValueError, match="timeout"):
         FrontEnd().poll(timeout=-1)
     fe = FrontEnd()

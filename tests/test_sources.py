@@ -14,6 +14,7 @@ import soxr
 from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
 
 from rtvoice import RingBuffer
+from rtvoice.engine import check_stats_for_losses
 from rtvoice.errors import AudioFormatError, DeviceError
 from rtvoice.sources import FileSource, MicSource, StdinSource, StreamClock
 
@@ -112,9 +113,27 @@ def test_truncated_file_reads_what_is_there(tmp_path, speech_recordings):
     sf.write(path, audio, SR, subtype="PCM_16")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2 + 1])  # cut mid-sample; the header still claims the whole file
-    out = drain(FileSource(path))
+    source = FileSource(path)
+    out = drain(source)
     assert 0.45 * len(audio) < len(out) <= len(audio) // 2 + 1
     np.testing.assert_allclose(out[:1000], audio[:1000], atol=1 / 32768)
+    # ... and says so: the header's frame count against what was read (check_stats_for_losses prints it)
+    assert source.stats.header_frames == len(audio)
+    assert source.stats.missing_frames == len(audio) - len(out) > 0
+    lines = check_stats_for_losses({"source": source.stats.as_dict(), "frontend": {}, "asr": {}})
+    assert lines == [f"source: truncated file: the header says {len(audio)} frames, {len(out)} were read"]
+    # a whole file, and a WAV streamed with no size in its header, give no such warning
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, audio, SR, subtype="PCM_16")
+    source = FileSource(whole)
+    drain(source)
+    assert source.stats.header_frames == len(audio) and source.stats.missing_frames == 0
+    streamed = bytearray(whole.read_bytes())
+    streamed[40:44] = b"\xff\xff\xff\xff"  # the data chunk size a pipe writer leaves unknown
+    path.write_bytes(bytes(streamed))
+    source = FileSource(path)
+    drain(source)
+    assert source.stats.header_frames == 0 and source.stats.missing_frames == 0
 
 
 def _pipe_source(payload: bytes, **kwargs) -> StdinSource:
@@ -161,6 +180,38 @@ def test_raw_float_garbage_is_counted_not_passed_on():
     out = drain(source)
     assert source.stats.invalid_samples == 800
     assert np.all(np.isfinite(out))
+
+
+def test_raw_pcm_with_the_wrong_declared_sample_format_is_reported(speech_recordings):
+    audio = speech_recordings[5].load()[: SR * 2]
+    floats = audio.astype("<f4").tobytes()
+    shorts = np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2").tobytes()
+    # float32 data declared s16le: loud noise whose bytes are plausible floats
+    source = _pipe_source(floats, fmt="s16le")
+    drain(source)
+    assert "declared s16le reads as loud noise" in source.stats.format_warning
+    assert source.stats.format_warning.endswith("is it f32le?")
+    # s16 data declared f32le: NaN/Inf (counted and replaced) and absurd magnitudes
+    source = _pipe_source(shorts, fmt="f32le")
+    out = drain(source)
+    assert "declared f32le does not look like float audio" in source.stats.format_warning
+    assert source.stats.format_warning.endswith("is it s16le?") and np.all(np.isfinite(out))
+    lines = check_stats_for_losses({"source": source.stats.as_dict(), "frontend": {}, "asr": {}})
+    assert len([line for line in lines if "is it s16le?" in line]) == 1
+    # 48 kHz stereo (identical channels) declared 16 kHz mono: pairs of equal samples
+    high = np.round(soxr.resample(audio, SR, 48000) * 32767).astype("<i2")
+    source = _pipe_source(np.stack([high, high], axis=1).tobytes(), fmt="s16le")
+    drain(source)
+    assert "interleaved stereo?" in source.stats.format_warning
+    # correct declarations (and silence, loud s16 noise, 48 kHz mono) raise nothing
+    noise = (np.random.default_rng(1).uniform(-1, 1, SR) * 32767).astype("<i2").tobytes()
+    stereo = np.stack([high, high], axis=1).tobytes()
+    for payload, fmt, rate, channels in ((floats, "f32le", SR, 1), (shorts, "s16le", SR, 1),
+                                         (bytes(4 * SR), "s16le", SR, 1), (noise, "s16le", SR, 1),
+                                         (high.tobytes(), "s16le", 48000, 1), (stereo, "s16le", 48000, 2)):
+        source = _pipe_source(payload, fmt=fmt, rate=rate, channels=channels)
+        drain(source)
+        assert source.stats.format_warning == "", (fmt, rate, channels)
 
 
 def test_raw_pcm_errors():

@@ -19,6 +19,7 @@ py::array_t<float, py::array::c_style> AsMonoFloat32(const py::handle &obj, cons
 void BindRingBuffer(py::module_ &m);
 void BindFeatures(py::module_ &m);
 void BindDenoiser(py::module_ &m);
+void BindDcBlocker(py::module_ &m);
 void BindLstm(py::module_ &m);
 void BindVad(py::module_ &m);
 void BindEndpointer(py::module_ &m);

@@ -56,6 +56,8 @@ void BindFrontEnd(py::module_ &m) {
       .def_readwrite("sample_rate", &FrontEndConfig::sample_rate, "Hz (16000 only)")
       .def_readwrite("input_capacity_samples", &FrontEndConfig::input_capacity_samples,
                      "input ring capacity in samples (rounded up to a power of two)")
+      .def_readwrite("dc_block", &FrontEndConfig::dc_block, "remove a DC offset first (one-pole high-pass)")
+      .def_readwrite("dc_blocker", &FrontEndConfig::dc_blocker, "DcBlockerConfig used when dc_block is true")
       .def_readwrite("denoise", &FrontEndConfig::denoise, "run the denoiser before the VAD")
       .def_readwrite("endpointer", &FrontEndConfig::endpointer, "EndpointerConfig")
       .def_readwrite("audio_queue_blocks", &FrontEndConfig::audio_queue_blocks,
@@ -146,6 +148,7 @@ Native front end: a C++ worker thread running Silero VAD and the endpointer on a
             d["samples_in"] = s.samples_in;
             d["input_overflow"] = s.input_overflow;
             d["nonfinite_samples"] = s.nonfinite_samples;
+            d["dc_offset_max"] = s.dc_offset_max;
             d["chunks"] = s.chunks;
             d["audio_dropped_blocks"] = s.audio_dropped_blocks;
             d["audio_dropped_samples"] = s.audio_dropped_samples;

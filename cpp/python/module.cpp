@@ -30,6 +30,7 @@ PYBIND11_MODULE(_core, m) {
   rtvoice_py::BindRingBuffer(m);
   rtvoice_py::BindFeatures(m);
   rtvoice_py::BindDenoiser(m);
+  rtvoice_py::BindDcBlocker(m);
   rtvoice_py::BindLstm(m);
   rtvoice_py::BindVad(m);
   rtvoice_py::BindEndpointer(m);

@@ -37,6 +37,12 @@ void FrontEndConfig::Validate() const {
     throw std::invalid_argument("FrontEndConfig sample_rate must be 16000 Hz (Silero VAD 16 kHz), got " +
                                 std::to_string(sample_rate) + ": resample the source first");
   CheckCount(input_capacity_samples, kChunk, std::size_t{1} << 26, "input_capacity_samples");
+  if (dc_block) {
+    dc_blocker.Validate();
+    if (dc_blocker.sample_rate != sample_rate)
+      throw std::invalid_argument("FrontEndConfig dc_blocker.sample_rate must equal sample_rate (16000), got " +
+                                  std::to_string(dc_blocker.sample_rate));
+  }
   if (denoise) {
     denoiser.Validate();
     if (denoiser.sample_rate != sample_rate)
@@ -58,6 +64,7 @@ void FrontEndConfig::Validate() const {
 std::string FrontEndConfig::ToString() const {
   std::ostringstream os;
   os << "FrontEndConfig(sample_rate=" << sample_rate << ", input_capacity_samples=" << input_capacity_samples
+     << ", dc_block=" << (dc_block ? "true" : "false") << ", dc_blocker=" << dc_blocker.ToString()
      << ", denoise=" << (denoise ? "true" : "false") << ", endpointer=" << endpointer.ToString()
      << ", audio_queue_blocks=" << audio_queue_blocks << ", prob_queue_capacity=" << prob_queue_capacity
      << ", event_queue_capacity=" << event_queue_capacity << ", idle_sleep_ms=" << idle_sleep_ms << ")";
@@ -75,6 +82,7 @@ FrontEnd::FrontEnd(const FrontEndConfig &config, std::shared_ptr<const SileroVad
       denoised_(kChunk, 0.0f),
       read_buffer_(kChunk, 0.0f),
       staging_(kChunk, 0.0f) {
+  if (config_.dc_block) dc_blocker_ = std::make_unique<DcBlocker>(config_.dc_blocker);
   if (config_.denoise) {
     denoiser_ = std::make_unique<Denoiser>(config_.denoiser);
     denoiser_latency_ = denoiser_->LatencySamples();
@@ -147,6 +155,14 @@ void FrontEnd::ProcessInput(float *samples, std::size_t n) {
   }
   if (bad) nonfinite_.fetch_add(bad, std::memory_order_relaxed);
   samples_in_.fetch_add(n, std::memory_order_relaxed);
+  if (dc_blocker_) {
+    // What was removed, smoothed over about 0.5 s so that speech's own low end does not count as offset.
+    const double removed = dc_blocker_->Process(samples, n, samples);
+    const double alpha = std::min(1.0, static_cast<double>(n) / (0.5 * config_.sample_rate));
+    dc_estimate_ += alpha * (removed - dc_estimate_);
+    const double offset = std::fabs(dc_estimate_);
+    if (offset > dc_offset_max_.load(std::memory_order_relaxed)) dc_offset_max_.store(offset, std::memory_order_relaxed);
+  }
 
   if (config_.denoise) {
     Denoise(samples, n);
@@ -269,6 +285,7 @@ FrontEndStats FrontEnd::Stats() const {
   s.samples_in = samples_in_.load(std::memory_order_relaxed);
   s.input_overflow = input_.OverflowFrames();
   s.nonfinite_samples = nonfinite_.load(std::memory_order_relaxed);
+  s.dc_offset_max = dc_offset_max_.load(std::memory_order_relaxed);
   s.chunks = chunks_.load(std::memory_order_relaxed);
   s.audio_dropped_blocks = audio_.Dropped();
   s.audio_dropped_samples = audio_dropped_samples_.load(std::memory_order_relaxed);

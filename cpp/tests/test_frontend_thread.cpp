@@ -3,7 +3,8 @@
 //
 // The VAD model here has synthetic weights (a genuine Hann DFT basis, pseudo-random layers): this test is
 // about threading, not about speech. Its reference is the same model and endpointer run offline on one
-// thread: the threaded front end must reproduce it exactly, lose no sample, and count every drop.
+// thread: the threaded front end must reproduce it exactly, lose no sample, and count every drop. The
+// front end's first stage, the DC blocker (on by default), is run offline on the whole signal too.
 //
 // Usage: test_frontend_thread [samples]   (default 2,000,000; the sanitizer scripts pass a smaller one)
 #include <algorithm>
@@ -18,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "rtvoice/dc_blocker.h"
+#include "rtvoice/denoiser.h"
 #include "rtvoice/endpointer.h"
 #include "rtvoice/frontend.h"
 #include "rtvoice/silero_vad.h"
@@ -124,6 +127,15 @@ Offline RunOffline(const std::vector<float> &x, std::shared_ptr<const SileroVadM
   return o;
 }
 
+// What the front end's DC blocker makes of the whole signal (x itself when it is off).
+std::vector<float> Blocked(const std::vector<float> &x, const FrontEndConfig &fc) {
+  if (!fc.dc_block) return x;
+  DcBlocker blocker(fc.dc_blocker);
+  std::vector<float> y(x.size());
+  blocker.Process(x.data(), x.size(), y.data());
+  return y;
+}
+
 void Produce(FrontEnd &fe, const std::vector<float> &x, bool wait_for_space) {
   Lcg rng(99);
   std::size_t i = 0;
@@ -185,21 +197,24 @@ EndpointerConfig ThresholdsFor(const std::vector<float> &probs) {
   return config;
 }
 
-void TestThreadedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadModel> model) {
-  const std::vector<float> x = Signal(n);
+void TestThreadedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadModel> model, bool dc_block) {
+  FrontEndConfig fc;
+  fc.dc_block = dc_block;
+  const std::vector<float> input = Signal(n);
+  const std::vector<float> x = Blocked(input, fc);  // what the VAD and the consumer see
+  CHECK(dc_block == (x != input), "the DC blocker %s", dc_block ? "changed nothing" : "ran while off");
   // Thresholds from the model's own output, so that this synthetic model produces segments.
   const EndpointerConfig config = ThresholdsFor(RunOffline(x, model, EndpointerConfig{}).probs);
   const Offline ref = RunOffline(x, model, config);
   CHECK(ref.events.size() >= 4, "synthetic model gave only %zu events", ref.events.size());
 
-  FrontEndConfig fc;
   fc.endpointer = config;
   fc.input_capacity_samples = 4096;  // small: the producer waits for space often
   fc.idle_sleep_ms = 0.5;
   FrontEnd fe(fc, model);
   fe.Start();
   Collected c;
-  std::thread producer(Produce, std::ref(fe), std::cref(x), true);
+  std::thread producer(Produce, std::ref(fe), std::cref(input), true);
   std::thread consumer(Consume, std::ref(fe), std::ref(c));
   producer.join();
   consumer.join();
@@ -232,8 +247,8 @@ void TestThreadedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadMod
           "event %zu out of order", i);
     forced += c.events[i].forced;
   }
-  std::printf("  threaded == offline: %zu samples, %zu chunks, %zu events (%d forced), busy %.3f s\n", n,
-              c.probs.size(), c.events.size(), forced, s.busy_seconds);
+  std::printf("  threaded == offline (DC blocker %s): %zu samples, %zu chunks, %zu events (%d forced), busy %.3f s\n",
+              dc_block ? "on" : "off", n, c.probs.size(), c.events.size(), forced, s.busy_seconds);
 }
 
 // With the denoiser: clean sample i must be the enhanced input sample i (latency realigned), the tail
@@ -254,7 +269,7 @@ void TestDenoisedEqualsOffline(std::size_t n, std::shared_ptr<const SileroVadMod
     consumer.join();
     fe.Stop();
     Denoiser offline(fc.denoiser);
-    std::vector<float> in = x, out(size + latency);
+    std::vector<float> in = Blocked(x, fc), out(size + latency);
     in.resize(size + latency, 0.0f);
     offline.Process(in.data(), in.size(), out.data());
     const std::vector<float> clean(out.begin() + static_cast<std::ptrdiff_t>(latency), out.end());
@@ -353,7 +368,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const auto model = SyntheticModel();
-  TestThreadedEqualsOffline(n, model);
+  TestThreadedEqualsOffline(n, model, true);
+  TestThreadedEqualsOffline(n, model, false);
   TestDenoisedEqualsOffline(std::min<std::size_t>(n, 400000), model);
   TestDropsAreCounted(std::min<std::size_t>(n, 400000), model);
   TestOverflowAndAbandon(n, model);

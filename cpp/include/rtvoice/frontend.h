@@ -2,7 +2,7 @@
 // speech segment events.
 //
 //   producer (audio callback / file reader) --Write()--> Input() RingBuffer
-//   worker thread: [denoise] -> Silero VAD (512-sample chunks) -> Endpointer
+//   worker thread: [DC blocker] -> [denoise] -> Silero VAD (512-sample chunks) -> Endpointer
 //       -> audio queue   (AudioBlock: up to 512 clean samples + absolute start sample)
 //       -> prob queue    (ChunkProbability: chunk start sample + speech probability)
 //       -> event queue   (SegmentEvent: speech_start / speech_end at a sample, forced flag)
@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "rtvoice/dc_blocker.h"
 #include "rtvoice/endpointer.h"
 #include "rtvoice/ring_buffer.h"
 #include "rtvoice/denoiser.h"
@@ -43,6 +44,10 @@ namespace rtvoice {
 struct FrontEndConfig {
   int sample_rate = 16000;                     // Hz; the Silero VAD network is 16 kHz only
   std::size_t input_capacity_samples = 65536;  // input ring (rounded up to a power of two; 4.1 s)
+  // Remove a DC offset (rtvoice::DcBlocker, a 10 Hz one-pole high-pass) first: with an offset of 0.3
+  // the VAD hears no speech. The clean stream (what the ASR gets) is the blocked signal.
+  bool dc_block = true;
+  DcBlockerConfig dc_blocker;  // sample_rate must equal sample_rate
   // Run rtvoice::Denoiser before the VAD.
   bool denoise = false;
   DenoiserConfig denoiser;  // sample_rate must equal sample_rate
@@ -74,6 +79,7 @@ struct FrontEndStats {
   std::uint64_t samples_in = 0;          // samples the worker took from the input ring
   std::uint64_t input_overflow = 0;      // samples the producer could not write (ring full)
   std::uint64_t nonfinite_samples = 0;   // NaN/Inf input samples replaced by 0
+  double dc_offset_max = 0.0;            // largest |offset| the DC blocker removed (smoothed over ~0.5 s)
   std::uint64_t chunks = 0;              // VAD chunks processed
   std::uint64_t audio_dropped_blocks = 0, audio_dropped_samples = 0;
   std::uint64_t probs_dropped = 0;
@@ -136,6 +142,8 @@ class FrontEnd {
   SpscQueue<SegmentEvent> events_;
 
   // Worker-only state.
+  std::unique_ptr<DcBlocker> dc_blocker_;  // null when !config_.dc_block
+  double dc_estimate_ = 0.0;               // removed offset, smoothed (see ProcessInput)
   std::unique_ptr<Denoiser> denoiser_;  // null when !config_.denoise
   std::size_t denoiser_latency_ = 0;
   std::size_t preroll_left_ = 0;     // denoiser outputs still to discard (they precede sample 0)
@@ -158,6 +166,7 @@ class FrontEnd {
   std::atomic<std::uint64_t> samples_in_{0}, nonfinite_{0}, chunks_{0}, audio_dropped_samples_{0};
   std::atomic<std::uint64_t> events_emitted_{0}, input_high_water_{0};
   std::atomic<std::int64_t> busy_ns_{0};
+  std::atomic<double> dc_offset_max_{0.0};
 };
 
 }  // namespace rtvoice
