@@ -16,8 +16,9 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
 - ``wer``: caption word error rate against the references (when the inputs have them)
 - ``callback_{p50,p99,max}_s``, ``callbacks``: duration of the PortAudio callbacks (the worse of playback and
   capture; ``playback_callback_*``/``capture_callback_*`` each side), with ``--audio-device NAME``: the voice
-  then also plays on that device and the device is captured meanwhile (rtvoice.callback_timing). ``None``
-  (n/a) without a device: file input runs no callback.
+  then also plays on that device and the device is captured meanwhile (rtvoice.callback_timing), timed while
+  each input runs through the chain (from the pipeline's start until its voice is drained; not while the
+  next input's objects are set up). ``None`` (n/a) without a device: file input runs no callback.
 
 ``--clock virtual`` (see rtvoice.clock) feeds audio as fast as compute allows; the dub figure is then the
 final caption's virtual latency plus the voice's measured first-audio time.
@@ -101,6 +102,14 @@ class _DeviceLoad:
         self.capture = MicSource(device)
         self._ring = RingBuffer(1 << 16)
         self._stop = None
+        self.measuring(False)
+
+    def measuring(self, on: bool) -> None:
+        """Time the callbacks only while an input runs through the chain (not while the next one is set up:
+        loading the VAD, opening the output stream, which hold the GIL for tens of ms, as a live session
+        does once before it starts)."""
+        self.playback.meter.enabled = on
+        self.capture.stats.meter.enabled = on
 
     def start(self) -> None:
         import threading
@@ -179,7 +188,12 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         stage = DubStage(engine)
         listeners = stage.attach(source)
         pipeline = CaptionPipeline(source, recognizer, [finals, *listeners], config=PipelineConfig(clock=clock))
+        if device is not None:
+            device.measuring(True)
         stats = pipeline.run()
+        if device is not None:
+            engine.drain()  # the last line's voice heard, then the output stream is closed unmeasured
+            device.measuring(False)
         stage.finish(interrupted=False)
         tracker = pipeline.latency
         samples["caption_first_shown"] += tracker.word_first_shown

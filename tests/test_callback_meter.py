@@ -173,9 +173,14 @@ def test_a_callback_that_sleeps_is_measured_whole(pulse_server):  # noqa: F811
 @pytest.mark.slow
 def test_callbacks_under_full_asr_and_tts_load(pulse_server, speech_recordings):  # noqa: F811
     """`rtvoice bench --audio-device`: captions and the dubbed voice computed in real time, the voice played
-    into the null sink and its monitor captured, both callbacks timed. Asserts the p99 goal on the capture
-    callback (thousands of calls) and on both together a max bound; see the README for the figures and why
-    the 2 ms max goal is not asserted on this shared 2-core machine."""
+    into the null sink and its monitor captured, both callbacks timed while the chain runs.
+
+    Asserted: the p99 goal (< 0.5 ms) on the capture callback (~2,800 calls, so p99 is a robust figure;
+    measured 0.25-0.37 ms over 7 runs with the load average at 5-8 on 2 cores). Not asserted: p99 of the
+    playback callback (~200 calls: its p99 is the 3rd-worst call, 0.18-2.9 ms) and the 2 ms max goal
+    (measured 3-111 ms): on this shared machine a plain native thread sleeping 2 ms at a time wakes up to
+    50-360 ms late with no rtvoice running, so the max measures the machine's scheduler, not rtvoice. A
+    thread that holds the GIL (test above) pushes p99 to several ms, which this test would catch."""
     from rtvoice.bench import BenchInput, render_table, run_bench
 
     r = speech_recordings[5]

@@ -103,6 +103,8 @@ Args:
            "dict: count, overflow, invalid, from_entry, mean_s, p50_s, p99_s, max_s (seconds).")
       .def_property_readonly("count", &CallbackMeter::Count, "Durations recorded.")
       .def_property_readonly("max_s", &CallbackMeter::MaxSeconds, "Longest duration recorded (s, exact).")
+      .def_property("enabled", &CallbackMeter::Enabled, &CallbackMeter::SetEnabled,
+                    "While False the callback forms still do their ring operation but record nothing.")
       .def_property_readonly("config", &CallbackMeter::Config)
       .def("reset", &CallbackMeter::Reset, "Zero everything. NOT safe while a callback records.");
 

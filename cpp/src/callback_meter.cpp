@@ -76,6 +76,7 @@ CallbackSpan CallbackMeter::Begin(double started) const noexcept {
 }
 
 void CallbackMeter::End(const CallbackSpan &span) noexcept {
+  if (!Enabled()) return;
   const double now = span.clock == StartClock::kWall ? WallSeconds() : MonotonicSeconds();
   if (span.clock == StartClock::kEntry)
     from_entry_.store(from_entry_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -45,6 +45,10 @@ int KnownDurations() {
              "monotonic start");
   meter.End(meter.Begin(0.0));
   f += Check(meter.Read().from_entry == 1 && meter.Count() == 3, "a start on no clock is timed from entry");
+  meter.SetEnabled(false);
+  meter.End(meter.Begin(wall));
+  f += Check(meter.Count() == 3, "a disabled meter records no span");
+  meter.SetEnabled(true);
   bool threw = false;
   try {
     rtvoice::CallbackMeterConfig bad;

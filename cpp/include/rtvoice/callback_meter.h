@@ -74,6 +74,11 @@ class CallbackMeter {
   CallbackSpan Begin(double started) const noexcept;
   void End(const CallbackSpan &span) noexcept;
 
+  // Any thread. While disabled, End() records nothing (a benchmark measures only while the chain runs,
+  // not while models load between inputs). Record() always records. Enabled at construction.
+  void SetEnabled(bool enabled) noexcept { enabled_.store(enabled, std::memory_order_relaxed); }
+  bool Enabled() const noexcept { return enabled_.load(std::memory_order_relaxed); }
+
   // Any thread. Nearest-rank percentile (q in [0, 1]): the upper edge of the bucket holding the
   // ceil(q * count)-th shortest duration, capped at the exact maximum; the maximum when that duration
   // overflowed the range; 0 when nothing was recorded.
@@ -99,6 +104,7 @@ class CallbackMeter {
   std::atomic<std::uint64_t> sum_ns_{0};
   std::atomic<std::uint64_t> invalid_{0};
   std::atomic<std::uint64_t> from_entry_{0};
+  std::atomic<bool> enabled_{true};
 };
 
 }  // namespace rtvoice
