@@ -140,7 +140,8 @@ class PlaybackSink(AudioSink):
         discard = self._discard_seen != self._discard_wanted
         if discard:
             self._discard_seen = self._discard_wanted
-        self.meter.read_or_silence_into(self.ring, outdata, time_info.currentTime, discard)
+        started = time_info.currentTime if time_info is not None else 0.0  # None: driven by hand, no PortAudio
+        self.meter.read_or_silence_into(self.ring, outdata, started, discard)
         if status:
             self.status_flags += 1
 
