@@ -168,6 +168,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
 
     if clock not in ("real", "virtual"):
         raise RtvoiceError(f"--clock must be real or virtual, got {clock!r}")
+    device = _DeviceLoad(audio_device) if audio_device is not None else None  # a bad device fails before models load
     recognizer = WhisperRecognizer(whisper_config or WhisperConfig())
     voice = load_voice(voice_path)
     samples = {name: [] for name in LATENCY_FIGURES}
@@ -175,7 +176,6 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
               "tts_audio_s": 0.0, "dropped_samples": 0, "underruns": 0, "skipped_partials": 0}
     high_water: dict[str, int] = {}
     per_input, refs, hyps, timeline = [], [], [], None
-    device = _DeviceLoad(audio_device) if audio_device is not None else None
     if device is not None:
         device.start()
     for n, item in enumerate(inputs, 1):
