@@ -14,6 +14,11 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
 - ``frontend_rtf``, ``asr_rtf``, ``tts_rtf``: compute seconds per audio second, per stage
 - ``dropped_samples``, ``underruns``, ``skipped_partials``, ``*_high_water``: losses and queue peaks
 - ``wer``: caption word error rate against the references (when the inputs have them)
+- ``callback_{p50,p99,max}_s``, ``callbacks``: duration of the PortAudio callbacks (the worse of playback and
+  capture; ``playback_callback_*``/``capture_callback_*`` each side), with ``--audio-device NAME``: the voice
+  then also plays on that device and the device is captured meanwhile (rtvoice.callback_timing), timed while
+  each input runs through the chain (from the pipeline's start until its voice is drained; not while the
+  next input's objects are set up). ``None`` (n/a) without a device: file input runs no callback.
 
 ``--clock virtual`` (see rtvoice.clock) feeds audio as fast as compute allows; the dub figure is then the
 final caption's virtual latency plus the voice's measured first-audio time.
@@ -83,8 +88,74 @@ class _Finals:
             self.texts.append(event.text)
 
 
+class _DeviceLoad:
+    """``--audio-device``: the voice also plays through a real PlaybackSink on the device, and the device is
+    captured with a MicSource at the same time (its audio is read and thrown away), so both PortAudio
+    callbacks run, and are timed, while the chain runs at full load."""
+
+    def __init__(self, device: str):
+        from rtvoice import RingBuffer
+        from rtvoice.sources import MicSource
+        from rtvoice.tts import PlaybackSink
+
+        self.playback = PlaybackSink(device=device)
+        self.capture = MicSource(device)
+        self._ring = RingBuffer(1 << 16)
+        self._stop = None
+        self.measuring(False)
+
+    def measuring(self, on: bool) -> None:
+        """Time the callbacks only while an input runs through the chain (not while the next one is set up:
+        loading the VAD, opening the output stream, which hold the GIL for tens of ms, as a live session
+        does once before it starts)."""
+        self.playback.meter.enabled = on
+        self.capture.stats.meter.enabled = on
+
+    def start(self) -> None:
+        import threading
+
+        self.capture.start(self._ring)
+        self._stop = threading.Event()
+        self._drain = threading.Thread(target=self._drain_loop, name="rtvoice-bench-drain", daemon=True)
+        self._drain.start()
+
+    def _drain_loop(self) -> None:
+        while not self._stop.wait(0.05):
+            self._ring.discard()
+
+    def close(self) -> dict:
+        from rtvoice.callback_timing import callback_stats
+
+        self.capture.stop()
+        self.capture.join(5)
+        self._stop.set()
+        self._drain.join()
+        self.playback.close()
+        if self.capture.error is not None:
+            raise self.capture.error
+        return {"playback": callback_stats(self.playback.meter), "capture": callback_stats(self.capture.stats.meter),
+                "device": self.playback.device_name}
+
+
+def _callback_figures(measured: dict | None) -> dict:
+    """``callback_{p50,p99,max}_s`` (the worse of capture and playback), ``callbacks``, and per side."""
+    figures: dict[str, float | int | None] = {}
+    sides = ("playback", "capture")
+    for side in sides:
+        s = (measured or {}).get(side) or {}
+        figures[f"{side}_callbacks"] = s.get("callbacks", 0)
+        for q in ("p50", "p99", "max"):
+            v = s.get(f"callback_{q}_ms")
+            figures[f"{side}_callback_{q}_s"] = None if v is None else round(v / 1e3, 7)
+    for q in ("p50", "p99", "max"):
+        values = [figures[f"{side}_callback_{q}_s"] for side in sides if figures[f"{side}_callback_{q}_s"] is not None]
+        figures[f"callback_{q}_s"] = max(values) if values else None
+    figures["callbacks"] = sum(figures[f"{side}_callbacks"] for side in sides)
+    return figures
+
+
 def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whisper_config=None,
-              voice_path: Path | None = None) -> dict:
+              voice_path: Path | None = None, audio_device: str | None = None) -> dict:
     """Run every input through the chain; returns the JSON report (see the module docstring)."""
     import jiwer
 
@@ -97,6 +168,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
 
     if clock not in ("real", "virtual"):
         raise RtvoiceError(f"--clock must be real or virtual, got {clock!r}")
+    device = _DeviceLoad(audio_device) if audio_device is not None else None  # a bad device fails before models load
     recognizer = WhisperRecognizer(whisper_config or WhisperConfig())
     voice = load_voice(voice_path)
     samples = {name: [] for name in LATENCY_FIGURES}
@@ -104,14 +176,24 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
               "tts_audio_s": 0.0, "dropped_samples": 0, "underruns": 0, "skipped_partials": 0}
     high_water: dict[str, int] = {}
     per_input, refs, hyps, timeline = [], [], [], None
+    if device is not None:
+        device.start()
     for n, item in enumerate(inputs, 1):
         source = FileSource(item.path, realtime=(clock == "real"))
         finals = _Finals()
-        engine = TtsEngine(voice, SynthesisOptions(), [CallbackSink(lambda utterance, samples, offset: None)])
+        sinks = [CallbackSink(lambda utterance, samples, offset: None)]
+        if device is not None:
+            sinks.append(device.playback)  # reopened per input; its callback meter spans the whole run
+        engine = TtsEngine(voice, SynthesisOptions(), sinks)
         stage = DubStage(engine)
         listeners = stage.attach(source)
         pipeline = CaptionPipeline(source, recognizer, [finals, *listeners], config=PipelineConfig(clock=clock))
+        if device is not None:
+            device.measuring(True)
         stats = pipeline.run()
+        if device is not None:
+            engine.drain()  # the last line's voice heard, then the output stream is closed unmeasured
+            device.measuring(False)
         stage.finish(interrupted=False)
         tracker = pipeline.latency
         samples["caption_first_shown"] += tracker.word_first_shown
@@ -154,6 +236,8 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         progress(f"[{n}/{len(inputs)}] {item.id}: {stats['audio_seconds']:.1f} s of audio in "
                  f"{stats['wall_seconds']:.1f} s, {len(finals.texts)} caption(s)")
 
+    measured = device.close() if device is not None else None
+
     figures: dict[str, float | int | None] = {}
     for name in LATENCY_FIGURES:
         p = percentiles(samples[name])
@@ -171,6 +255,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     figures["wall_seconds"] = round(totals["wall_s"], 3)
     if refs:
         figures["wer"] = round(float(jiwer.wer(refs, hyps)), 4)
+    figures.update(_callback_figures(measured))
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -179,6 +264,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "python": platform.python_version()},
         "models": {"asr": recognizer.describe(), "voice": voice.name, "voice_device": voice.device},
+        "audio_device": None if measured is None else measured["device"],
         "figures": figures,
         "inputs": per_input,
         "latency_samples_s": {k: [round(v, 4) for v in samples[k]] for k in LATENCY_FIGURES},
@@ -220,7 +306,23 @@ def render_table(report: dict) -> str:
               + ", ".join(f"{k.replace('_high_water', '')} {v}" for k, v in f.items() if k.endswith("high_water"))]
     if "wer" in f:
         lines.append(f"caption WER: {f['wer'] * 100:.1f}%")
+    lines.append(_callback_line(report))
     return "\n".join(lines)
+
+
+def _callback_line(report: dict) -> str:
+    f = report["figures"]
+    if not f.get("callbacks"):
+        return "audio callbacks: n/a (no --audio-device: file input, no callback ran)"
+
+    def side(name):
+        if not f.get(f"{name}_callbacks"):
+            return f"{name} n/a"
+        return (f"{name} {f[name + '_callbacks']} calls, p50 {f[name + '_callback_p50_s'] * 1e3:.3f} ms, "
+                f"p99 {f[name + '_callback_p99_s'] * 1e3:.3f} ms, max {f[name + '_callback_max_s'] * 1e3:.3f} ms")
+
+    return f"audio callbacks on {report.get('audio_device')!r}: {side('playback')}; {side('capture')}"
+
 
 
 def plot_report(report: dict, path: Path) -> None:

@@ -96,7 +96,8 @@ def check_budgets(report: dict[str, float], budgets: list[Budget]) -> list[Budge
         if budget.figure not in report:
             known = ", ".join(sorted(k for k, v in report.items() if isinstance(v, (int, float))))
             raise BudgetError(f"budget {budget.name!r}: the report has no figure {budget.figure!r} (figures: {known})")
-        results.append(BudgetResult(budget, float(report[budget.figure])))
+        value = report[budget.figure]  # None: not measured in this run (fails the budget, shown as nan)
+        results.append(BudgetResult(budget, math.nan if value is None else float(value)))
     return results
 
 

@@ -5,7 +5,8 @@ input), from a worker thread of its own, whatever the device's or file's rate an
 channels are averaged, the rate is converted with soxr's streaming resampler.
 
 - :class:`MicSource`: a sounddevice ``InputStream`` whose callback does one thing, one native call: it
-  writes the block into a ring buffer at the device's rate and channel count. The worker reads that ring,
+  writes the block into a ring buffer at the device's rate and channel count, and records how long the
+  callback took (``stats.as_dict()``: ``callback_p50_ms`` ... , see rtvoice.callback_timing). The worker reads that ring,
   converts, and writes on. Audio that does not fit in either ring is counted, never waited for.
 - :class:`FileSource`: anything libsndfile reads. ``realtime=True`` paces it like a live source (each
   10 ms block is written when it would have been captured, and what does not fit is dropped and counted
@@ -29,6 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from rtvoice.callback_timing import callback_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError, DeviceLostError, RtvoiceError
 
 SAMPLE_RATE = 16000  # Hz, what every source delivers
@@ -101,6 +103,19 @@ class SourceStats:
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+class _MicStats(SourceStats):
+    """SourceStats plus the capture callback's duration figures (callback_p50_ms, ...)."""
+
+    def __init__(self, meter):
+        super().__init__()
+        self.meter = meter
+
+    def as_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "meter"}
+        out.update(callback_stats(self.meter))
+        return out
 
 
 class Source:
@@ -398,10 +413,11 @@ class MicSource(Source):
         self.rate = float(samplerate or info["default_samplerate"])
         self._ring = RingBuffer(int(self.rate * ring_seconds), self.channels)
         self._convert = _Converter(self.rate, self.channels)
-        write = self._ring.write
+        self.stats = _MicStats(new_meter())  # the callback's duration (rtvoice.callback_timing)
+        write, ring = self.stats.meter.write, self._ring
 
         def callback(indata, frames, time_info, status):  # PortAudio thread: one native call, nothing else
-            write(indata)
+            write(ring, indata, time_info.currentTime)  # ring.write(indata), timed
 
         try:
             self._stream = sd.InputStream(device=self.device, channels=self.channels, samplerate=self.rate,

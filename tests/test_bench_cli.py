@@ -57,6 +57,9 @@ def test_report_has_every_stage_table_json_and_plot(report):
     assert f["asr_rtf"] > 0 and f["tts_rtf"] > 0 and f["frontend_rtf"] > 0
     assert "end of speech → first dubbed sample" in result.stdout and "budgets:" in result.stdout
     assert (out / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # No --audio-device: no callback ran, the callback figures say so (None, n/a), never 0 ms.
+    assert f["callbacks"] == 0 and f["callback_p99_s"] is None and f["callback_max_s"] is None
+    assert data["audio_device"] is None and "audio callbacks: n/a" in result.stdout
 
 
 def test_budget_that_cannot_be_met_exits_1(dataset):

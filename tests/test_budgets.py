@@ -44,6 +44,12 @@ def test_nan_figure_never_meets_a_budget():
     assert not result.met
 
 
+def test_a_figure_not_measured_fails_its_budget_instead_of_crashing():
+    """callback_p99_s is None when the bench ran without --audio-device."""
+    (result,) = check_budgets({"callback_p99_s": None}, parse_budgets("callback_p99=0.5ms"))
+    assert not result.met and "EXCEEDED" in result.describe()
+
+
 def test_budget_file(tmp_path):
     path = tmp_path / "budgets.toml"
     path.write_text('[budgets]\ncaption_final_p95 = "0.5s"\nwer = "10%"\n')

@@ -24,6 +24,7 @@ void BindLstm(py::module_ &m);
 void BindVad(py::module_ &m);
 void BindEndpointer(py::module_ &m);
 void BindFrontEnd(py::module_ &m);
+void BindCallbackMeter(py::module_ &m);
 
 }  // namespace rtvoice_py
 

@@ -35,4 +35,5 @@ PYBIND11_MODULE(_core, m) {
   rtvoice_py::BindVad(m);
   rtvoice_py::BindEndpointer(m);
   rtvoice_py::BindFrontEnd(m);
+  rtvoice_py::BindCallbackMeter(m);
 }

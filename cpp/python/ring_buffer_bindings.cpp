@@ -134,6 +134,8 @@ Args:
           py::arg("out"),
           "Playback form of read_into: fills what is missing with zeros (counted as an underflow). Returns "
           "frames of real audio read.")
+      .def("discard", &RingBuffer::Discard,
+           "Consumer side: drop every frame ready to read, without copying; returns how many (not an underflow).")
       .def_property_readonly("available", &RingBuffer::Available, "Frames ready to read.")
       .def_property_readonly("space", &RingBuffer::Space, "Frames that can be written without overflow.")
       .def_property_readonly("capacity", &RingBuffer::Capacity, "Capacity in frames (a power of two).")

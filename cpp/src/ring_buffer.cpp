@@ -77,6 +77,13 @@ std::size_t RingBuffer::ReadOrSilence(float *out, std::size_t frames) noexcept {
   return n;
 }
 
+std::size_t RingBuffer::Discard() noexcept {
+  const std::uint64_t r = read_pos_.load(std::memory_order_relaxed);
+  const std::uint64_t w = write_pos_.load(std::memory_order_acquire);
+  if (w != r) read_pos_.store(w, std::memory_order_release);
+  return static_cast<std::size_t>(w - r);
+}
+
 std::size_t RingBuffer::Available() const noexcept {
   const std::uint64_t w = write_pos_.load(std::memory_order_acquire);
   const std::uint64_t r = read_pos_.load(std::memory_order_acquire);

@@ -3,6 +3,7 @@
     rtvoice bench --dataset ../shared/data/speech --clock virtual --json bench.json --plot bench.png
     rtvoice bench --input talk.wav --budget caption_final_p95=1.0s,tts_first_audio_p50=150ms
     rtvoice bench --dataset DIR --compare main.json --max-regression 10%
+    rtvoice bench --input talk.wav --audio-device pulse --budget callback_p99=0.5ms,callback_max=2ms
 
 Exit status: 0 when every budget is met (and no figure regressed more than --max-regression),
 1 when one is not (the offending figures are listed), 2 for bad arguments or input.
@@ -36,6 +37,9 @@ def register(subparsers) -> None:
                    help="with --compare: fail when a figure got worse by more than this (e.g. 10%%)")
     p.add_argument("--asr-model", type=Path, metavar="DIR", help="CTranslate2 Whisper model (default tiny.en)")
     p.add_argument("--voice", type=Path, help="Piper voice FILE.onnx (default en_US joe medium)")
+    p.add_argument("--audio-device", metavar="NAME|INDEX",
+                   help="also play the voice on this device and capture from it, timing both audio callbacks "
+                        "under full load (callback_p99=0.5ms,callback_max=2ms budgets)")
     p.set_defaults(func=run)
 
 
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
         whisper_config = WhisperConfig(model_dir=args.asr_model)
     report = run_bench(inputs, args.clock, progress=lambda line: print(line, file=sys.stderr),
-                       whisper_config=whisper_config, voice_path=args.voice)
+                       whisper_config=whisper_config, voice_path=args.voice, audio_device=args.audio_device)
     print(render_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

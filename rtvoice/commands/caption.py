@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
 def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None = None) -> int:
     """Source → front end → streaming recognizer → caption outputs (and `stage`), until the input ends."""
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
+    from rtvoice.callback_timing import report_lines as callback_report_lines
     from rtvoice.captions import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.engine import CaptionPipeline, check_stats_for_losses
     from rtvoice.errors import RtvoiceError
@@ -175,6 +176,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
+        print(f"rtvoice {name}: {line}", file=sys.stderr)
+    for line in callback_report_lines(stats):  # when a device was used
         print(f"rtvoice {name}: {line}", file=sys.stderr)
     for line in check_stats_for_losses(stats):
         print(f"rtvoice {name}: warning: {line}", file=sys.stderr)

@@ -3,7 +3,8 @@
 :class:`PlaybackSink` resamples each utterance with ``soxr`` to the device rate on the producer side
 and writes it into a C++ :class:`rtvoice.RingBuffer`. The PortAudio callback does one thing: copy
 from the ring into the device buffer (``read_or_silence_into``: what is missing is zero-filled and
-counted, never waited for). No allocation, lock or logging happens in the callback.
+counted, never waited for). No allocation, lock or logging happens in the callback. That native call
+also records how long the callback took (``stats()``: ``callback_p50_ms`` ..., see rtvoice.callback_timing).
 
 Underruns are counted per utterance: reads that came up short between an utterance's first and last
 write (a gap in the voice). Short reads while nothing is being said are just silence.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtvoice.callback_timing import callback_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError
 from rtvoice.percentiles import percentiles
 
@@ -130,16 +132,16 @@ class PlaybackSink(AudioSink):
         self.status_flags = 0  # PortAudio callbacks that reported an xrun (set in the callback)
         self._interrupted = False  # write() returns without waiting for space
         self._discard_wanted = self._discard_seen = 0  # callback drops the queue when they differ
-        self._scratch = np.zeros(8192, np.float32)
+        self.meter = new_meter()  # the callback's duration, over every stream this sink opens
 
-    # The callback: one ring read, no allocation, no lock, no logging. On an interrupt it first
-    # discards what is queued, through a scratch buffer allocated up front (bounded work).
+    # The callback: one native call (ring read, timed; no allocation, no lock, no logging). On an
+    # interrupt that call first drops what is queued (O(1), no copy).
     def _callback(self, outdata, frames, time_info, status) -> None:  # noqa: ARG002 - PortAudio signature
-        if self._discard_seen != self._discard_wanted:
+        discard = self._discard_seen != self._discard_wanted
+        if discard:
             self._discard_seen = self._discard_wanted
-            while self.ring.read_into(self._scratch):
-                pass
-        self.ring.read_or_silence_into(outdata)
+        started = time_info.currentTime if time_info is not None else 0.0  # None: driven by hand, no PortAudio
+        self.meter.read_or_silence_into(self.ring, outdata, started, discard)
         if status:
             self.status_flags += 1
 
@@ -258,7 +260,7 @@ class PlaybackSink(AudioSink):
             return {}
         return {"output_rate": self.rate, "output_device": self.device_name,
                 "ring_capacity_frames": self.ring.capacity, "ring_overflow_frames": self.ring.overflow_frames,
-                "portaudio_xruns": self.status_flags}
+                "portaudio_xruns": self.status_flags, **callback_stats(self.meter)}
 
 
 def _tag_start(utterance) -> float:

@@ -42,6 +42,10 @@ class RingBuffer {
   // Consumer side. Like Read, but fills the rest of `out` with zeros (playback callbacks).
   std::size_t ReadOrSilence(float *out, std::size_t frames) noexcept;
 
+  // Consumer side. Drops every frame ready to read, without copying (a playback callback flushing the
+  // queue on barge-in); returns how many were dropped. Not an underflow.
+  std::size_t Discard() noexcept;
+
   // Frames ready to read (consumer view) and free space (producer view).
   std::size_t Available() const noexcept;
   std::size_t Space() const noexcept;

@@ -1,0 +1,202 @@
+"""The audio callbacks' duration, measured in the running engine (issue 7: p99 < 0.5 ms, max < 2 ms).
+
+The histogram is checked against numpy on known durations; the clock handling against time.time() and
+time.monotonic(); then real PortAudio callbacks through the PulseAudio null sink: a callback that blocks
+(or a thread that holds the GIL) shows up in the figures, and the whole chain (ASR + TTS, voice played and
+captured on the device) is measured against the goal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from pulse import pulse_server  # noqa: F401  (fixture)
+
+from rtvoice import RingBuffer
+from rtvoice._core import CallbackMeter, CallbackMeterConfig
+from rtvoice.callback_timing import GOAL_MAX_S, GOAL_P99_S, callback_stats, summary_line, within_goal
+
+
+def test_percentiles_match_numpy_nearest_rank():
+    rng = np.random.default_rng(7)
+    durations = np.concatenate([rng.lognormal(np.log(40e-6), 0.8, 20000), rng.uniform(0, 3e-3, 300)])
+    meter = CallbackMeter()
+    for d in durations:
+        meter.record(float(d))
+    r = meter.reading()
+    assert r["count"] == len(durations) and r["overflow"] == 0 and r["invalid"] == 0
+    for q in (0.01, 0.5, 0.9, 0.99, 0.999):
+        reference = np.percentile(durations, q * 100, method="inverted_cdf")
+        # The upper edge of the reference's 1 us bucket (capped at the max): never below, at most 1 us above.
+        assert 0 <= meter.percentile(q) - reference <= 1e-6 + 1e-12, q
+    assert r["max_s"] == pytest.approx(durations.max(), abs=2e-9)
+    assert r["mean_s"] == pytest.approx(durations.mean(), rel=1e-4)
+    assert r["p50_s"] == meter.percentile(0.5) and r["p99_s"] == meter.percentile(0.99)
+
+
+def test_durations_past_the_range_overflow_with_an_exact_max():
+    meter = CallbackMeter(CallbackMeterConfig(bucket_us=10, range_ms=1))
+    for d in [100e-6] * 98 + [5e-3, 0.25]:
+        meter.record(d)
+    r = meter.reading()
+    assert r["overflow"] == 2 and r["max_s"] == pytest.approx(0.25, abs=1e-9)
+    assert meter.percentile(0.98) == pytest.approx(110e-6)  # upper edge of the [100, 110) us bucket
+    assert meter.percentile(0.99) == pytest.approx(0.25)   # overflowed: the only bound known is the max
+    meter.record(-1.0)
+    meter.record(float("nan"))
+    assert meter.reading()["invalid"] == 2 and meter.count == 100
+    with pytest.raises(ValueError, match="bucket_us"):
+        CallbackMeterConfig(bucket_us=0)
+    with pytest.raises(ValueError, match="buckets"):
+        CallbackMeterConfig(bucket_us=0.001, range_ms=10000)
+
+
+@pytest.mark.parametrize("clock", [time.time, time.monotonic])
+def test_timed_from_the_start_timestamp_on_either_clock(clock):
+    meter, ring = CallbackMeter(), RingBuffer(4096, 2)
+    block = np.ones((256, 2), np.float32)
+    assert meter.write(ring, block, clock() - 0.003) == 256
+    assert 0.003 <= meter.max_s < 0.1 and meter.reading()["from_entry"] == 0
+    assert ring.available == 256
+
+
+def test_a_timestamp_on_no_known_clock_is_timed_from_native_entry():
+    meter, ring = CallbackMeter(), RingBuffer(4096)
+    out = np.full(128, 7.0, np.float32)
+    ring.write(np.ones(100, np.float32))
+    assert meter.read_or_silence_into(ring, out, 0.0) == 100  # some host APIs give 0
+    np.testing.assert_array_equal(out, np.r_[np.ones(100), np.zeros(28)].astype(np.float32))
+    r = meter.reading()
+    assert r["count"] == 1 and r["from_entry"] == 1 and r["max_s"] < 0.01
+    assert callback_stats(meter)["callback_timed_from"] == "native entry"
+
+
+def test_discard_drops_the_queue_in_the_same_call():
+    meter, ring = CallbackMeter(), RingBuffer(1024)
+    ring.write(np.ones(1000, np.float32))
+    out = np.full(64, 7.0, np.float32)
+    assert meter.read_or_silence_into(ring, out, time.time(), True) == 0
+    assert not out.any() and ring.available == 0 and ring.frames_read == 1000
+
+
+def test_wrong_blocks_are_errors_not_conversions():
+    meter, ring = CallbackMeter(), RingBuffer(1024, 2)
+    with pytest.raises(TypeError, match="float32"):
+        meter.write(ring, np.ones((8, 2)), time.time())
+    with pytest.raises(ValueError, match=r"shape \(frames, 2\)"):
+        meter.write(ring, np.ones(8, np.float32), time.time())
+    with pytest.raises(ValueError, match="C-contiguous"):
+        meter.write(ring, np.ones((2, 8), np.float32).T, time.time())
+    readonly = np.zeros((8, 2), np.float32)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        meter.read_or_silence_into(ring, readonly, time.time())
+    assert meter.count == 0
+
+
+def test_summary_says_when_the_goal_is_missed():
+    meter = CallbackMeter()
+    for _ in range(99):
+        meter.record(50e-6)
+    meter.record(GOAL_MAX_S * 3)
+    stats = callback_stats(meter)
+    assert stats["callbacks"] == 100 and stats["callback_max_ms"] == pytest.approx(6.0)
+    assert not within_goal(stats) and "OVER the goal" in summary_line("microphone", stats)
+    assert summary_line("speaker", callback_stats(CallbackMeter())) is None
+
+
+# --------------------------------------------------------------------- real callbacks (PulseAudio null sink)
+
+# The ASan stage (scripts/sanitize.sh) preloads the sanitizer runtime into every child: pulseaudio then
+# never comes up (the fixture waits 30 s to skip). The native parts are covered there by the tests above.
+needs_device = pytest.mark.skipif(os.environ.get("RTVOICE_SANITIZED") == "1",
+                                  reason="no PulseAudio server under the sanitizer preload")
+
+def _capture(seconds: float, load=None) -> dict:
+    """Capture the null sink's monitor with MicSource for `seconds` while `load(stop)` runs in a thread."""
+    from rtvoice.sources import MicSource
+
+    source = MicSource("pulse")
+    source.start(RingBuffer(1 << 18))
+    stop = threading.Event()
+    worker = threading.Thread(target=load, args=(stop,), daemon=True) if load else None
+    time.sleep(0.2)
+    if worker:
+        worker.start()
+    time.sleep(seconds)
+    stop.set()
+    if worker:
+        worker.join()
+    source.stop()
+    assert source.join(5) and source.error is None
+    return source.stats.as_dict()
+
+
+@needs_device
+def test_a_thread_holding_the_gil_shows_in_the_capture_callback(pulse_server):  # noqa: F811
+    """The promise broken for real: while another thread holds the GIL ~30 ms at a time (a C call that never
+    releases it), PortAudio's callbacks wait for it, and the figures say so."""
+
+    def hold_gil(stop):
+        while not stop.is_set():
+            sum(range(1_500_000))  # one C call, the GIL held throughout (tens of ms here)
+
+    started = time.perf_counter()
+    sum(range(1_500_000))
+    hold_s = time.perf_counter() - started
+    stats = _capture(1.5, hold_gil)
+    assert stats["callbacks"] > 100 and stats["callback_timed_from"] == "portaudio"
+    assert stats["callback_max_ms"] >= min(5.0, 0.5 * hold_s * 1e3), (hold_s, stats)
+    assert not within_goal(stats)
+
+
+@needs_device
+def test_a_callback_that_sleeps_is_measured_whole(pulse_server):  # noqa: F811
+    """The figure starts at PortAudio's timestamp, so Python-level work before the native call counts."""
+    import sounddevice as sd
+
+    from rtvoice.devices import resolve_device
+
+    meter, ring = CallbackMeter(), RingBuffer(1 << 16)
+    calls = [0]
+
+    def callback(indata, frames, time_info, status):
+        calls[0] += 1
+        if calls[0] % 10 == 0:
+            time.sleep(0.005)  # what a callback must never do
+        meter.write(ring, indata, time_info.currentTime)
+
+    with sd.InputStream(device=resolve_device("pulse", "input"), channels=1, dtype="float32", latency="low",
+                        callback=callback):
+        time.sleep(1.0)
+    r = meter.reading()
+    assert r["count"] >= 50 and r["from_entry"] == 0
+    assert r["max_s"] >= 0.005 and meter.percentile(0.95) >= 0.005, r
+
+
+@needs_device
+@pytest.mark.slow
+def test_callbacks_under_full_asr_and_tts_load(pulse_server, speech_recordings):  # noqa: F811
+    """`rtvoice bench --audio-device`: captions and the dubbed voice computed in real time, the voice played
+    into the null sink and its monitor captured, both callbacks timed while the chain runs.
+
+    Asserted: the p99 goal (< 0.5 ms) on the capture callback (~2,800 calls, so p99 is a robust figure;
+    measured 0.25-0.37 ms over 7 runs with the load average at 5-8 on 2 cores). Not asserted: p99 of the
+    playback callback (~200 calls: its p99 is the 3rd-worst call, 0.18-2.9 ms) and the 2 ms max goal
+    (measured 3-111 ms): on this shared machine a plain native thread sleeping 2 ms at a time wakes up to
+    50-360 ms late with no rtvoice running, so the max measures the machine's scheduler, not rtvoice. A
+    thread that holds the GIL (test above) pushes p99 to several ms, which this test would catch."""
+    from rtvoice.bench import BenchInput, render_table, run_bench
+
+    r = speech_recordings[5]
+    report = run_bench([BenchInput(r.id, r.path, r.text)], "real", progress=lambda line: None, audio_device="pulse")
+    f = report["figures"]
+    print(render_table(report).splitlines()[-1])
+    assert f["capture_callbacks"] > 500 and f["playback_callbacks"] > 50 and f["dub_n"] == 1
+    assert f["callbacks"] == f["capture_callbacks"] + f["playback_callbacks"]
+    assert f["capture_callback_p99_s"] < GOAL_P99_S, f
+    assert f["callback_max_s"] >= f["callback_p99_s"] >= f["callback_p50_s"] > 0
