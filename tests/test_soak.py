@@ -124,8 +124,9 @@ class Sampler:
         if event.is_final:
             self.rows.append((rss_mb(), os_threads(), open_fds(), malloc_in_use_mb()))
             if len(self.rows) % FINALS_PER_PASS == 0:
-                print(f"soak: pass {len(self.rows) // FINALS_PER_PASS}: {self.rows[-1][0]:.1f} MB resident, "
-                      f"{self.rows[-1][3]:.1f} MB malloc in use, {self.rows[-1][1]} threads, {self.rows[-1][2]} fds", file=sys.stderr, flush=True)
+                rss, threads, fds, in_use = self.rows[-1]
+                print(f"soak: pass {len(self.rows) // FINALS_PER_PASS}: {rss:.1f} MB resident, {in_use:.1f} MB "
+                      f"malloc in use, {threads} threads, {fds} fds", file=sys.stderr, flush=True)
 
 
 def theil_sen_slope(values: np.ndarray) -> float:
