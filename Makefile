@@ -25,6 +25,7 @@ help:
 	@echo "make bench     run the benchmarks and write bench/results/"
 	@echo "make sanitize  ASan+UBSan suite and TSan native tests"
 	@echo "make fuzz      fuzz every byte-parsing entry point for longer (FUZZ_SECONDS=$(FUZZ_SECONDS))"
+	@echo "make soak      one hour of audio through the whole chain: memory, threads and fds stay flat"
 
 # --- system packages --------------------------------------------------------------------------
 $(STAMPS)/apt: scripts/ensure_system_packages.sh

@@ -199,19 +199,15 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         samples["caption_first_shown"] += tracker.word_first_shown
         samples["caption_committed"] += tracker.word_committed
         samples["caption_final"] += tracker.final_after_speech_end
-        samples["tts_first_audio"] += [u.end_to_end_first_audio_s for _, u in stage.lines
-                                       if u.end_to_end_first_audio_s is not None]
-        if clock == "real":
-            samples["dub"] += stage.latencies()
-        else:
-            samples["dub"] += [e.latency + u.end_to_end_first_audio_s for e, u in stage.lines
-                               if e.latency is not None and u.end_to_end_first_audio_s is not None]
+        stage.latencies()  # every spoken line summarised
+        samples["tts_first_audio"] += stage.tts_first_audio
+        samples["dub"] += stage.latencies() if clock == "real" else stage.caption_plus_tts
         tts = engine.stats()
         fe, asr = stats["frontend"], pipeline.streaming.stats
         totals["audio_s"] += stats["audio_seconds"]
         totals["wall_s"] += stats["wall_seconds"]
         totals["frontend_busy_s"] += fe["busy_seconds"]
-        totals["asr_decode_s"] += sum(asr.partial_decode_s) + sum(asr.final_decode_s)
+        totals["asr_decode_s"] += asr.partial_decode_s.total + asr.final_decode_s.total
         totals["tts_compute_s"] += tts["compute_s"]
         totals["tts_audio_s"] += tts["audio_s"]
         totals["dropped_samples"] += (stats["source"].get("dropped", 0) + fe["input_overflow"]

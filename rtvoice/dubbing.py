@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 
-from rtvoice.percentiles import percentiles
+from rtvoice.percentiles import Reservoir, percentiles
 from rtvoice.sources import SAMPLE_RATE
 
 log = logging.getLogger("rtvoice.dub")
@@ -28,10 +29,22 @@ class DubStage:
         timeline: the engine's TimelineSink, if a dubbed track is written (for its placement clock).
     """
 
+    LINES_KEPT = 32
+
     def __init__(self, engine, timeline=None):
         self.engine = engine
         self.timeline = timeline
-        self.lines: list[tuple[object, object]] = []  # (caption event, utterance)
+        # (caption event, utterance): the latest LINES_KEPT lines; the figures cover every line (a long run's
+        # memory stays bounded: lines are counted and their latency summarised once spoken).
+        self.lines: deque[tuple[object, object]] = deque(maxlen=self.LINES_KEPT)
+        self._unsettled: deque[tuple[object, object]] = deque()  # lines not summarised yet
+        self.line_count = 0
+        self.failed_lines = 0
+        self._latencies = Reservoir()
+        # Per line, for `rtvoice bench`: caption -> first dubbed sample (s), and the caption's own latency
+        # plus that (the dub latency on the virtual clock, where the caption latency is virtual).
+        self.tts_first_audio = Reservoir()
+        self.caption_plus_tts = Reservoir()
         self._source = None
         # perf_counter (TTS timestamps) -> time.time (capture clock of the sources)
         self._wall_minus_perf = time.time() - time.perf_counter()
@@ -54,6 +67,23 @@ class DubStage:
             log.warning("voice: a line failed (%s); captions and the following lines go on", error)
             utterance = self.engine.speak(event.text, tag=event)
         self.lines.append((event, utterance))
+        self._unsettled.append((event, utterance))
+        self.line_count += 1
+        self._settle()
+
+    def _settle(self) -> None:
+        """Summarise the lines already spoken (the voice speaks them in order)."""
+        while self._unsettled and self._unsettled[0][1].done:
+            event, utterance = self._unsettled.popleft()
+            self.failed_lines += utterance.error is not None
+            end = self._speech_end_wall(event)
+            if end is not None and utterance.t_first_audio is not None:
+                self._latencies.append(utterance.t_first_audio + self._wall_minus_perf - end)
+            tts = utterance.end_to_end_first_audio_s
+            if tts is not None:
+                self.tts_first_audio.append(tts)
+                if event.latency is not None:
+                    self.caption_plus_tts.append(event.latency + tts)
 
     def finish(self, interrupted: bool) -> None:
         self.engine.close(drain=not interrupted)
@@ -63,23 +93,21 @@ class DubStage:
             return None
         return self._source.clock.wall_time(int(round(event.end * SAMPLE_RATE)))
 
-    def latencies(self) -> list[float]:
-        out = []
-        for event, utterance in self.lines:
-            end = self._speech_end_wall(event)
-            if end is not None and utterance.t_first_audio is not None:
-                out.append(utterance.t_first_audio + self._wall_minus_perf - end)
-        return out
+    def latencies(self) -> Reservoir:
+        """Dub latency (s) of every line spoken so far (a uniform sample of them past 4096 lines)."""
+        self._settle()
+        return self._latencies
 
     def stats(self) -> dict:
+        self._settle()
         dub = percentiles(self.latencies())
         tts = self.engine.stats()
         return {
             "dub_latency_s": dub,
             "dub_latency_p50_s": dub["p50"],  # flat copies for `rtvoice bench` budgets
             "dub_latency_p95_s": dub["p95"],
-            "dub_lines": len(self.lines),
-            "dub_failed_lines": sum(1 for _, u in self.lines if u.error is not None),
+            "dub_lines": self.line_count,
+            "dub_failed_lines": self.failed_lines,
             "tts": tts,
         }
 

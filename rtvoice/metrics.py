@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from rtvoice.asr.text import normalize_english
-from rtvoice.percentiles import percentiles  # noqa: F401  (re-exported)
+from rtvoice.percentiles import Reservoir, percentiles  # noqa: F401  (percentiles re-exported)
 
 SAMPLE_RATE = 16000
 
@@ -52,9 +52,10 @@ class LatencyTracker:
     def __init__(self, wall_time_of: Callable[[int], float | None] | None):
         self.wall_time_of = wall_time_of
         self._segments: dict[int, _Segment] = {}
-        self.word_first_shown: list[float] = []
-        self.word_committed: list[float] = []
-        self.final_after_speech_end: list[float] = []
+        # Bounded however long the run (exact up to 4096 values each, a uniform sample past that).
+        self.word_first_shown = Reservoir()
+        self.word_committed = Reservoir()
+        self.final_after_speech_end = Reservoir()
         self.partials = 0
         self.finals = 0
         self.words = 0

@@ -27,12 +27,13 @@ The class is driven by calls (no thread of its own): :meth:`start_segment`, :met
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import numpy as np
 
 from rtvoice.asr.whisper import FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE, Transcript, WhisperRecognizer, Word
+from rtvoice.percentiles import Reservoir
 
 PARTIAL = "partial"
 FINAL = "final"
@@ -135,16 +136,16 @@ class StreamingStats:
     finals: int = 0
     forced_splits: int = 0
     fallbacks: int = 0  # decodes repeated on the full 30 s window
-    partial_decode_s: list[float] = field(default_factory=list)
-    final_decode_s: list[float] = field(default_factory=list)
+    # Seconds per decode; bounded on long runs (a uniform sample past 4096, ``.total`` stays exact).
+    partial_decode_s: Reservoir = field(default_factory=Reservoir)
+    final_decode_s: Reservoir = field(default_factory=Reservoir)
 
     def summary(self) -> dict:
         def pct(values, q):
             return round(float(np.percentile(values, q)), 4) if values else None
 
-        d = asdict(self)
-        d.pop("partial_decode_s")
-        d.pop("final_decode_s")
+        d = {f.name: getattr(self, f.name) for f in fields(self)
+             if f.name not in ("partial_decode_s", "final_decode_s")}
         d["partial_decode_s_p50"] = pct(self.partial_decode_s, 50)
         d["partial_decode_s_p95"] = pct(self.partial_decode_s, 95)
         d["final_decode_s_p50"] = pct(self.final_decode_s, 50)

@@ -19,13 +19,14 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rtvoice.errors import RtvoiceError
-from rtvoice.percentiles import percentiles
+from rtvoice.percentiles import Reservoir, percentiles
 from rtvoice.tts.playback import AudioSink
 from rtvoice.tts.synthesis import SynthesisOptions, SynthesisReport, Synthesizer
 from rtvoice.tts.voice import PiperVoiceModel
@@ -96,6 +97,9 @@ class TtsEngine:
         max_pending: texts that may wait in the queue; ``speak`` blocks beyond that (producer side).
     """
 
+    UTTERANCES_KEPT = 32
+    LINES_KEPT = 1000
+
     def __init__(self, voice: PiperVoiceModel, options: SynthesisOptions | None = None,
                  sinks: Iterable[AudioSink] = (), max_pending: int = 1024) -> None:
         self.voice = voice
@@ -109,7 +113,19 @@ class TtsEngine:
         self._closed = False
         self._started = False
         self.t_start: float | None = None  # perf_counter when the worker started
-        self.utterances: list[Utterance] = []  # finished ones, for stats (texts dropped past 10,000)
+        # The latest finished utterances; stats() covers all of them (summed as they finish, so a long run's
+        # memory stays bounded).
+        self.utterances: deque[Utterance] = deque(maxlen=self.UTTERANCES_KEPT)
+        self._summary_lock = threading.Lock()
+        self._finished = 0
+        self._spoken = 0
+        self._samples = 0
+        self._compute_s = 0.0
+        self._underruns = 0
+        self._skipped_characters = 0
+        self._first_audio = Reservoir()
+        self._end_to_end_first_audio = Reservoir()
+        self._lines: list[dict] = []  # the first LINES_KEPT, for --stats
         self.error: BaseException | None = None
         self._worker = threading.Thread(target=self._run, name="rtvoice-tts", daemon=True)
 
@@ -198,29 +214,31 @@ class TtsEngine:
 
     def stats(self) -> dict:
         """Figures for --stats: first-audio latency, real-time factor, underruns and more."""
-        utts = list(self.utterances)
-        spoken = [u for u in utts if u.t_first_audio is not None]
-        audio_s = sum(u.samples for u in utts) / self.voice.sample_rate
-        compute_s = sum(u.compute_s for u in utts)
-        first = percentiles(u.first_audio_s for u in spoken)
+        with self._summary_lock:
+            first = percentiles(self._first_audio)
+            end_to_end = percentiles(self._end_to_end_first_audio)
+            audio_s = self._samples / self.voice.sample_rate
+            compute_s = self._compute_s
+            counts = (self._underruns, self._finished, self._spoken, self._skipped_characters)
+            lines = list(self._lines)
         out = {
             "tts_first_audio_s": first,
             "tts_first_audio_p50_s": first["p50"],  # flat copies for `rtvoice bench` budgets
             "tts_first_audio_p95_s": first["p95"],
-            "tts_end_to_end_first_audio_s": percentiles(u.end_to_end_first_audio_s for u in spoken),
+            "tts_end_to_end_first_audio_s": end_to_end,
             "rtf": (compute_s / audio_s) if audio_s else None,
-            "underruns": sum(u.underruns for u in utts),
-            "utterances": len(utts),
-            "spoken": len(spoken),
+            "underruns": counts[0],
+            "utterances": counts[1],
+            "spoken": counts[2],
             "audio_s": audio_s,
             "compute_s": compute_s,
-            "skipped_characters": sum(u.report.skipped_count for u in utts),
+            "skipped_characters": counts[3],
             "voice": self.voice.name,
             "sample_rate": self.voice.sample_rate,
             "device": self.voice.device,
             "device_reason": self.voice.provider_choice.reason,
             "streaming_windows": self.voice.streaming,
-            "lines": [self._line(u) for u in utts[:1000]],
+            "lines": lines,
         }
         for sink in self.sinks:
             out.update(sink.stats())
@@ -241,10 +259,20 @@ class TtsEngine:
 
     def _finish(self, utt: Utterance) -> None:
         utt.t_done = time.perf_counter()
+        with self._summary_lock:
+            self.utterances.append(utt)
+            self._finished += 1
+            self._samples += utt.samples
+            self._compute_s += utt.compute_s
+            self._underruns += utt.underruns
+            self._skipped_characters += utt.report.skipped_count
+            if utt.t_first_audio is not None:
+                self._spoken += 1
+                self._first_audio.append(utt.first_audio_s)
+                self._end_to_end_first_audio.append(utt.end_to_end_first_audio_s)
+            if len(self._lines) < self.LINES_KEPT:
+                self._lines.append(self._line(utt))
         utt._done.set()
-        self.utterances.append(utt)
-        if len(self.utterances) > 10000:
-            del self.utterances[:1000]
         with self._idle:
             self._pending -= 1
             self._idle.notify_all()

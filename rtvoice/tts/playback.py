@@ -19,7 +19,7 @@ import numpy as np
 
 from rtvoice.callback_timing import callback_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError
-from rtvoice.percentiles import percentiles
+from rtvoice.percentiles import Reservoir, percentiles
 
 
 class AudioSink:
@@ -285,6 +285,8 @@ class TimelineSink(AudioSink):
     stays bounded.
     """
 
+    PLACEMENTS_KEPT = 1000
+
     def __init__(self, path: Path | str, start_of=_tag_start, clock_origin: float | None = None,
                  subtype: str = "PCM_16") -> None:
         self.path = Path(path)
@@ -294,7 +296,8 @@ class TimelineSink(AudioSink):
         self.rate = None
         self._file = None
         self.position = 0  # samples written so far
-        self.placements: list[dict] = []
+        self.placements: list[dict] = []  # the first PLACEMENTS_KEPT (delays of all in dub_delay_s)
+        self._delays = Reservoir()
 
     def start(self, sample_rate: int) -> None:
         import soundfile as sf
@@ -312,8 +315,10 @@ class TimelineSink(AudioSink):
         source_s = self.start_of(utterance)
         ready_s = 0.0 if self.clock_origin is None else time.perf_counter() - self.clock_origin
         start = max(int(round(source_s * self.rate)), int(round(ready_s * self.rate)), self.position)
-        self.placements.append({"id": utterance.id, "source_s": source_s, "placed_s": start / self.rate,
-                                "delay_s": start / self.rate - source_s})
+        self._delays.append(start / self.rate - source_s)
+        if len(self.placements) < self.PLACEMENTS_KEPT:
+            self.placements.append({"id": utterance.id, "source_s": source_s, "placed_s": start / self.rate,
+                                    "delay_s": start / self.rate - source_s})
         pad = start - self.position
         while pad > 0:
             n = min(pad, self.rate)
@@ -332,5 +337,5 @@ class TimelineSink(AudioSink):
 
     def stats(self) -> dict:
         return {"dub_track": str(self.path),
-                "dub_delay_s": percentiles(p["delay_s"] for p in self.placements),
-                "placements": self.placements[:1000]}
+                "dub_delay_s": percentiles(self._delays),
+                "placements": list(self.placements)}

@@ -58,6 +58,9 @@ class VoiceOptions:
         flow_context: frames of context either side of a flow window.
         decoder_context: frames of context either side of a decoder window.
         warmup: run a warm-up phrase at load (first-run allocations, gain calibration, window check).
+        memory_arena: ONNX Runtime's CPU memory arena and memory patterns. Off by default: every text has
+            its own length, so the arena kept growing in long runs (whole chain, 53 s of speech over and over:
+            about 20 MB more resident after 7 passes with it, flat after 3 without; tests/test_soak.py).
     """
 
     providers: str = "auto"
@@ -67,6 +70,7 @@ class VoiceOptions:
     flow_context: int = 32
     decoder_context: int = 16
     warmup: bool = True
+    memory_arena: bool = False
 
     def __post_init__(self) -> None:
         from rtvoice.tts.providers import PREFERENCES
@@ -323,6 +327,8 @@ class PiperVoiceModel:
         so.intra_op_num_threads = self.options.resolved_threads
         so.inter_op_num_threads = 1
         so.log_severity_level = 3  # errors only: the provider choice was probed already
+        so.enable_cpu_mem_arena = self.options.memory_arena
+        so.enable_mem_pattern = self.options.memory_arena
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.options.spin else "0")
         return so
 
