@@ -48,6 +48,19 @@ def callback_stats(meter) -> dict:
     }
 
 
+def entry_stats(meter, path: str) -> dict:
+    """``callback_path`` ("native" or "python") and, for native callbacks, the duration from native entry to
+    exit alone (``callback_entry_{p50,p99,max}_ms``: what rtvoice's own code takes, without PortAudio's
+    work between its timestamp and the call)."""
+    out = {"callback_path": path}
+    if meter is None:
+        return out
+    r = meter.reading()
+    for q in ("p50", "p99", "max"):
+        out[f"callback_entry_{q}_ms"] = round(r[f"{q}_s"] * 1e3, 4) if r["count"] else None
+    return out
+
+
 def within_goal(stats: dict) -> bool:
     """p99 and max within the goal (True when no callback ran)."""
     if not stats.get("callbacks"):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from pulse import pulse_server  # noqa: F401  (fixture)
 
-from rtvoice import RingBuffer
+from rtvoice import RingBuffer, native_audio
 from rtvoice._core import CallbackMeter, CallbackMeterConfig
 from rtvoice.callback_timing import GOAL_MAX_S, GOAL_P99_S, callback_stats, summary_line, within_goal
 
@@ -116,11 +116,11 @@ def test_summary_says_when_the_goal_is_missed():
 needs_device = pytest.mark.skipif(os.environ.get("RTVOICE_SANITIZED") == "1",
                                   reason="no PulseAudio server under the sanitizer preload")
 
-def _capture(seconds: float, load=None) -> dict:
+def _capture(seconds: float, load=None, native: bool | None = None) -> dict:
     """Capture the null sink's monitor with MicSource for `seconds` while `load(stop)` runs in a thread."""
     from rtvoice.sources import MicSource
 
-    source = MicSource("pulse")
+    source = MicSource("pulse", native_callback=native)
     source.start(RingBuffer(1 << 18))
     stop = threading.Event()
     worker = threading.Thread(target=load, args=(stop,), daemon=True) if load else None
@@ -136,22 +136,40 @@ def _capture(seconds: float, load=None) -> dict:
     return source.stats.as_dict()
 
 
-@needs_device
-def test_a_thread_holding_the_gil_shows_in_the_capture_callback(pulse_server):  # noqa: F811
-    """The promise broken for real: while another thread holds the GIL ~30 ms at a time (a C call that never
-    releases it), PortAudio's callbacks wait for it, and the figures say so."""
+def _hold_gil(stop):
+    while not stop.is_set():
+        sum(range(1_500_000))  # one C call, the GIL held throughout (tens of ms here)
 
-    def hold_gil(stop):
-        while not stop.is_set():
-            sum(range(1_500_000))  # one C call, the GIL held throughout (tens of ms here)
 
+def _gil_hold_s() -> float:
     started = time.perf_counter()
     sum(range(1_500_000))
-    hold_s = time.perf_counter() - started
-    stats = _capture(1.5, hold_gil)
+    return time.perf_counter() - started
+
+
+@needs_device
+def test_a_thread_holding_the_gil_shows_in_the_python_capture_callback(pulse_server):  # noqa: F811
+    """The promise broken for real: while another thread holds the GIL ~30 ms at a time (a C call that never
+    releases it), sounddevice's Python callbacks wait for it, and the figures say so."""
+    hold_s = _gil_hold_s()
+    stats = _capture(1.5, _hold_gil, native=False)
     assert stats["callbacks"] > 100 and stats["callback_timed_from"] == "portaudio"
+    assert stats["callback_path"] == "python" and "callback_entry_max_ms" not in stats
     assert stats["callback_max_ms"] >= min(5.0, 0.5 * hold_s * 1e3), (hold_s, stats)
     assert not within_goal(stats)
+
+
+@pytest.mark.skipif(not native_audio.available(), reason="built without PortAudio headers: no native callbacks")
+@needs_device
+def test_the_native_capture_callback_does_not_wait_for_the_gil(pulse_server):  # noqa: F811
+    """The same thread holding the GIL ~30 ms at a time: the native callback never takes the GIL, so its own
+    duration (native entry to exit) stays in microseconds, far under one GIL hold."""
+    hold_s = _gil_hold_s()
+    stats = _capture(1.5, _hold_gil, native=True)
+    assert stats["callbacks"] > 100 and stats["callback_timed_from"] == "portaudio"
+    assert stats["callback_path"] == "native" and stats["portaudio_input_overflows"] == 0
+    assert stats["callback_entry_max_ms"] < min(1.0, 0.1 * hold_s * 1e3), (hold_s, stats)
+    assert stats["callback_entry_p99_ms"] <= stats["callback_p99_ms"]
 
 
 @needs_device
