@@ -9,6 +9,10 @@ device buffer and a :class:`rtvoice.RingBuffer` and times itself. :class:`rtvoic
 :class:`rtvoice.tts.PlaybackSink` use them when this build has them (``rtvoice._core.has_native_audio``:
 PortAudio's headers were found at build time) unless told not to: ``native_callback=False``, or the
 environment variable ``RTVOICE_NATIVE_CALLBACK=0``. sounddevice still lists and resolves the devices.
+
+The native streams ask PortAudio (ALSA host API) for a SCHED_FIFO callback thread; where the process may
+not have one (no CAP_SYS_NICE and RLIMIT_RTPRIO 0) PortAudio runs it at normal priority
+(``callback_realtime`` in the stats: a real-time thread was running once the stream had started).
 """
 
 from __future__ import annotations
@@ -59,9 +63,29 @@ def stream_errors(sd) -> tuple[type[BaseException], ...]:
     return (sd.PortAudioError, AudioStreamError, ValueError)
 
 
-def counters_stats(counters: dict, kind: str) -> dict:
-    """The native stream's PortAudio status counts for --stats."""
+def realtime_threads() -> int:
+    """Threads of this process running SCHED_FIFO or SCHED_RR now (PortAudio's callback threads, when the
+    native streams' request for real-time scheduling was granted); 0 where that cannot be read."""
+    count = 0
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                if os.sched_getscheduler(int(tid)) in (os.SCHED_FIFO, os.SCHED_RR):
+                    count += 1
+            except OSError:  # the thread ended meanwhile
+                pass
+    except (OSError, AttributeError):
+        return 0
+    return count
+
+
+def counters_stats(counters: dict, kind: str, realtime: bool | None = None) -> dict:
+    """The native stream's PortAudio status counts for --stats, and whether its callback thread ran
+    SCHED_FIFO (``callback_realtime``)."""
+    out = {"callback_realtime": realtime}
     if kind == "input":
-        return {"portaudio_status_callbacks": counters["status_callbacks"],
-                "portaudio_input_overflows": counters["input_overflows"]}
-    return {"portaudio_output_underflows": counters["output_underflows"]}
+        out.update(portaudio_status_callbacks=counters["status_callbacks"],
+                   portaudio_input_overflows=counters["input_overflows"])
+    else:
+        out["portaudio_output_underflows"] = counters["output_underflows"]
+    return out

@@ -34,7 +34,7 @@ import numpy as np
 
 from rtvoice.callback_timing import callback_stats, entry_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError, DeviceLostError, RtvoiceError
-from rtvoice.native_audio import counters_stats, stream_errors, suggested_latency, use_native
+from rtvoice.native_audio import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
 
 SAMPLE_RATE = 16000  # Hz, what every source delivers
 RAW_FORMATS = {"s16le": ("<i2", 1 / 32768.0), "s32le": ("<i4", 1 / 2147483648.0), "f32le": ("<f4", 1.0)}
@@ -116,13 +116,14 @@ class _MicStats(SourceStats):
         self.meter = meter
         self.entry_meter = entry_meter  # native callbacks: from native entry to exit
         self.stream = stream  # native callbacks: the CaptureStream (its PortAudio status counts)
+        self.realtime = None  # native callbacks: a SCHED_FIFO thread ran once the stream had started
 
     def as_dict(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("meter", "entry_meter", "stream")}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("meter", "entry_meter", "stream", "realtime")}
         out.update(callback_stats(self.meter))
         out.update(entry_stats(self.entry_meter, "python" if self.stream is None else "native"))
         if self.stream is not None:
-            out.update(counters_stats(self.stream.counters(), "input"))
+            out.update(counters_stats(self.stream.counters(), "input", self.realtime))
         return out
 
 
@@ -433,7 +434,7 @@ class MicSource(Source):
 
                 config = AudioStreamConfig(device=-1 if self.device is None else self.device, channels=self.channels,
                                            sample_rate=self.rate, frames_per_buffer=blocksize,
-                                           suggested_latency_s=suggested_latency(info, "input", "low"))
+                                           suggested_latency_s=suggested_latency(info, "input", "low"), realtime=True)
                 entry = new_meter()
                 self._stream = CaptureStream(config, self._ring, meter, entry)
                 self.stats = _MicStats(meter, entry, self._stream)
@@ -468,6 +469,8 @@ class MicSource(Source):
             self._stream.start()
         except self._errors as error:
             raise DeviceError(f"cannot start input device {self.device_name!r}: {error}") from error
+        if self.native:
+            self.stats.realtime = realtime_threads() > 0
         stopping = False
         arrived = 0  # frames the callback has written so far (read, waiting, or refused by the full ring)
         quiet = 0.0  # seconds without audio (see PAUSE_STEP_S)

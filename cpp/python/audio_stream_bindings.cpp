@@ -74,7 +74,7 @@ void BindAudioStream(py::module_ &m) {
       .def("stop", &AudioStream::Stop, py::call_guard<py::gil_scoped_release>(),
            "Stop; returns once the last callback has run. No-op when stopped or closed.")
       .def("close", &AudioStream::Close, py::call_guard<py::gil_scoped_release>(),
-           "Stop if needed, close, release PortAudio. Idempotent.")
+           "Abort if running (no wait for a stalled device), close, release PortAudio. Idempotent.")
       .def_property_readonly("active", &AudioStream::IsActive, "Callbacks are running (False once PortAudio ended the stream).")
       .def_property_readonly("closed", [](const AudioStream &s) { return !s.IsOpen(); })
       .def_property_readonly("finished", &AudioStream::Finished,
@@ -82,6 +82,8 @@ void BindAudioStream(py::module_ &m) {
       .def_property_readonly("latency", &AudioStream::LatencySeconds, "Latency PortAudio reports (s).")
       .def_property_readonly("samplerate", &AudioStream::SampleRate, "Rate the stream runs at (Hz).")
       .def_property_readonly("device", &AudioStream::Device, "PortAudio device index.")
+      .def_property_readonly("realtime", &AudioStream::Realtime,
+                             "SCHED_FIFO was requested for the callback thread (ALSA host API; PortAudio falls back silently when not permitted).")
       .def_property_readonly("frames", &AudioStream::Frames, "Frames delivered by the callbacks so far.")
       .def_property_readonly("config", &AudioStream::Config)
       .def("counters", &CountersDict,

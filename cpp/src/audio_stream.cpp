@@ -207,7 +207,10 @@ void AudioStream::Open(bool input) {
     if (error != paNoError) Fail("cannot set the stream-finished callback", error);
 #ifdef RTVOICE_HAVE_PA_ALSA
     const PaHostApiInfo *host = Pa_GetHostApiInfo(info->hostApi);
-    if (config_.realtime && host != nullptr && host->type == paALSA) PaAlsa_EnableRealtimeScheduling(stream, 1);
+    if (config_.realtime && host != nullptr && host->type == paALSA) {
+      PaAlsa_EnableRealtimeScheduling(stream, 1);
+      realtime_ = true;
+    }
 #endif
   } catch (...) {
     if (stream_ != nullptr) Pa_CloseStream(static_cast<PaStream *>(stream_));
@@ -224,7 +227,15 @@ void AudioStream::Start() {
   if (Pa_IsStreamActive(stream) == 1) return;
   if (Pa_IsStreamStopped(stream) == 0) Pa_StopStream(stream);  // ended by PortAudio: stop before restarting
   finished_.store(false, std::memory_order_release);
-  const PaError error = Pa_StartStream(stream);
+  PaError error = Pa_StartStream(stream);
+#ifdef RTVOICE_HAVE_PA_ALSA
+  if (error != paNoError && realtime_) {
+    // The process may not create a SCHED_FIFO thread (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): normal scheduling.
+    PaAlsa_EnableRealtimeScheduling(stream, 0);
+    realtime_ = false;
+    error = Pa_StartStream(stream);
+  }
+#endif
   if (error != paNoError) Fail("cannot start the stream", error);
 }
 
@@ -239,7 +250,8 @@ void AudioStream::Stop() {
 void AudioStream::Close() {
   if (stream_ != nullptr) {
     auto *stream = static_cast<PaStream *>(stream_);
-    if (Pa_IsStreamStopped(stream) == 0) Pa_StopStream(stream);
+    // Abort, not stop: Pa_StopStream would wait for a stalled device (a suspended sink) to deliver again.
+    if (Pa_IsStreamStopped(stream) == 0) Pa_AbortStream(stream);
     std::lock_guard<std::mutex> lock(PaMutex());
     const PaError error = Pa_CloseStream(stream);
     stream_ = nullptr;

@@ -21,7 +21,7 @@ import numpy as np
 
 from rtvoice.callback_timing import callback_stats, entry_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError
-from rtvoice.native_audio import counters_stats, stream_errors, suggested_latency, use_native
+from rtvoice.native_audio import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
 from rtvoice.percentiles import percentiles
 
 
@@ -142,6 +142,7 @@ class PlaybackSink(AudioSink):
         self.native = use_native(native_callback)
         self.entry_meter = new_meter() if self.native else None  # native: from native entry to exit
         self._closed_counters: dict[str, int] = {}  # native: status counts of the streams already closed
+        self._realtime = None  # native: the last stream's callback thread ran SCHED_FIFO
 
     # The callback: one native call (ring read, timed; no allocation, no lock, no logging). On an
     # interrupt that call first drops what is queued (O(1), no copy).
@@ -195,12 +196,14 @@ class PlaybackSink(AudioSink):
                 info = sd.query_devices(index, "output") if index is not None else sd.query_devices(kind="output")
                 config = AudioStreamConfig(device=-1 if index is None else index, channels=1, sample_rate=self.rate,
                                            frames_per_buffer=self.blocksize,
-                                           suggested_latency_s=suggested_latency(info, "output", self.latency))
+                                           suggested_latency_s=suggested_latency(info, "output", self.latency), realtime=True)
                 stream = PlaybackStream(config, self.ring, self.meter, self.entry_meter)
             else:
                 stream = sd.OutputStream(samplerate=self.rate, channels=1, dtype="float32", device=index,
                                          blocksize=self.blocksize, latency=self.latency, callback=self._callback)
             stream.start()
+            if self.native:
+                self._realtime = realtime_threads() > 0
         except stream_errors(sd) as error:
             raise DeviceError(f"cannot open output device {self.device_name!r} at {self.rate} Hz: {error}") from error
         return stream
@@ -299,7 +302,7 @@ class PlaybackSink(AudioSink):
             counters = self._native_counters()
             if counters:
                 out["portaudio_xruns"] = counters["status_callbacks"]
-                out.update(counters_stats(counters, "output"))
+                out.update(counters_stats(counters, "output", self._realtime))
         return out
 
 

@@ -48,8 +48,8 @@ struct AudioStreamConfig {
   int frames_per_buffer = 0;
   // Suggested device latency in seconds; < 0: the device's default low latency.
   double suggested_latency_s = -1.0;
-  // Ask PortAudio's ALSA host API to run the callback thread SCHED_FIFO (ignored on other host APIs and
-  // when the process may not; PortAudio then falls back to normal scheduling).
+  // Ask PortAudio's ALSA host API to run the callback thread SCHED_FIFO (ignored on other host APIs; when
+  // the process may not, Start() falls back to normal scheduling).
   bool realtime = false;
 
   void Validate() const;  // throws std::invalid_argument
@@ -84,7 +84,8 @@ class AudioStream {
   void Start();
   // Stop: returns once the last callback has run (Pa_StopStream). No-op when stopped or closed.
   void Stop();
-  // Stop if needed and close the stream, and release this stream's reference on PortAudio. Idempotent.
+  // Abort if running (Pa_AbortStream: does not wait for a stalled device) and close the stream, and release
+  // this stream's reference on PortAudio. Idempotent.
   void Close();
 
   bool IsOpen() const noexcept { return stream_ != nullptr; }
@@ -98,6 +99,10 @@ class AudioStream {
   // The rate the stream runs at (Hz; Pa_GetStreamInfo), 0 when closed.
   double SampleRate() const noexcept;
   int Device() const noexcept { return device_; }
+  // SCHED_FIFO was requested from PortAudio (config.realtime on the ALSA host API). PortAudio itself falls
+  // back to normal scheduling when the process may not have it (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): whether
+  // it got it shows in the thread's policy (rtvoice.native_audio.realtime_threads).
+  bool Realtime() const noexcept { return realtime_; }
 
   std::uint64_t Frames() const noexcept { return frames_.load(std::memory_order_relaxed); }
   AudioStreamCounters Counters() const noexcept;
@@ -140,6 +145,7 @@ class AudioStream {
  private:
   friend struct AudioStreamCallbacks;  // the PortAudio callbacks (audio_stream.cpp)
   void *stream_ = nullptr;   // PaStream*
+  bool realtime_ = false;
   bool initialized_ = false;  // holds a Pa_Initialize reference
 };
 
