@@ -1,17 +1,21 @@
 """How long the audio callbacks take, measured in the running engine.
 
 Each PortAudio callback (:class:`rtvoice.sources.MicSource` capture, :class:`rtvoice.tts.PlaybackSink`
-playback) makes one native call, :meth:`rtvoice._core.CallbackMeter.write` or
-:meth:`~rtvoice._core.CallbackMeter.read_or_silence_into`, that does the ring-buffer operation and records
-the callback's duration in a lock-free histogram (1 µs buckets up to 20 ms, exact maximum).
+playback) records its duration in a lock-free histogram (1 µs buckets up to 20 ms, exact maximum). Native
+callbacks (the default, rtvoice.native_audio: :class:`rtvoice._core.CaptureStream` /
+``PlaybackStream``) do it in C++ (``callback_path`` "native"), and also record native entry to exit alone
+(``callback_entry_*``, :func:`entry_stats`). Python callbacks (``RTVOICE_NATIVE_CALLBACK=0``) make one
+native call, :meth:`rtvoice._core.CallbackMeter.write` or
+:meth:`~rtvoice._core.CallbackMeter.read_or_silence_into`, that does the ring-buffer operation and records.
 
 What the figure covers: from PortAudio's ``time_info.currentTime`` to the end of the ring operation. On
 Linux/ALSA (the PulseAudio plugin included) that timestamp is CLOCK_REALTIME, read by PortAudio in its
-callback thread just before it calls into sounddevice (checked: it lies 7-120 µs before Python's
-``time.time()`` inside the callback). So the figure includes sounddevice's cffi dispatch, the wait for the
-GIL (the part that can really block: another Python thread holding the GIL for its switch interval) and
-the native copy. It does not include what runs after the native call returns (a few Python bytecodes) nor
-PortAudio's own work before its timestamp. When the timestamp is on no clock the meter knows (0 or
+callback thread when it queries the device, before it reads the block and calls the callback (checked: it
+lies 7-120 µs before Python's ``time.time()`` inside the callback). So the figure includes PortAudio's
+read of the block and, for Python callbacks, sounddevice's cffi dispatch and the wait for the GIL (the part
+that can really block: another Python thread holding the GIL for its switch interval), then the copy. It
+does not include what runs after the native call returns (a few Python bytecodes) nor PortAudio's own
+work before its timestamp. When the timestamp is on no clock the meter knows (0 or
 another epoch: some host APIs), the duration is measured from native entry only and those callbacks
 are counted in ``callbacks_timed_from_entry`` (``callback_timed_from`` then says "native entry").
 
