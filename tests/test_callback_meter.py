@@ -207,10 +207,11 @@ def test_native_callbacks_under_full_asr_and_tts_load(pulse_server, speech_recor
     Asserted: the p99 goal (< 0.5 ms) on both callbacks, timed from PortAudio's timestamp; and, where the
     callback threads got SCHED_FIFO (as root here), the 2 ms max goal on the native code itself (entry to
     exit) and on the whole playback callback. Not asserted: the max of the capture callback from PortAudio's
-    timestamp. Between that timestamp and the call into rtvoice, PortAudio reads the block through ALSA's
-    pulse plugin, which waits for the plugin's own mainloop thread (normal priority). On this loaded 2-core
-    machine that wait reached 1-4 ms at SCHED_FIFO and up to 125 ms without it, while rtvoice's code in the same
-    callbacks stayed under 0.05 ms (README, "Audio callback duration")."""
+    timestamp: between that timestamp and the call into rtvoice PortAudio reads the block through ALSA's
+    pulse plugin (most likely waiting for the plugin's normal-priority thread). Measured on this loaded
+    2-core machine: 0.05-0.19 ms in 7 runs of this test; over the whole dataset 0.46 ms in one run, 3.95 ms
+    in another at SCHED_FIFO, 125 ms without it, while rtvoice's code in the same callbacks stayed under
+    0.1 ms (README, "Audio callback duration")."""
     from rtvoice.bench import BenchInput, render_table, run_bench
 
     r = speech_recordings[5]
