@@ -78,6 +78,8 @@ def summary_line(label: str, stats: dict) -> str | None:
         return None
     verdict = "within" if within_goal(stats) else "OVER"
     timed = "" if stats["callback_timed_from"] == "portaudio" else f", timed from {stats['callback_timed_from']}"
+    path = stats.get("callback_path")
+    label = f"{label} ({path})" if path else label
     return (f"{label} callback: {stats['callbacks']} calls, p50 {stats['callback_p50_ms']:.3f} ms, "
             f"p99 {stats['callback_p99_ms']:.3f} ms, max {stats['callback_max_ms']:.3f} ms ({verdict} the goal "
             f"p99 < {GOAL_P99_S * 1e3:g} ms, max < {GOAL_MAX_S * 1e3:g} ms{timed})")
