@@ -11,7 +11,7 @@ TSAN_BUILD := build/tsan
 GPU ?= 0
 FUZZ_SECONDS ?= 10
 
-APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 libsndfile1 \
+APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 portaudio19-dev libsndfile1 \
 	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 

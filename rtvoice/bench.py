@@ -18,7 +18,10 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
   capture; ``playback_callback_*``/``capture_callback_*`` each side), with ``--audio-device NAME``: the voice
   then also plays on that device and the device is captured meanwhile (rtvoice.callback_timing), timed while
   each input runs through the chain (from the pipeline's start until its voice is drained; not while the
-  next input's objects are set up). ``None`` (n/a) without a device: file input runs no callback.
+  next input's objects are set up). ``None`` (n/a) without a device: file input runs no callback. Timed
+  from PortAudio's timestamp (see rtvoice.callback_timing); with native callbacks (the report's
+  ``audio_callbacks``: "native", rtvoice.native_audio) also ``{playback,capture}_callback_entry_{p99,max}_s``:
+  native entry to exit only.
 
 ``--clock virtual`` (see rtvoice.clock) feeds audio as fast as compute allows; the dub figure is then the
 final caption's virtual latency plus the voice's measured first-audio time.
@@ -108,7 +111,7 @@ class _DeviceLoad:
         """Time the callbacks only while an input runs through the chain (not while the next one is set up:
         loading the VAD, opening the output stream, which hold the GIL for tens of ms, as a live session
         does once before it starts)."""
-        self.playback.meter.enabled = on
+        self.playback.meter.enabled = on  # the native entry meters follow these
         self.capture.stats.meter.enabled = on
 
     def start(self) -> None:
@@ -133,8 +136,13 @@ class _DeviceLoad:
         self.playback.close()
         if self.capture.error is not None:
             raise self.capture.error
-        return {"playback": callback_stats(self.playback.meter), "capture": callback_stats(self.capture.stats.meter),
-                "device": self.playback.device_name}
+        from rtvoice.callback_timing import entry_stats
+
+        playback = {**callback_stats(self.playback.meter),
+                    **entry_stats(self.playback.entry_meter, "native" if self.playback.native else "python")}
+        capture = {**callback_stats(self.capture.stats.meter),
+                   **entry_stats(self.capture.stats.entry_meter, "native" if self.capture.native else "python")}
+        return {"playback": playback, "capture": capture, "device": self.playback.device_name}
 
 
 def _callback_figures(measured: dict | None) -> dict:
@@ -147,6 +155,9 @@ def _callback_figures(measured: dict | None) -> dict:
         for q in ("p50", "p99", "max"):
             v = s.get(f"callback_{q}_ms")
             figures[f"{side}_callback_{q}_s"] = None if v is None else round(v / 1e3, 7)
+        for q in ("p99", "max"):  # native callbacks: native entry to exit only (None for Python callbacks)
+            v = s.get(f"callback_entry_{q}_ms")
+            figures[f"{side}_callback_entry_{q}_s"] = None if v is None else round(v / 1e3, 7)
     for q in ("p50", "p99", "max"):
         values = [figures[f"{side}_callback_{q}_s"] for side in sides if figures[f"{side}_callback_{q}_s"] is not None]
         figures[f"callback_{q}_s"] = max(values) if values else None
@@ -261,6 +272,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
                     "python": platform.python_version()},
         "models": {"asr": recognizer.describe(), "voice": voice.name, "voice_device": voice.device},
         "audio_device": None if measured is None else measured["device"],
+        "audio_callbacks": None if measured is None else measured["capture"]["callback_path"],
         "figures": figures,
         "inputs": per_input,
         "latency_samples_s": {k: [round(v, 4) for v in samples[k]] for k in LATENCY_FIGURES},
@@ -314,10 +326,14 @@ def _callback_line(report: dict) -> str:
     def side(name):
         if not f.get(f"{name}_callbacks"):
             return f"{name} n/a"
+        entry = f.get(name + "_callback_entry_max_s")
         return (f"{name} {f[name + '_callbacks']} calls, p50 {f[name + '_callback_p50_s'] * 1e3:.3f} ms, "
-                f"p99 {f[name + '_callback_p99_s'] * 1e3:.3f} ms, max {f[name + '_callback_max_s'] * 1e3:.3f} ms")
+                f"p99 {f[name + '_callback_p99_s'] * 1e3:.3f} ms, max {f[name + '_callback_max_s'] * 1e3:.3f} ms"
+                + ("" if entry is None else f" (native code alone: max {entry * 1e3:.3f} ms)"))
 
-    return f"audio callbacks on {report.get('audio_device')!r}: {side('playback')}; {side('capture')}"
+    path = report.get("audio_callbacks")
+    return (f"audio callbacks{'' if path is None else f' ({path})'} on {report.get('audio_device')!r}: "
+            f"{side('playback')}; {side('capture')}")
 
 
 

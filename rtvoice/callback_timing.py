@@ -1,17 +1,21 @@
 """How long the audio callbacks take, measured in the running engine.
 
 Each PortAudio callback (:class:`rtvoice.sources.MicSource` capture, :class:`rtvoice.tts.PlaybackSink`
-playback) makes one native call, :meth:`rtvoice._core.CallbackMeter.write` or
-:meth:`~rtvoice._core.CallbackMeter.read_or_silence_into`, that does the ring-buffer operation and records
-the callback's duration in a lock-free histogram (1 µs buckets up to 20 ms, exact maximum).
+playback) records its duration in a lock-free histogram (1 µs buckets up to 20 ms, exact maximum). Native
+callbacks (the default, rtvoice.native_audio: :class:`rtvoice._core.CaptureStream` /
+``PlaybackStream``) do it in C++ (``callback_path`` "native"), and also record native entry to exit alone
+(``callback_entry_*``, :func:`entry_stats`). Python callbacks (``RTVOICE_NATIVE_CALLBACK=0``) make one
+native call, :meth:`rtvoice._core.CallbackMeter.write` or
+:meth:`~rtvoice._core.CallbackMeter.read_or_silence_into`, that does the ring-buffer operation and records.
 
 What the figure covers: from PortAudio's ``time_info.currentTime`` to the end of the ring operation. On
 Linux/ALSA (the PulseAudio plugin included) that timestamp is CLOCK_REALTIME, read by PortAudio in its
-callback thread just before it calls into sounddevice (checked: it lies 7-120 µs before Python's
-``time.time()`` inside the callback). So the figure includes sounddevice's cffi dispatch, the wait for the
-GIL (the part that can really block: another Python thread holding the GIL for its switch interval) and
-the native copy. It does not include what runs after the native call returns (a few Python bytecodes) nor
-PortAudio's own work before its timestamp. When the timestamp is on no clock the meter knows (0 or
+callback thread when it queries the device, before it reads the block and calls the callback (checked: it
+lies 7-120 µs before Python's ``time.time()`` inside the callback). So the figure includes PortAudio's
+read of the block and, for Python callbacks, sounddevice's cffi dispatch and the wait for the GIL (the part
+that can really block: another Python thread holding the GIL for its switch interval), then the copy. It
+does not include what runs after the native call returns (a few Python bytecodes) nor PortAudio's own
+work before its timestamp. When the timestamp is on no clock the meter knows (0 or
 another epoch: some host APIs), the duration is measured from native entry only and those callbacks
 are counted in ``callbacks_timed_from_entry`` (``callback_timed_from`` then says "native entry").
 
@@ -48,6 +52,19 @@ def callback_stats(meter) -> dict:
     }
 
 
+def entry_stats(meter, path: str) -> dict:
+    """``callback_path`` ("native" or "python") and, for native callbacks, the duration from native entry to
+    exit alone (``callback_entry_{p50,p99,max}_ms``: what rtvoice's own code takes, without PortAudio's
+    work between its timestamp and the call)."""
+    out = {"callback_path": path}
+    if meter is None:
+        return out
+    r = meter.reading()
+    for q in ("p50", "p99", "max"):
+        out[f"callback_entry_{q}_ms"] = round(r[f"{q}_s"] * 1e3, 4) if r["count"] else None
+    return out
+
+
 def within_goal(stats: dict) -> bool:
     """p99 and max within the goal (True when no callback ran)."""
     if not stats.get("callbacks"):
@@ -61,6 +78,8 @@ def summary_line(label: str, stats: dict) -> str | None:
         return None
     verdict = "within" if within_goal(stats) else "OVER"
     timed = "" if stats["callback_timed_from"] == "portaudio" else f", timed from {stats['callback_timed_from']}"
+    path = stats.get("callback_path")
+    label = f"{label} ({path})" if path else label
     return (f"{label} callback: {stats['callbacks']} calls, p50 {stats['callback_p50_ms']:.3f} ms, "
             f"p99 {stats['callback_p99_ms']:.3f} ms, max {stats['callback_max_ms']:.3f} ms ({verdict} the goal "
             f"p99 < {GOAL_P99_S * 1e3:g} ms, max < {GOAL_MAX_S * 1e3:g} ms{timed})")

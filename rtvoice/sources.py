@@ -4,10 +4,12 @@ Every source delivers 16 kHz mono float32 into a :class:`rtvoice.RingBuffer` it 
 input), from a worker thread of its own, whatever the device's or file's rate and channel count:
 channels are averaged, the rate is converted with soxr's streaming resampler.
 
-- :class:`MicSource`: a sounddevice ``InputStream`` whose callback does one thing, one native call: it
-  writes the block into a ring buffer at the device's rate and channel count, and records how long the
-  callback took (``stats.as_dict()``: ``callback_p50_ms`` ... , see rtvoice.callback_timing). The worker reads that ring,
-  converts, and writes on. Audio that does not fit in either ring is counted, never waited for.
+- :class:`MicSource`: a PortAudio input stream whose callback does one thing: it writes the block into a
+  ring buffer at the device's rate and channel count, and records how long the callback took
+  (``stats.as_dict()``: ``callback_p50_ms`` ... , see rtvoice.callback_timing). By default the callback is
+  native code only (:class:`rtvoice._core.CaptureStream`, rtvoice.native_audio: no Python, no GIL); with
+  ``native_callback=False`` it is a sounddevice callback making one native call. The worker reads that
+  ring, converts, and writes on. Audio that does not fit in either ring is counted, never waited for.
 - :class:`FileSource`: anything libsndfile reads. ``realtime=True`` paces it like a live source (each
   10 ms block is written when it would have been captured, and what does not fit is dropped and counted
   as it would be live); otherwise it runs as fast as the consumer takes it (the writer waits for space).
@@ -30,8 +32,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from rtvoice.callback_timing import callback_stats, new_meter
+from rtvoice.callback_timing import callback_stats, entry_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError, DeviceLostError, RtvoiceError
+from rtvoice.native_audio import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
 
 SAMPLE_RATE = 16000  # Hz, what every source delivers
 RAW_FORMATS = {"s16le": ("<i2", 1 / 32768.0), "s32le": ("<i4", 1 / 2147483648.0), "f32le": ("<f4", 1.0)}
@@ -108,13 +111,19 @@ class SourceStats:
 class _MicStats(SourceStats):
     """SourceStats plus the capture callback's duration figures (callback_p50_ms, ...)."""
 
-    def __init__(self, meter):
+    def __init__(self, meter, entry_meter=None, stream=None):
         super().__init__()
         self.meter = meter
+        self.entry_meter = entry_meter  # native callbacks: from native entry to exit
+        self.stream = stream  # native callbacks: the CaptureStream (its PortAudio status counts)
+        self.realtime = None  # native callbacks: a SCHED_FIFO thread ran once the stream had started
 
     def as_dict(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k != "meter"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("meter", "entry_meter", "stream", "realtime")}
         out.update(callback_stats(self.meter))
+        out.update(entry_stats(self.entry_meter, "python" if self.stream is None else "native"))
+        if self.stream is not None:
+            out.update(counters_stats(self.stream.counters(), "input", self.realtime))
         return out
 
 
@@ -381,6 +390,9 @@ class MicSource(Source):
         ring_seconds: capacity of the callback's ring buffer.
         stall_timeout_s: the device is lost when it delivers no audio for this long (the stream is lost at
             once when PortAudio ends it). Shorter pauses are counted (``stats.device_pauses``).
+        native_callback: run the PortAudio callback in native code only (rtvoice._core.CaptureStream: no
+            Python, no GIL in PortAudio's thread); False: a sounddevice callback (one native call). None:
+            native when this build has it, unless RTVOICE_NATIVE_CALLBACK=0 (rtvoice.native_audio).
 
     When the device goes away while capturing, the worker raises :class:`rtvoice.errors.DeviceLostError`
     (in ``error``); the audio captured up to then has been delivered. See docs/faults.md.
@@ -391,7 +403,7 @@ class MicSource(Source):
 
     def __init__(self, device: str | int | None = None, channels: int | None = None,
                  samplerate: float | None = None, blocksize: int = 0, ring_seconds: float = 2.0,
-                 stall_timeout_s: float = 1.0):
+                 stall_timeout_s: float = 1.0, native_callback: bool | None = None):
         super().__init__()
         if not stall_timeout_s > 0:
             raise ValueError(f"stall_timeout_s must be > 0 s, got {stall_timeout_s}")
@@ -413,16 +425,29 @@ class MicSource(Source):
         self.rate = float(samplerate or info["default_samplerate"])
         self._ring = RingBuffer(int(self.rate * ring_seconds), self.channels)
         self._convert = _Converter(self.rate, self.channels)
-        self.stats = _MicStats(new_meter())  # the callback's duration (rtvoice.callback_timing)
-        write, ring = self.stats.meter.write, self._ring
-
-        def callback(indata, frames, time_info, status):  # PortAudio thread: one native call, nothing else
-            write(ring, indata, time_info.currentTime)  # ring.write(indata), timed
-
+        self.native = use_native(native_callback)
+        self._errors = stream_errors(sd)
+        meter = new_meter()  # the callback's duration (rtvoice.callback_timing)
         try:
-            self._stream = sd.InputStream(device=self.device, channels=self.channels, samplerate=self.rate,
-                                          dtype="float32", blocksize=blocksize, latency="low", callback=callback)
-        except (sd.PortAudioError, ValueError) as error:
+            if self.native:  # PortAudio's thread runs only C++ (rtvoice.native_audio)
+                from rtvoice._core import AudioStreamConfig, CaptureStream
+
+                config = AudioStreamConfig(device=-1 if self.device is None else self.device, channels=self.channels,
+                                           sample_rate=self.rate, frames_per_buffer=blocksize,
+                                           suggested_latency_s=suggested_latency(info, "input", "low"), realtime=True)
+                entry = new_meter()
+                self._stream = CaptureStream(config, self._ring, meter, entry)
+                self.stats = _MicStats(meter, entry, self._stream)
+            else:
+                self.stats = _MicStats(meter)
+                write, ring = meter.write, self._ring
+
+                def callback(indata, frames, time_info, status):  # PortAudio thread: one native call, nothing else
+                    write(ring, indata, time_info.currentTime)  # ring.write(indata), timed
+
+                self._stream = sd.InputStream(device=self.device, channels=self.channels, samplerate=self.rate,
+                                              dtype="float32", blocksize=blocksize, latency="low", callback=callback)
+        except self._errors as error:
             raise DeviceError(f"cannot open input device {self.device_name!r} at {self.rate:.0f} Hz, "
                               f"{self.channels} ch: {error}") from error
         self._sd = sd
@@ -442,8 +467,10 @@ class MicSource(Source):
         total = 0
         try:
             self._stream.start()
-        except self._sd.PortAudioError as error:
+        except self._errors as error:
             raise DeviceError(f"cannot start input device {self.device_name!r}: {error}") from error
+        if self.native:
+            self.stats.realtime = realtime_threads() > 0
         stopping = False
         arrived = 0  # frames the callback has written so far (read, waiting, or refused by the full ring)
         quiet = 0.0  # seconds without audio (see PAUSE_STEP_S)
@@ -501,7 +528,7 @@ class MicSource(Source):
     def _close(self) -> None:
         try:
             self._stream.close()
-        except self._sd.PortAudioError:
+        except self._errors:
             pass
 
 

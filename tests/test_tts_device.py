@@ -11,19 +11,23 @@ import soxr
 from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
 from tts_helpers import voice
 
-from rtvoice import RingBuffer
+from rtvoice import RingBuffer, native_audio
 from rtvoice.sources import MicSource
 from rtvoice.tts import CallbackSink, PlaybackSink, SynthesisOptions, TtsEngine
 
 
 @pytest.mark.slow
-def test_spoken_line_reaches_the_device_intact(pulse_server):  # noqa: F811
-    capture = MicSource("pulse")  # the null sink's monitor
+@pytest.mark.parametrize("native", [
+    pytest.param(True, marks=pytest.mark.skipif(not native_audio.available(), reason="built without PortAudio headers")),
+    False])
+def test_spoken_line_reaches_the_device_intact(pulse_server, native):  # noqa: F811
+    """Both callback paths: native (rtvoice._core streams) and sounddevice's Python callbacks."""
+    capture = MicSource("pulse", native_callback=native)  # the null sink's monitor
     ring = RingBuffer(1 << 19)
     capture.start(ring)
     time.sleep(0.3)
     synthesised = []
-    playback = PlaybackSink(device="pulse")
+    playback = PlaybackSink(device="pulse", native_callback=native)
     engine = TtsEngine(voice(), SynthesisOptions(noise_scale=0.0, noise_w=0.0),
                        [playback, CallbackSink(lambda utt, samples, offset: synthesised.append(samples.copy()))])
     engine.start()
@@ -40,3 +44,4 @@ def test_spoken_line_reaches_the_device_intact(pulse_server):  # noqa: F811
     assert correlation > 0.99, correlation
     stats = engine.stats()
     assert stats["underruns"] == 0 and utterance.underruns == 0
+    assert capture.stats.as_dict()["callback_path"] == ("native" if native else "python")

@@ -25,6 +25,7 @@ void BindVad(py::module_ &m);
 void BindEndpointer(py::module_ &m);
 void BindFrontEnd(py::module_ &m);
 void BindCallbackMeter(py::module_ &m);
+void BindAudioStream(py::module_ &m);
 
 }  // namespace rtvoice_py
 

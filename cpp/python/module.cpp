@@ -36,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
   rtvoice_py::BindEndpointer(m);
   rtvoice_py::BindFrontEnd(m);
   rtvoice_py::BindCallbackMeter(m);
+  rtvoice_py::BindAudioStream(m);
 }

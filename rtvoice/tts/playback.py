@@ -2,9 +2,11 @@
 
 :class:`PlaybackSink` resamples each utterance with ``soxr`` to the device rate on the producer side
 and writes it into a C++ :class:`rtvoice.RingBuffer`. The PortAudio callback does one thing: copy
-from the ring into the device buffer (``read_or_silence_into``: what is missing is zero-filled and
-counted, never waited for). No allocation, lock or logging happens in the callback. That native call
-also records how long the callback took (``stats()``: ``callback_p50_ms`` ..., see rtvoice.callback_timing).
+from the ring into the device buffer (what is missing is zero-filled and counted, never waited for). No
+allocation, lock or logging happens in the callback, and it records how long it took (``stats()``:
+``callback_p50_ms`` ..., see rtvoice.callback_timing). By default the callback is native code only
+(:class:`rtvoice._core.PlaybackStream`, rtvoice.native_audio: no Python, no GIL); with
+``native_callback=False`` it is a sounddevice callback making one native call (``read_or_silence_into``).
 
 Underruns are counted per utterance: reads that came up short between an utterance's first and last
 write (a gap in the voice). Short reads while nothing is being said are just silence.
@@ -17,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rtvoice.callback_timing import callback_stats, new_meter
+from rtvoice.callback_timing import callback_stats, entry_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError
+from rtvoice.native_audio import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
 from rtvoice.percentiles import Reservoir, percentiles
 
 
@@ -107,11 +110,14 @@ class PlaybackSink(AudioSink):
         latency: PortAudio output latency in seconds (or "low"/"high"); 0.1 s because with "low" a loaded
             2-core machine starved the device (PortAudio underflows) though the ring held audio.
         stall_timeout_s: a device that takes no audio for this long while the ring is full is an error.
+        native_callback: run the PortAudio callback in native code only (rtvoice._core.PlaybackStream: no
+            Python, no GIL in PortAudio's thread); False: the sounddevice callback ``_callback``. None:
+            native when this build has it, unless RTVOICE_NATIVE_CALLBACK=0 (rtvoice.native_audio).
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
                  ring_seconds: float = 2.0, blocksize: int = 0, latency: str | float = 0.1,
-                 stall_timeout_s: float = 3.0) -> None:
+                 stall_timeout_s: float = 3.0, native_callback: bool | None = None) -> None:
         if ring_seconds <= 0.05:
             raise ValueError(f"ring_seconds must be > 0.05, got {ring_seconds}")
         self.device_spec = device
@@ -133,6 +139,10 @@ class PlaybackSink(AudioSink):
         self._interrupted = False  # write() returns without waiting for space
         self._discard_wanted = self._discard_seen = 0  # callback drops the queue when they differ
         self.meter = new_meter()  # the callback's duration, over every stream this sink opens
+        self.native = use_native(native_callback)
+        self.entry_meter = new_meter() if self.native else None  # native: from native entry to exit
+        self._closed_counters: dict[str, int] = {}  # native: status counts of the streams already closed
+        self._realtime = None  # native: the last stream's callback thread ran SCHED_FIFO
 
     # The callback: one native call (ring read, timed; no allocation, no lock, no logging). On an
     # interrupt that call first drops what is queued (O(1), no copy).
@@ -148,6 +158,9 @@ class PlaybackSink(AudioSink):
     def interrupt(self) -> None:
         self._interrupted = True
         self._discard_wanted += 1
+        request = getattr(self.stream, "request_discard", None)  # native stream: its callback drops the queue
+        if request is not None:
+            request()
 
     def start(self, sample_rate: int) -> None:
         from rtvoice import RingBuffer
@@ -177,10 +190,21 @@ class PlaybackSink(AudioSink):
 
         sd = _sounddevice()
         try:
-            stream = sd.OutputStream(samplerate=self.rate, channels=1, dtype="float32", device=index,
-                                     blocksize=self.blocksize, latency=self.latency, callback=self._callback)
+            if self.native:  # PortAudio's thread runs only C++ (rtvoice.native_audio)
+                from rtvoice._core import AudioStreamConfig, PlaybackStream
+
+                info = sd.query_devices(index, "output") if index is not None else sd.query_devices(kind="output")
+                config = AudioStreamConfig(device=-1 if index is None else index, channels=1, sample_rate=self.rate,
+                                           frames_per_buffer=self.blocksize,
+                                           suggested_latency_s=suggested_latency(info, "output", self.latency), realtime=True)
+                stream = PlaybackStream(config, self.ring, self.meter, self.entry_meter)
+            else:
+                stream = sd.OutputStream(samplerate=self.rate, channels=1, dtype="float32", device=index,
+                                         blocksize=self.blocksize, latency=self.latency, callback=self._callback)
             stream.start()
-        except (sd.PortAudioError, ValueError) as error:
+            if self.native:
+                self._realtime = realtime_threads() > 0
+        except stream_errors(sd) as error:
             raise DeviceError(f"cannot open output device {self.device_name!r} at {self.rate} Hz: {error}") from error
         return stream
 
@@ -253,14 +277,33 @@ class PlaybackSink(AudioSink):
                 self.stream.stop()
                 self.stream.close()
             finally:
+                counters = getattr(self.stream, "counters", None)
+                if counters is not None:  # native stream: keep its status counts
+                    for key, value in counters().items():
+                        self._closed_counters[key] = self._closed_counters.get(key, 0) + value
                 self.stream = None
+
+    def _native_counters(self) -> dict:
+        """Status counts of every native stream this sink opened (the open one included)."""
+        total = dict(self._closed_counters)
+        counters = getattr(self.stream, "counters", None)
+        for key, value in (counters() if counters is not None else {}).items():
+            total[key] = total.get(key, 0) + value
+        return total
 
     def stats(self) -> dict:
         if self.ring is None:
             return {}
-        return {"output_rate": self.rate, "output_device": self.device_name,
-                "ring_capacity_frames": self.ring.capacity, "ring_overflow_frames": self.ring.overflow_frames,
-                "portaudio_xruns": self.status_flags, **callback_stats(self.meter)}
+        out = {"output_rate": self.rate, "output_device": self.device_name,
+               "ring_capacity_frames": self.ring.capacity, "ring_overflow_frames": self.ring.overflow_frames,
+               "portaudio_xruns": self.status_flags, **callback_stats(self.meter),
+               **entry_stats(self.entry_meter, "native" if self.native else "python")}
+        if self.native:
+            counters = self._native_counters()
+            if counters:
+                out["portaudio_xruns"] = counters["status_callbacks"]
+                out.update(counters_stats(counters, "output", self._realtime))
+        return out
 
 
 def _tag_start(utterance) -> float:
