@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import srt
-from asr_support import wer, whisper
+from asr_support import CaptionCollector, wer, whisper
 from pulse import pulse_server  # noqa: F401  (fixture)
 
 
@@ -24,18 +24,6 @@ from rtvoice.sources import FileSource, MicSource, StdinSource  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000
-
-
-class Collect:
-    def __init__(self):
-        self.events = []
-
-    def write(self, event):
-        self.events.append(event)
-
-    @property
-    def finals(self):
-        return [e for e in self.events if e.is_final]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def excerpt(tmp_path_factory, dev_long, speech_recordings):
 @pytest.fixture(scope="module")
 def file_captions(excerpt):
     path, _ = excerpt
-    out = Collect()
+    out = CaptionCollector()
     pipeline = CaptionPipeline(FileSource(path), whisper(), [out])
     stats = pipeline.run()
     return out, stats
@@ -84,7 +72,7 @@ def test_stdin_pipeline_matches_file(file_captions, excerpt):
             writer.write(audio.astype("<i2").tobytes())
 
     threading.Thread(target=feed, daemon=True).start()
-    out = Collect()
+    out = CaptionCollector()
     CaptionPipeline(StdinSource("s16le", SR, 1, stream=os.fdopen(read_fd, "rb")), whisper(), [out]).run()
     assert [e.text for e in out.finals] == [e.text for e in file_captions[0].finals]
 
@@ -97,7 +85,7 @@ def test_realtime_overload_skips_partials_keeps_finals(speech_recordings):
 
     slow = WhisperRecognizer(WhisperConfig(device="cpu", threads=1))
     r = speech_recordings[6]
-    out = Collect()
+    out = CaptionCollector()
     pipeline = CaptionPipeline(FileSource(r.path, realtime=True), slow, [out],
                                StreamingConfig(partial_interval_s=0.04, min_partial_audio_s=0.04))
     stats = pipeline.run()
@@ -189,9 +177,9 @@ def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_
     microphone gives the file path's captions: WER difference <= 2 points (one word is 0.9 points), with
     latency figures from the capture clock."""
     refs = [" ".join(r.text for r in speech_recordings)]
-    file_out = Collect()
+    file_out = CaptionCollector()
     CaptionPipeline(FileSource(dev_long.path), whisper(), [file_out]).run()
-    mic_out = Collect()
+    mic_out = CaptionCollector()
     pipeline = CaptionPipeline(MicSource("pulse"), whisper(), [mic_out])
     import threading
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from asr_support import wer, whisper
+from asr_support import CaptionCollector, wer, whisper
 
 from rtvoice.asr import StreamingConfig
 from rtvoice.engine import CaptionPipeline, check_stats_for_losses
@@ -29,21 +29,9 @@ SR = 16000
 UTTERANCE = "spk1_snt3"  # 2.7 s; with a DC offset of 0.3 the VAD heard nothing before the DC blocker
 
 
-class Collect:
-    def __init__(self):
-        self.events = []
-
-    def write(self, event):
-        self.events.append(event)
-
-    @property
-    def finals(self):
-        return [e for e in self.events if e.is_final]
-
-
 def caption(path, frontend_config=None, streaming=StreamingConfig()):
     """(final caption events, stats) of a file through the whole pipeline."""
-    out = Collect()
+    out = CaptionCollector()
     stats = CaptionPipeline(FileSource(path), whisper(), [out], streaming, frontend_config).run()
     return out.finals, stats
 
