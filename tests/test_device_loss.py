@@ -94,6 +94,16 @@ def _play_until_cut(server, path, first):
     return player
 
 
+def _stderr_at_exit(process, head: str, player) -> str:
+    """All the caption process wrote on stderr once it has exited (it must within 30 s); stops the player."""
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        player.kill()
+        player.wait()
+    return head + stderr
+
+
 def _check_outputs(out, first, second):
     """The caption files parse and hold the first utterance's final and the second's forced final."""
     events = [json.loads(line) for line in out["jsonl"].read_text().splitlines()]
@@ -123,12 +133,7 @@ def test_device_disappears_mid_speech(private_pulse, two_utterances, tmp_path):
     player = _play_until_cut(private_pulse, path, first)
     private_pulse.unload_sink()
     cut = time.monotonic()
-    try:
-        stdout, stderr = process.communicate(timeout=30)
-        stderr = head + stderr
-    finally:
-        player.kill()
-        player.wait()
+    stderr = _stderr_at_exit(process, head, player)
     took = time.monotonic() - cut
     print(f"exit {took:.2f} s after the loss; stderr:\n{stderr}")  # shown with -s
     assert process.returncode == 3, stderr
@@ -155,12 +160,7 @@ def test_sigterm_mid_speech_finalises_outputs(private_pulse, two_utterances, tmp
     process, out, head = _start_captions(private_pulse, tmp_path)
     player = _play_until_cut(private_pulse, path, first)
     process.send_signal(signal.SIGTERM)
-    try:
-        stdout, stderr = process.communicate(timeout=30)
-        stderr = head + stderr
-    finally:
-        player.kill()
-        player.wait()
+    stderr = _stderr_at_exit(process, head, player)
     assert process.returncode == 0, stderr
     assert "SIGTERM, finishing the captions" in stderr and "Traceback" not in stderr
     stats = _check_outputs(out, first, second)

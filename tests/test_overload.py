@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -51,10 +50,15 @@ def _feed(process, pcm: bytes, schedule, block: int = 320):
         process.stdin.close()
 
 
-def _outputs(process) -> tuple[str, str]:
-    """stdout and the rest of stderr once the process has ended (both are small: the pipes never fill)."""
+def _caption_paced(args, pcm: bytes, schedule, tmp_path) -> tuple[str, str, dict]:
+    """stdout, the rest of stderr and the stats JSON of a caption run fed on `schedule`; it must exit 0. The
+    outputs are small (finals, rate-limited status lines), so the pipes never fill while it is fed."""
+    process, stats_path = _caption_process(args, tmp_path)
+    _feed(process, pcm, schedule)
     process.wait(timeout=120)
-    return process.stdout.read().decode(), process.stderr.read().decode()
+    stdout, stderr = process.stdout.read().decode(), process.stderr.read().decode()
+    assert process.returncode == 0, stderr
+    return stdout, stderr, json.loads(stats_path.read_text())
 
 
 @pytest.mark.slow
@@ -68,13 +72,7 @@ def test_overload_then_catch_up(tmp_path, dev_long):
     def schedule(t):
         return t / pace if t <= fast_s else fast_s / pace + (t - fast_s)
 
-    process, stats_path = _caption_process(["--threads", "1", "--partial-interval", "0.1"], tmp_path)
-    writer = threading.Thread(target=_feed, args=(process, pcm, schedule))
-    writer.start()
-    writer.join()
-    stdout, stderr = _outputs(process)
-    assert process.returncode == 0, stderr
-    stats = json.loads(stats_path.read_text())
+    stdout, stderr, stats = _caption_paced(["--threads", "1", "--partial-interval", "0.1"], pcm, schedule, tmp_path)
     overload, asr = stats["overload"], stats["asr"]
 
     # Overload happened and was handled by skipping partials.
@@ -111,13 +109,8 @@ def test_backlog_bound_drops_are_counted(tmp_path, dev_long):
     stays within the bound, and what did not fit is dropped, counted and reported, never silently."""
     audio = dev_long.load()[: 12 * SR]
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-    process, stats_path = _caption_process(["--threads", "1", "--max-backlog", "1", "--quiet"], tmp_path)
-    writer = threading.Thread(target=_feed, args=(process, pcm, lambda t: t / 12.0))
-    writer.start()
-    writer.join()
-    _, stderr = _outputs(process)
-    assert process.returncode == 0, stderr
-    stats = json.loads(stats_path.read_text())
+    _, stderr, stats = _caption_paced(["--threads", "1", "--max-backlog", "1", "--quiet"], pcm, lambda t: t / 12.0,
+                                      tmp_path)
     fe, overload = stats["frontend"], stats["overload"]
     assert overload["backlog_capacity_s"] == pytest.approx(4.0 + 1.0)  # input ring + audio queue
     assert overload["audio_queue_high_water_s"] <= 1.0 + 512 / SR
