@@ -136,6 +136,16 @@ def theil_sen_slope(values: np.ndarray) -> float:
     return float(np.median((values[j] - values[i]) / (j - i)))
 
 
+def _assert_flat_after_warmup(level: np.ndarray, what: str, figures: str) -> None:
+    """Per-pass levels (MB) after warm-up: no higher than the warm-up's second half by more than the budget,
+    and no upward trend beyond the per-pass budget."""
+    growth = level[WARMUP_PASSES:].max() - level[WARMUP_PASSES // 2:WARMUP_PASSES].max()
+    slope = theil_sen_slope(level[WARMUP_PASSES - 1:])
+    assert growth <= GROWTH_BUDGET_MB, f"{what} grew {growth:.1f} MB after warm-up ({figures})"
+    assert slope <= SLOPE_BUDGET_MB, (f"{what} trends up {slope:.2f} MB a pass after warm-up "
+                                      f"(allowed {SLOPE_BUDGET_MB:.2f}; {figures})")
+
+
 @pytest.mark.slow
 def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long):
     assert PASSES > WARMUP_PASSES + 1
@@ -165,19 +175,11 @@ def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long):
                f"highest sample {rss.max():.1f}; threads {int(threads.min())}..{int(threads.max())}, "
                f"fds {int(fds.min())}..{int(fds.max())}")
     print(figures)
-    growth = level[WARMUP_PASSES:].max() - level[WARMUP_PASSES // 2:WARMUP_PASSES].max()
-    slope = theil_sen_slope(level[WARMUP_PASSES - 1:])
-    assert growth <= GROWTH_BUDGET_MB, f"resident memory grew {growth:.1f} MB after warm-up ({figures})"
-    assert slope <= SLOPE_BUDGET_MB, (f"resident memory trends up {slope:.2f} MB a pass after warm-up "
-                                      f"(allowed {SLOPE_BUDGET_MB:.2f}; {figures})")
+    _assert_flat_after_warmup(level, "resident memory", figures)
     if not np.isnan(in_use).any():
         used = np.median(in_use.reshape(PASSES, FINALS_PER_PASS), axis=1)
         used_figures = f"malloc in use per pass: {', '.join(f'{v:.1f}' for v in used)} MB"
         print(used_figures)
-        used_growth = used[WARMUP_PASSES:].max() - used[WARMUP_PASSES // 2:WARMUP_PASSES].max()
-        used_slope = theil_sen_slope(used[WARMUP_PASSES - 1:])
-        assert used_growth <= GROWTH_BUDGET_MB, f"memory in use grew {used_growth:.1f} MB ({used_figures})"
-        assert used_slope <= SLOPE_BUDGET_MB, (f"memory in use trends up {used_slope:.2f} MB a pass "
-                                               f"(allowed {SLOPE_BUDGET_MB:.2f}; {used_figures})")
+        _assert_flat_after_warmup(used, "memory in use", used_figures)
     assert threads[warm:].max() <= threads[warm - FINALS_PER_PASS:warm].max(), f"threads leaked ({figures})"
     assert fds[warm:].max() <= fds[warm - FINALS_PER_PASS:warm].max(), f"descriptors leaked ({figures})"
