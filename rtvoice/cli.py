@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from rtvoice.allocator import limit_malloc_arenas
 from rtvoice.errors import RtvoiceError
 
 COMMAND_MODULES = (
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        limit_malloc_arenas()  # before any worker thread exists (rtvoice.allocator says why)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130

@@ -81,6 +81,8 @@ def test_unpadded_window_hallucinates_and_fallback_recovers(rec, speech_recordin
     ("The pencils have all been used. The pencils have all been used.", 2.3, "repeated"),
     ("At that high level, the air is pure. At that high level, the air", 2.7, "repeated"),
     (" 5 5 5 5 5 5 5 5 5", 1.5, "repeated"),
+    ("He was not an old-s-s-y-y-y-y-y", 2.99, "repeated"),  # a loop glued by hyphens (captured audio, CI)
+    ("The well-to-do U.S. family paid $5,000.", 2.5, None),
     (" one two three four five six seven eight nine ten eleven", 1.0, "words in"),
     ("And Mr. John Dashwood had then leisure to consider how much there might be prudently", 7.1, None),
     ("Drop the two when you add the figures.", 3.15, None),

@@ -30,103 +30,24 @@ counted and summarised as they finish; latency samples are bounded reservoirs, r
 
 from __future__ import annotations
 
-import ctypes
+import json
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rtvoice.asr import WhisperConfig, WhisperRecognizer
-from rtvoice.dubbing import DubStage
-from rtvoice.engine import CaptionPipeline, PipelineConfig
-from rtvoice.sources import SAMPLE_RATE, Source
-from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine, load_voice
+from soak_chain import FINALS_PER_PASS
 
 PASSES = int(os.environ.get("RTVOICE_SOAK_PASSES", "10"))
 WARMUP_PASSES = 6
-FINALS_PER_PASS = 11  # dev_long's utterances
 GROWTH_BUDGET_MB = 10.0
 # Slope allowed per pass: the hour's budget spread over its measured passes; 0.5 MB for short runs, where
 # the allocator's steps (about 0.5 MB now and then) would make that flaky.
 SLOPE_BUDGET_MB = GROWTH_BUDGET_MB / (PASSES - WARMUP_PASSES) if PASSES >= 40 else 0.5
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def os_threads() -> int:
-    """Every thread of the process, native ones (ONNX Runtime, CTranslate2, the front end) included."""
-    return len(os.listdir("/proc/self/task"))
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-try:
-    _mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
-    _mallinfo2.restype = _Mallinfo2
-except (OSError, AttributeError):  # not glibc 2.33+: resident size only
-    _mallinfo2 = None
-
-
-def malloc_in_use_mb() -> float:
-    """Bytes malloc has handed out and not got back (heap chunks in use plus mmapped blocks); NaN without
-    glibc's mallinfo2."""
-    if _mallinfo2 is None:
-        return float("nan")
-    info = _mallinfo2()
-    return (info.uordblks + info.hblkhd) / 2**20
-
-
-class LoopedSource(Source):
-    """The same recording over and over as one stream, read as fast as the chain takes it (10 ms blocks)."""
-
-    name = "loop"
-
-    def __init__(self, audio: np.ndarray, times: int):
-        super().__init__()
-        self.audio = np.ascontiguousarray(audio, dtype=np.float32)
-        self.times = times
-
-    def describe(self) -> str:
-        return f"{self.times} x {len(self.audio) / SAMPLE_RATE:.1f} s, as fast as possible"
-
-    def _run(self) -> None:
-        block = SAMPLE_RATE // 100
-        for _ in range(self.times):
-            for offset in range(0, len(self.audio), block):
-                if self._stop.is_set():
-                    return
-                piece = self.audio[offset:offset + block]
-                self.stats.input_frames += len(piece)
-                self._deliver(piece, wait=True)
-
-
-class Sampler:
-    """Caption listener: resident memory, threads and descriptors at every final caption."""
-
-    def __init__(self):
-        self.rows: list[tuple[float, int, int, float]] = []
-
-    def write(self, event) -> None:
-        if event.is_final:
-            self.rows.append((rss_mb(), os_threads(), open_fds(), malloc_in_use_mb()))
-            if len(self.rows) % FINALS_PER_PASS == 0:
-                rss, threads, fds, in_use = self.rows[-1]
-                print(f"soak: pass {len(self.rows) // FINALS_PER_PASS}: {rss:.1f} MB resident, {in_use:.1f} MB "
-                      f"malloc in use, {threads} threads, {fds} fds", file=sys.stderr, flush=True)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def theil_sen_slope(values: np.ndarray) -> float:
@@ -147,24 +68,21 @@ def _assert_flat_after_warmup(level: np.ndarray, what: str, figures: str) -> Non
 
 
 @pytest.mark.slow
-def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long):
+def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long, tmp_path):
     assert PASSES > WARMUP_PASSES + 1
-    recognizer = WhisperRecognizer(WhisperConfig(device="cpu"))
-    voice = load_voice(None)
-    source = LoopedSource(dev_long.load(), PASSES)
-    spoken = []
-    stage = DubStage(TtsEngine(voice, SynthesisOptions(), [CallbackSink(lambda u, s, o: spoken.append(len(s)))]))
-    sampler = Sampler()
-    pipeline = CaptionPipeline(source, recognizer, [*stage.attach(source), sampler],
-                               config=PipelineConfig(clock="virtual"))
-    stats = pipeline.run()
-    stage.finish(interrupted=False)
+    out = tmp_path / "rows.txt"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    child = subprocess.run([sys.executable, str(REPO / "tests" / "soak_chain.py"), str(dev_long.path), str(PASSES),
+                            str(out)], env=env, stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(child.stderr)  # the per-pass lines (shown with -s or on failure)
+    assert child.returncode == 0, child.stderr[-3000:]
+    counts = json.loads(out.read_text().splitlines()[0].lstrip("# "))
+    rows = np.loadtxt(out, ndmin=2)
 
-    assert stats["source"]["dropped"] == 0 and stats["frontend"]["audio_dropped_samples"] == 0
-    assert stats["asr"]["finals"] == FINALS_PER_PASS * PASSES, "the passes were not recognised alike"
-    assert stage.stats()["dub_lines"] == FINALS_PER_PASS * PASSES and sum(spoken) > 0
+    assert counts["source_dropped"] == 0 and counts["frontend_dropped_samples"] == 0, counts
+    assert counts["finals"] == FINALS_PER_PASS * PASSES, f"the passes were not recognised alike: {counts}"
+    assert counts["dub_lines"] == FINALS_PER_PASS * PASSES and counts["samples_spoken"] > 0, counts
 
-    rows = np.array(sampler.rows, dtype=np.float64)
     if os.environ.get("RTVOICE_SOAK_LOG"):  # rss_mb threads fds malloc_mb, one line per final caption
         np.savetxt(os.environ["RTVOICE_SOAK_LOG"], rows, fmt="%.2f")
     rss, threads, fds, in_use = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]

@@ -13,6 +13,7 @@ window when ``fallback`` is on.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import zlib
@@ -74,7 +75,7 @@ class HallucinationChecks:
             found.append(f"avg log-prob {avg_logprob:.2f}")
         if len(words) > self.max_words_per_second * max(seconds, 1.0) + 1:
             found.append(f"{len(words)} words in {seconds:.2f} s")
-        repeated = _repeated_run(words, self.max_short_repeats)
+        repeated = _repeated_run(_PIECE.findall(text), self.max_short_repeats)
         if repeated is not None:
             found.append(f"repeated {repeated!r}")
         if truncated:
@@ -82,11 +83,16 @@ class HallucinationChecks:
         return found
 
 
+# Letters, digits and inner apostrophes: "old-s-s-y-y-y" is six pieces, so a loop glued together by
+# hyphens (seen on captured audio: "He was not an old-s-s-y-y-y-y-y") is a repeat like any other.
+_PIECE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
 def _repeated_run(words: list[str], short_repeats: int = 3, long_words: int = 4, near: int = 16) -> str | None:
     """Words said again right after themselves, Whisper's usual hallucination: a group of fewer than
     `long_words` words `short_repeats` times in a row, or the same `long_words` words again within `near`
     words (a sentence starting over, completely or not)."""
-    keys = ["".join(c for c in w.lower() if c.isalnum()) for w in words]
+    keys = [w.lower() for w in words]
     n_words = len(keys)
     for n in range(1, long_words):
         for start in range(0, n_words - n * short_repeats + 1):
