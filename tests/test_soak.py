@@ -3,22 +3,28 @@ speech with the virtual clock, as ``rtvoice dub --clock virtual`` runs it. After
 grows by at most 10 MB and no OS thread or file descriptor is left behind.
 
 The stream is ``dev_long`` (53 s, 11 utterances) repeated: RTVOICE_SOAK_PASSES=68 (``make soak``) is one hour
-of audio (20 min here with the virtual clock); the default (10 passes, 9 min of audio, about 2.5 min on the
-2-core dev machine) runs with the slow tests. Resident memory, the bytes malloc has handed out (glibc's
-mallinfo2), OS threads (native ones included) and open descriptors are sampled at every final caption, so
-always at the same places in the audio. A pass's level is the median of its 11 samples (a
-decode's passing peak is not growth). The first ``WARMUP_PASSES`` passes are warm-up: glibc's malloc arenas
-(9 here, one per busy thread) and the models' caches reach their size, and when that ends varies from run to
-run. Measured 2026-11-25: 542, 551, 554 MB then flat (one run); 527, 535, 541, 557, 559, 571 MB, then
-571.9 MB at the end of the hour, pass 68 (another). After it:
+of audio (about 13 min here with the virtual clock); the default (12 passes, 11 min of audio, about 2.5 min
+on the 2-core dev machine) runs with the slow tests. The chain runs in a process of its own
+(``tests/soak_chain.py``), with the malloc arena cap the ``rtvoice`` command sets (rtvoice.allocator).
+Resident memory, the bytes malloc has handed out (glibc's mallinfo2), OS threads (native ones included) and
+open descriptors are sampled at every final caption, so always at the same places in the audio. A pass's
+level is the median of its 11 samples (a decode's passing peak is not growth). The first ``WARMUP_PASSES``
+passes are warm-up: the models' caches and the heap reach their size. With glibc's default arenas (9 here,
+one per busy thread) when that ended varied from run to run (527, 535, 541, 557, 559, 571 MB, then 571.9 MB
+at pass 68 in one run; 518, 531, 534, 529, 538, 550 then flat in another, which a later step would have
+failed); with 2 arenas the resident size is smaller and moves in fewer, one-off steps as the heap reaches its
+high-water mark, the last seen at the start of pass 7: 474, 486, 490, 490, 490, 490, 494.0 MB then flat;
+484, 484, 488 then 488.3 MB; 479, 483, 483, 487, 487, 487, 494.5 MB, then 495.8 MB at pass 68 (the hour,
+``make soak``); 2026-11-25, 2-core dev machine. So warm-up is 8 passes. After it:
 
 - growth: the highest pass level minus the highest of the warm-up's second half (glibc gives memory back
   and takes it again: a pass's level moves by up to +-8 MB) must stay within ``GROWTH_BUDGET_MB``;
 - trend: the Theil-Sen slope of the levels, in MB a pass, must stay within ``SLOPE_BUDGET_MB``. Over the
   hour that is the 10 MB spread over the measured passes; a short run cannot see a slope that small above
   the allocator's steps, so it allows 0.5 MB a pass (34 MB an hour). A deliberate leak of 100 kB per line
-  (1.1 MB a pass) fails the short run on the trend (0.78 MB a pass), although glibc's free heap hid it from
-  the resident size after a few passes: the heap keeps about 120 MB freed but resident (peaks of model
+  (1.1 MB a pass) fails the short run on the trend of the bytes in use (1.04 MB a pass with the chain in
+  its own process and 2 arenas; 0.78 MB in the pytest process with glibc's default), although glibc's free
+  heap hid it from the resident size after a few passes: the heap keeps about 120 MB freed but resident (peaks of model
   loading and decoding), which a leak fills before the resident size moves. So the bytes in use are held
   to the same growth and trend budgets: they show a leak at once, whatever the heap holds free.
 
@@ -41,8 +47,8 @@ import pytest
 
 from soak_chain import FINALS_PER_PASS
 
-PASSES = int(os.environ.get("RTVOICE_SOAK_PASSES", "10"))
-WARMUP_PASSES = 6
+PASSES = int(os.environ.get("RTVOICE_SOAK_PASSES", "12"))
+WARMUP_PASSES = 8
 GROWTH_BUDGET_MB = 10.0
 # Slope allowed per pass: the hour's budget spread over its measured passes; 0.5 MB for short runs, where
 # the allocator's steps (about 0.5 MB now and then) would make that flaky.
