@@ -21,7 +21,8 @@ high-water mark, the last seen at the start of pass 7: 474, 486, 490, 490, 490, 
   and takes it again: a pass's level moves by up to +-8 MB) must stay within ``GROWTH_BUDGET_MB``;
 - trend: the Theil-Sen slope of the levels, in MB a pass, must stay within ``SLOPE_BUDGET_MB``. Over the
   hour that is the 10 MB spread over the measured passes; a short run cannot see a slope that small above
-  the allocator's steps, so it allows 0.5 MB a pass (34 MB an hour). A deliberate leak of 100 kB per line
+  the allocator's steps, so it allows 0.5 MB a pass (34 MB an hour) and checks it on the bytes in use only
+  (on the resident size, 5 points after warm-up make one late step of 1.7 MB a 0.51 MB trend). A deliberate leak of 100 kB per line
   (1.1 MB a pass) fails the short run on the trend of the bytes in use (1.04 MB a pass with the chain in
   its own process and 2 arenas; 0.78 MB in the pytest process with glibc's default), although glibc's free
   heap hid it from the resident size after a few passes: the heap keeps about 120 MB freed but resident (peaks of model
@@ -63,14 +64,15 @@ def theil_sen_slope(values: np.ndarray) -> float:
     return float(np.median((values[j] - values[i]) / (j - i)))
 
 
-def _assert_flat_after_warmup(level: np.ndarray, what: str, figures: str) -> None:
+def _assert_flat_after_warmup(level: np.ndarray, what: str, figures: str, trend: bool = True) -> None:
     """Per-pass levels (MB) after warm-up: no higher than the warm-up's second half by more than the budget,
-    and no upward trend beyond the per-pass budget."""
+    and (`trend`) no upward trend beyond the per-pass budget."""
     growth = level[WARMUP_PASSES:].max() - level[WARMUP_PASSES // 2:WARMUP_PASSES].max()
-    slope = theil_sen_slope(level[WARMUP_PASSES - 1:])
     assert growth <= GROWTH_BUDGET_MB, f"{what} grew {growth:.1f} MB after warm-up ({figures})"
-    assert slope <= SLOPE_BUDGET_MB, (f"{what} trends up {slope:.2f} MB a pass after warm-up "
-                                      f"(allowed {SLOPE_BUDGET_MB:.2f}; {figures})")
+    if trend:
+        slope = theil_sen_slope(level[WARMUP_PASSES - 1:])
+        assert slope <= SLOPE_BUDGET_MB, (f"{what} trends up {slope:.2f} MB a pass after warm-up "
+                                          f"(allowed {SLOPE_BUDGET_MB:.2f}; {figures})")
 
 
 @pytest.mark.slow
@@ -99,7 +101,10 @@ def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long, tmp_path):
                f"highest sample {rss.max():.1f}; threads {int(threads.min())}..{int(threads.max())}, "
                f"fds {int(fds.min())}..{int(fds.max())}")
     print(figures)
-    _assert_flat_after_warmup(level, "resident memory", figures)
+    # Over a few passes one late heap step reads as a trend (CI: 506.4 x4 then 508.1, 508.2 MB gave 0.51 MB a
+    # pass), so the short run holds the resident size to the growth budget and leaves the trend to the bytes
+    # in use, which show a leak whatever the heap holds free; the hour checks both.
+    _assert_flat_after_warmup(level, "resident memory", figures, trend=PASSES >= 40)
     if not np.isnan(in_use).any():
         used = np.median(in_use.reshape(PASSES, FINALS_PER_PASS), axis=1)
         used_figures = f"malloc in use per pass: {', '.join(f'{v:.1f}' for v in used)} MB"
