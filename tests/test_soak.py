@@ -21,8 +21,11 @@ high-water mark, the last seen at the start of pass 7: 474, 486, 490, 490, 490, 
   and takes it again: a pass's level moves by up to +-8 MB) must stay within ``GROWTH_BUDGET_MB``;
 - trend: the Theil-Sen slope of the levels, in MB a pass, must stay within ``SLOPE_BUDGET_MB``. Over the
   hour that is the 10 MB spread over the measured passes; a short run cannot see a slope that small above
-  the allocator's steps, so it allows 0.5 MB a pass (34 MB an hour) and checks it on the bytes in use only
-  (on the resident size, 5 points after warm-up make one late step of 1.7 MB a 0.51 MB trend). A deliberate leak of 100 kB per line
+  the allocator's steps, so it allows 0.5 MB a pass (34 MB an hour).
+
+The hour holds the resident size and the bytes in use to both. The short run holds only the bytes in use
+to them (the resident size where glibc's mallinfo2 is missing): its few passes after warm-up cannot tell a
+one-off step of the resident size (seen up to 10.8 MB late in a CI run, the bytes in use flat) from growth. A deliberate leak of 100 kB per line
   (1.1 MB a pass) fails the short run on the trend of the bytes in use (1.04 MB a pass with the chain in
   its own process and 2 arenas; 0.78 MB in the pytest process with glibc's default), although glibc's free
   heap hid it from the resident size after a few passes: the heap keeps about 120 MB freed but resident (peaks of model
@@ -101,10 +104,13 @@ def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long, tmp_path):
                f"highest sample {rss.max():.1f}; threads {int(threads.min())}..{int(threads.max())}, "
                f"fds {int(fds.min())}..{int(fds.max())}")
     print(figures)
-    # Over a few passes one late heap step reads as a trend (CI: 506.4 x4 then 508.1, 508.2 MB gave 0.51 MB a
-    # pass), so the short run holds the resident size to the growth budget and leaves the trend to the bytes
-    # in use, which show a leak whatever the heap holds free; the hour checks both.
-    _assert_flat_after_warmup(level, "resident memory", figures, trend=PASSES >= 40)
+    # The short run cannot hold the resident size to 10 MB: with the bytes in use flat, one-off steps of the
+    # resident size came late in fresh-clone CI runs (509.2 x8, then 513.9, 520.0 MB: 10.8 MB; 506.4 x4, then
+    # 508.1, 508.2 MB: a 0.51 MB "trend" over 5 points). It holds malloc's bytes in use to the budgets, which
+    # show a leak whatever the heap holds free; the hour (make soak) holds the resident size to them as well.
+    long_run = PASSES >= 40
+    if long_run or np.isnan(in_use).any():
+        _assert_flat_after_warmup(level, "resident memory", figures, trend=long_run)
     if not np.isnan(in_use).any():
         used = np.median(in_use.reshape(PASSES, FINALS_PER_PASS), axis=1)
         used_figures = f"malloc in use per pass: {', '.join(f'{v:.1f}' for v in used)} MB"
