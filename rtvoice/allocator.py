@@ -1,13 +1,13 @@
 """How many malloc arenas the engine's process may use (glibc).
 
-glibc gives each thread that finds the arenas busy an arena of its own, up to 8 per core, and an arena keeps
+glibc gives each thread that allocates an arena of its own (9 in the engine here), up to 8 per core, and an arena keeps
 the memory it has touched. The engine's threads (audio, front end, recognizer, voice, ONNX Runtime's and
 CTranslate2's pools) allocate and free large buffers on every decode, so with the default the resident size
 settles only after minutes of speech and moves by +-10 MB from one minute to the next. Two arenas are
 enough for the few threads that allocate often; measured on dev_long looped 10 times through
 caption + voice (`tests/soak_chain.py`, 2-core dev machine, 2 runs each): resident size 474-494 MB and flat
 within 3.7 MB after the first minutes with 2 arenas, 518-551 MB moving by up to 33 MB with the default; the
-same wall time (about 2 min a run either way). README.md, "Memory", has the figures.
+same wall time (about 2 min a run either way). README.md, "Memory over a long run", has the figures.
 
 The user's own ``MALLOC_ARENA_MAX`` (read by glibc at start-up) wins; ``RTVOICE_MALLOC_ARENAS=0`` leaves
 glibc's default.
