@@ -1,6 +1,7 @@
 """Long run: the whole chain (front end, streaming ASR, captions, voice) on one continuous stream of real
-speech with the virtual clock, as ``rtvoice dub --clock virtual`` runs it. After warm-up, resident memory
-grows by at most 10 MB and no OS thread or file descriptor is left behind.
+speech with the virtual clock, as ``rtvoice dub --clock virtual`` runs it. After warm-up, memory grows by
+at most 10 MB (the resident size over the hour, malloc's bytes in use in every run) and no OS thread or file
+descriptor is left behind.
 
 The stream is ``dev_long`` (53 s, 11 utterances) repeated: RTVOICE_SOAK_PASSES=68 (``make soak``) is one hour
 of audio (about 13 min here with the virtual clock); the default (12 passes, 11 min of audio, about 2.5 min
@@ -25,12 +26,12 @@ high-water mark, the last seen at the start of pass 7: 474, 486, 490, 490, 490, 
 
 The hour holds the resident size and the bytes in use to both. The short run holds only the bytes in use
 to them (the resident size where glibc's mallinfo2 is missing): its few passes after warm-up cannot tell a
-one-off step of the resident size (seen up to 10.8 MB late in a CI run, the bytes in use flat) from growth. A deliberate leak of 100 kB per line
-  (1.1 MB a pass) fails the short run on the trend of the bytes in use (1.04 MB a pass with the chain in
-  its own process and 2 arenas; 0.78 MB in the pytest process with glibc's default), although glibc's free
-  heap hid it from the resident size after a few passes: the heap keeps about 120 MB freed but resident (peaks of model
-  loading and decoding), which a leak fills before the resident size moves. So the bytes in use are held
-  to the same growth and trend budgets: they show a leak at once, whatever the heap holds free.
+one-off step of the resident size (seen up to 10.8 MB late in a CI run, the bytes in use flat) from growth.
+A deliberate leak of 100 kB per line (1.1 MB a pass) fails the short run on the trend of the bytes in use
+(1.04 MB a pass with the chain in its own process and 2 arenas; 0.78 MB in the pytest process with glibc's
+default), although glibc's free heap hid it from the resident size after a few passes: the heap keeps
+about 120 MB freed but resident (peaks of model loading and decoding), which a leak fills before the
+resident size moves. The bytes in use show a leak at once, whatever the heap holds free.
 
 Found with this test (before: 543, 555, 556, 557, 568, 568, 579, 582 MB at the end of each pass, 27 MB of
 growth after warm-up): ONNX Runtime's CPU memory arena grew with each new text length (now off, see
@@ -82,7 +83,7 @@ def _assert_flat_after_warmup(level: np.ndarray, what: str, figures: str, trend:
 def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long, tmp_path):
     assert PASSES > WARMUP_PASSES + 1
     out = tmp_path / "rows.txt"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     child = subprocess.run([sys.executable, str(REPO / "tests" / "soak_chain.py"), str(dev_long.path), str(PASSES),
                             str(out)], env=env, stderr=subprocess.PIPE, text=True)
     sys.stderr.write(child.stderr)  # the per-pass lines (shown with -s or on failure)
@@ -108,10 +109,10 @@ def test_memory_threads_and_fds_stay_flat_over_a_long_run(dev_long, tmp_path):
     # resident size came late in fresh-clone CI runs (509.2 x8, then 513.9, 520.0 MB: 10.8 MB; 506.4 x4, then
     # 508.1, 508.2 MB: a 0.51 MB "trend" over 5 points). It holds malloc's bytes in use to the budgets, which
     # show a leak whatever the heap holds free; the hour (make soak) holds the resident size to them as well.
-    long_run = PASSES >= 40
-    if long_run or np.isnan(in_use).any():
+    long_run, has_in_use = PASSES >= 40, not np.isnan(in_use).any()
+    if long_run or not has_in_use:
         _assert_flat_after_warmup(level, "resident memory", figures, trend=long_run)
-    if not np.isnan(in_use).any():
+    if has_in_use:
         used = np.median(in_use.reshape(PASSES, FINALS_PER_PASS), axis=1)
         used_figures = f"malloc in use per pass: {', '.join(f'{v:.1f}' for v in used)} MB"
         print(used_figures)
