@@ -49,7 +49,7 @@ def run_method(method: str, x: np.ndarray) -> tuple[np.ndarray, int | None]:
     if method == "noisy input":
         return x, 0
     if method == "rtvoice":
-        from rtvoice.denoise import Denoiser
+        from rtvoice.frontend.denoise import Denoiser
 
         d = Denoiser(dp.SAMPLE_RATE)
         return d.process(_pad(x, d.latency_samples)), d.latency_samples

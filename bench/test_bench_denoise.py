@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from bench import denoise_peers as dp
-from rtvoice.denoise import Denoiser
+from rtvoice.frontend.denoise import Denoiser
 from bench.timing import median_s
 
 SECONDS = 10.0

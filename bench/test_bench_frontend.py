@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtvoice.frontend import FrontEnd, FrontEndConfig
+from rtvoice.frontend.front_end import FrontEnd, FrontEndConfig
 from rtvoice.models import packaged_model
-from rtvoice.vad import MODEL_FILE, Endpointer, load_silero_model
+from rtvoice.frontend.vad import MODEL_FILE, Endpointer, load_silero_model
 from bench.timing import median_s
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from rtvoice import _core
 from rtvoice.models import packaged_model
-from rtvoice.vad import MODEL_FILE, SileroVad
+from rtvoice.frontend.vad import MODEL_FILE, SileroVad
 
 CHUNKS = 100
 

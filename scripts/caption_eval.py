@@ -6,7 +6,7 @@
 - Streaming: dev_long.wav (the 11 utterances joined by pauses) through the whole caption pipeline
   (source → front end VAD/endpointer → streaming recognizer), as fast as possible (deterministic) or
   paced in real time (``--realtime``: the latency figures).
-- WER with jiwer after rtvoice.asr.text.normalize_english, over all words of all utterances.
+- WER with jiwer after rtvoice.metrics.text.normalize_english, over all words of all utterances.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ def main() -> int:
     import soundfile as sf
 
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
-    from rtvoice.asr.text import normalize_english
-    from rtvoice.engine import CaptionPipeline
-    from rtvoice.sources import FileSource
+    from rtvoice.metrics.text import normalize_english
+    from rtvoice.pipeline.engine import CaptionPipeline
+    from rtvoice.audio.sources import FileSource
 
     data = shared_data() / "speech"
     with open(data / "manifest.tsv", newline="") as f:

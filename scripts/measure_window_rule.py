@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from rtvoice.asr import WhisperConfig, WhisperRecognizer, WindowRule  # noqa: E402
-from rtvoice.asr.text import normalize_english  # noqa: E402
+from rtvoice.metrics.text import normalize_english  # noqa: E402
 from rtvoice.asr.whisper import FULL_WINDOW  # noqa: E402
 
 CARDS = Path("/usr/share/pocketsphinx/test/data/cards")

@@ -8,7 +8,7 @@ import jiwer
 import numpy as np
 
 from rtvoice.asr import StreamingConfig, StreamingRecognizer, WhisperConfig, WhisperRecognizer
-from rtvoice.asr.text import normalize_english
+from rtvoice.metrics.text import normalize_english
 
 SAMPLE_RATE = 16000
 
@@ -34,7 +34,7 @@ def whisper(threads: int = 2) -> WhisperRecognizer:
 
 
 def wer(references: list[str], hypotheses: list[str]) -> float:
-    """Word error rate after rtvoice.asr.text.normalize_english on both sides."""
+    """Word error rate after rtvoice.metrics.text.normalize_english on both sides."""
     refs = [normalize_english(r) for r in references]
     hyps = [normalize_english(h) for h in hypotheses]
     return jiwer.wer(refs, hyps)

@@ -163,7 +163,7 @@ def pulse_server():
     try:
         try:
             _reinitialise_portaudio()
-            from rtvoice.devices import resolve_device
+            from rtvoice.audio.devices import resolve_device
 
             resolve_device("pulse", "input")
         except Exception as error:  # PortAudio without ALSA's pulse plugin

@@ -20,9 +20,9 @@ import soundfile as sf
 
 from rtvoice.allocator import limit_malloc_arenas
 from rtvoice.asr import WhisperConfig, WhisperRecognizer
-from rtvoice.dubbing import DubStage
-from rtvoice.engine import CaptionPipeline, PipelineConfig
-from rtvoice.sources import SAMPLE_RATE, Source
+from rtvoice.pipeline.dubbing import DubStage
+from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+from rtvoice.audio.sources import SAMPLE_RATE, Source
 from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine, load_voice
 
 FINALS_PER_PASS = 11  # dev_long's utterances

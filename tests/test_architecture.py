@@ -19,7 +19,7 @@ def test_asr_and_tts_never_import_each_other(package, forbidden):
 
 
 def test_no_module_imports_torch_or_the_silero_vad_package():
-    code = ("import sys, rtvoice.asr, rtvoice.tts, rtvoice.vad, rtvoice.frontend, rtvoice.engine; "
+    code = ("import sys, rtvoice.asr, rtvoice.tts, rtvoice.frontend.vad, rtvoice.frontend.front_end, rtvoice.pipeline.engine; "
             "print([m for m in ('torch', 'silero_vad') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -31,3 +31,4 @@ def test_native_core_never_includes_python_or_pybind11():
         if re.search(r'#\s*include\s*[<"](pybind11/|Python\.h)', path.read_text()):
             offenders.append(path.name)
     assert not offenders
+

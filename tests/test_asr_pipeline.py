@@ -19,8 +19,8 @@ from pulse import pulse_server  # noqa: F401  (fixture)
 
 
 from rtvoice.asr import StreamingConfig  # noqa: E402
-from rtvoice.engine import CaptionPipeline  # noqa: E402
-from rtvoice.sources import FileSource, MicSource, StdinSource  # noqa: E402
+from rtvoice.pipeline.engine import CaptionPipeline  # noqa: E402
+from rtvoice.audio.sources import FileSource, MicSource, StdinSource  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000

@@ -9,7 +9,7 @@ from asr_support import silence_segments, stream_segment, wer, whisper
 
 from rtvoice.asr import StreamingConfig, StreamingRecognizer
 from rtvoice.asr.streaming import agreed_prefix
-from rtvoice.asr.text import normalize_english
+from rtvoice.metrics.text import normalize_english
 
 SR = 16000
 

@@ -11,7 +11,7 @@ import pytest
 from asr_support import wer, whisper
 
 from rtvoice.asr import HallucinationChecks, WhisperConfig, WhisperRecognizer, WindowRule
-from rtvoice.asr.text import normalize_english
+from rtvoice.metrics.text import normalize_english
 from rtvoice.asr.whisper import FULL_WINDOW, FULL_WINDOW_FRAMES, check_model_dir
 from rtvoice.errors import AudioFormatError, ModelError
 from rtvoice.models import packaged_model

@@ -19,10 +19,10 @@ import soxr
 from asr_support import CaptionCollector, wer, whisper
 
 from rtvoice.asr import StreamingConfig
-from rtvoice.engine import CaptionPipeline, check_stats_for_losses
-from rtvoice.frontend import EndpointerConfig, FrontEndConfig
-from rtvoice.sources import FileSource
-from rtvoice.vad import SileroVad, endpoint_probabilities, segments_from_events
+from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
+from rtvoice.frontend.front_end import EndpointerConfig, FrontEndConfig
+from rtvoice.audio.sources import FileSource
+from rtvoice.frontend.vad import SileroVad, endpoint_probabilities, segments_from_events
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rtvoice.budgets import (
+from rtvoice.metrics.budgets import (
     BudgetError,
     check_budgets,
     compare_reports,

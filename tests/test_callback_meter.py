@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from pulse import pulse_server  # noqa: F401  (fixture)
 
-from rtvoice import RingBuffer, native_audio
+from rtvoice import RingBuffer
+from rtvoice.audio import native as native_audio
 from rtvoice._core import CallbackMeter, CallbackMeterConfig
-from rtvoice.callback_timing import GOAL_MAX_S, GOAL_P99_S, callback_stats, summary_line, within_goal
+from rtvoice.audio.callback_timing import GOAL_MAX_S, GOAL_P99_S, callback_stats, summary_line, within_goal
 
 
 def test_percentiles_match_numpy_nearest_rank():
@@ -118,7 +119,7 @@ needs_device = pytest.mark.skipif(os.environ.get("RTVOICE_SANITIZED") == "1",
 
 def _capture(seconds: float, load=None, native: bool | None = None) -> dict:
     """Capture the null sink's monitor with MicSource for `seconds` while `load(stop)` runs in a thread."""
-    from rtvoice.sources import MicSource
+    from rtvoice.audio.sources import MicSource
 
     source = MicSource("pulse", native_callback=native)
     source.start(RingBuffer(1 << 18))
@@ -177,7 +178,7 @@ def test_a_callback_that_sleeps_is_measured_whole(pulse_server):  # noqa: F811
     """The figure starts at PortAudio's timestamp, so Python-level work before the native call counts."""
     import sounddevice as sd
 
-    from rtvoice.devices import resolve_device
+    from rtvoice.audio.devices import resolve_device
 
     meter, ring = CallbackMeter(), RingBuffer(1 << 16)
     calls = [0]
@@ -212,7 +213,7 @@ def test_native_callbacks_under_full_asr_and_tts_load(pulse_server, speech_recor
     2-core machine: 0.05-0.19 ms in 7 runs of this test; over the whole dataset 0.46 ms in one run, 3.95 ms
     in another at SCHED_FIFO, 125 ms without it, while rtvoice's code in the same callbacks stayed under
     0.1 ms (README, "Audio callback duration")."""
-    from rtvoice.bench import BenchInput, render_table, run_bench
+    from rtvoice.pipeline.bench import BenchInput, render_table, run_bench
 
     r = speech_recordings[5]
     report = run_bench([BenchInput(r.id, r.path, r.text)], "real", progress=lambda line: None, audio_device="pulse")
@@ -256,7 +257,7 @@ def test_python_callbacks_under_full_asr_and_tts_load(pulse_server, speech_recor
     load average at 5-8 on 2 cores). Not asserted: p99 of the playback callback (~200 calls: its p99 is the
     3rd-worst call, 0.18-2.9 ms) and the 2 ms max (measured 3-111 ms: the callback waits for the GIL, held by
     engine threads that the loaded scheduler preempts)."""
-    from rtvoice.bench import BenchInput, render_table, run_bench
+    from rtvoice.pipeline.bench import BenchInput, render_table, run_bench
 
     monkeypatch.setenv(native_audio.ENV, "0")
     r = speech_recordings[5]

@@ -15,7 +15,7 @@ import srt
 
 from rtvoice.asr.streaming import CaptionEvent
 from rtvoice.asr.whisper import Word
-from rtvoice.captions import (
+from rtvoice.captions.writers import (
     CaptionFanout,
     CaptionLayout,
     JsonlWriter,
@@ -26,7 +26,7 @@ from rtvoice.captions import (
     format_timestamp,
     wrap_words,
 )
-from rtvoice.metrics import LatencyTracker
+from rtvoice.metrics.latency import LatencyTracker
 
 
 def _words(text: str, start: float, step: float = 0.4) -> tuple[Word, ...]:
@@ -130,7 +130,7 @@ def test_files_are_valid_after_each_final_even_if_killed(tmp_path):
     code = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(tmp_path.parent)!r})
-        from rtvoice.captions import SrtWriter, VttWriter, JsonlWriter
+        from rtvoice.captions.writers import SrtWriter, VttWriter, JsonlWriter
         from rtvoice.asr.streaming import CaptionEvent
         from rtvoice.asr.whisper import Word
         words = (Word(" Hello", 1.0, 1.4, 0.9), Word(" world.", 1.5, 2.0, 0.8))

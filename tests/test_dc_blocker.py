@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.signal import freqz, lfilter
 
-from rtvoice.dc_blocker import DEFAULT_CUTOFF_HZ, DcBlocker, dc_block
-from rtvoice.frontend import FrontEnd, FrontEndConfig
-from rtvoice.vad import segments_from_events
+from rtvoice.frontend.dc_blocker import DEFAULT_CUTOFF_HZ, DcBlocker, dc_block
+from rtvoice.frontend.front_end import FrontEnd, FrontEndConfig
+from rtvoice.frontend.vad import segments_from_events
 
 from speech_data import load_speech
 

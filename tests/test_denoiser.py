@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import shared_data_dir
 
-from rtvoice.denoise import Denoiser, DenoiserConfig, denoise
+from rtvoice.frontend.denoise import Denoiser, DenoiserConfig, denoise
 
 
 def _wav(relative: str) -> np.ndarray:

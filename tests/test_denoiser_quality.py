@@ -12,7 +12,7 @@ import pytest
 
 from conftest import shared_data_dir
 
-from rtvoice.denoise import denoise
+from rtvoice.frontend.denoise import denoise
 
 
 def _utterances() -> dict[str, np.ndarray]:

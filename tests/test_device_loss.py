@@ -27,7 +27,7 @@ from asr_support import wer
 from pulse import pulse_server, start_pulse_server, stop_pulse_server  # noqa: F401  (fixture)
 
 
-from rtvoice.asr.text import normalize_english  # noqa: E402
+from rtvoice.metrics.text import normalize_english  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000
@@ -184,7 +184,7 @@ def test_a_device_that_stalls_is_lost_and_a_short_pause_is_counted(pulse_server)
     pause shorter than stall_timeout_s, and ends the capture with DeviceLostError after stall_timeout_s."""
     from rtvoice import RingBuffer
     from rtvoice.errors import DeviceLostError
-    from rtvoice.sources import MicSource
+    from rtvoice.audio.sources import MicSource
 
     ring = RingBuffer(SR * 10, 1)
     source = MicSource("pulse", stall_timeout_s=0.8)
@@ -218,7 +218,7 @@ def test_pulseaudio_moves_a_stream_whose_source_goes_to_the_fallback(pulse_serve
     capture just goes on (here without a pause), so rtvoice cannot tell. If this starts failing, PulseAudio
     changed and the docs must too."""
     from rtvoice import RingBuffer
-    from rtvoice.sources import MicSource
+    from rtvoice.audio.sources import MicSource
 
     pulse_server.load_null_sink("rtvoice_extra")
     saved = os.environ["PULSE_SOURCE"]

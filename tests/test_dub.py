@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 
 from rtvoice.asr import WhisperConfig, WhisperRecognizer
-from rtvoice.asr.text import normalize_english
+from rtvoice.metrics.text import normalize_english
 
 REPO = Path(__file__).resolve().parents[1]
 

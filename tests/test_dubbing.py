@@ -7,8 +7,8 @@ import logging
 from tts_helpers import voice
 
 from rtvoice.asr.streaming import CaptionEvent
-from rtvoice.dubbing import DubStage
-from rtvoice.sources import FileSource
+from rtvoice.pipeline.dubbing import DubStage
+from rtvoice.audio.sources import FileSource
 from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine
 
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from rtvoice import _core
-from rtvoice.vad import (
+from rtvoice.frontend.vad import (
     Endpointer,
     EndpointerConfig,
     Segment,

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from rtvoice.dc_blocker import dc_block
-from rtvoice.frontend import FrontEnd, FrontEndConfig, FrontEndStats
-from rtvoice.vad import (
+from rtvoice.frontend.dc_blocker import dc_block
+from rtvoice.frontend.front_end import FrontEnd, FrontEndConfig, FrontEndStats
+from rtvoice.frontend.vad import (
     EndpointerConfig,
     SegmentEvent,
     SileroVad,

@@ -3,7 +3,7 @@
 Checked for real through the private PulseAudio null sink (tests/pulse.py): what the playback stream plays
 is what the capture stream records from the sink's monitor; the counters, the finished flag and the
 barge-in discard do what they say; PortAudio errors are clear exceptions. The choice between native and
-Python callbacks (rtvoice.native_audio) is checked without a device.
+Python callbacks (rtvoice.audio.native) is checked without a device.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
 
-from rtvoice import RingBuffer, native_audio
+from rtvoice import RingBuffer
+from rtvoice.audio import native as native_audio
 from rtvoice.errors import DeviceError
 
 pytestmark = pytest.mark.skipif(not native_audio.available(), reason="built without PortAudio headers")
@@ -60,7 +61,7 @@ def test_the_choice_of_callback_path(monkeypatch):
 @needs_device
 def test_what_the_playback_stream_plays_the_capture_stream_records(pulse_server):  # noqa: F811
     from rtvoice._core import AudioStreamConfig, CallbackMeter, CaptureStream, PlaybackStream
-    from rtvoice.devices import resolve_device
+    from rtvoice.audio.devices import resolve_device
 
     rate = 16000.0  # the test sink's rate: no resampling in PulseAudio
     t = np.arange(int(rate * 0.6)) / rate
@@ -95,7 +96,7 @@ def test_what_the_playback_stream_plays_the_capture_stream_records(pulse_server)
 @needs_device
 def test_a_discard_request_drops_the_queue_in_the_callback(pulse_server):  # noqa: F811
     from rtvoice._core import AudioStreamConfig, CallbackMeter, PlaybackStream
-    from rtvoice.devices import resolve_device
+    from rtvoice.audio.devices import resolve_device
 
     ring, meter = RingBuffer(1 << 16), CallbackMeter()
     playback = PlaybackStream(AudioStreamConfig(resolve_device("pulse", "output"), 1, 16000.0, 0, 0.05), ring, meter)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from asr_support import wer
 
-from rtvoice.engine import check_stats_for_losses
-from rtvoice.overload import LagMonitor
+from rtvoice.pipeline.engine import check_stats_for_losses
+from rtvoice.pipeline.overload import LagMonitor
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000

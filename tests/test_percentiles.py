@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtvoice.percentiles import Reservoir, percentiles
+from rtvoice.metrics.percentiles import Reservoir, percentiles
 
 
 def test_reservoir_is_exact_up_to_its_capacity():

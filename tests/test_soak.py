@@ -36,7 +36,7 @@ resident size moves. The bytes in use show a leak at once, whatever the heap hol
 Found with this test (before: 543, 555, 556, 557, 568, 568, 579, 582 MB at the end of each pass, 27 MB of
 growth after warm-up): ONNX Runtime's CPU memory arena grew with each new text length (now off, see
 rtvoice.tts.VoiceOptions.memory_arena), and every caption event and utterance was kept for the stats (now
-counted and summarised as they finish; latency samples are bounded reservoirs, rtvoice.percentiles).
+counted and summarised as they finish; latency samples are bounded reservoirs, rtvoice.metrics.percentiles).
 """
 
 from __future__ import annotations

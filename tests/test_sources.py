@@ -14,9 +14,9 @@ import soxr
 from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
 
 from rtvoice import RingBuffer
-from rtvoice.engine import check_stats_for_losses
+from rtvoice.pipeline.engine import check_stats_for_losses
 from rtvoice.errors import AudioFormatError, DeviceError
-from rtvoice.sources import FileSource, MicSource, StdinSource, StreamClock
+from rtvoice.audio.sources import FileSource, MicSource, StdinSource, StreamClock
 
 SR = 16000
 

@@ -11,8 +11,9 @@ import soxr
 from pulse import best_alignment, pulse_server  # noqa: F401  (fixture)
 from tts_helpers import voice
 
-from rtvoice import RingBuffer, native_audio
-from rtvoice.sources import MicSource
+from rtvoice import RingBuffer
+from rtvoice.audio import native as native_audio
+from rtvoice.audio.sources import MicSource
 from rtvoice.tts import CallbackSink, PlaybackSink, SynthesisOptions, TtsEngine
 
 

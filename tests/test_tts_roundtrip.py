@@ -13,7 +13,7 @@ import soxr
 from tts_helpers import LONG, SENTENCES, voice
 
 from rtvoice.asr import WhisperConfig, WhisperRecognizer
-from rtvoice.asr.text import normalize_english
+from rtvoice.metrics.text import normalize_english
 from rtvoice.tts import SynthesisOptions, synthesize
 
 

@@ -10,7 +10,7 @@ import pytest
 from rtvoice import _core
 from rtvoice.errors import ModelError
 from rtvoice.models import load_manifest, packaged_model
-from rtvoice.vad import CHUNK_SAMPLES, MODEL_FILE, SileroVad, load_silero_model, load_silero_weights
+from rtvoice.frontend.vad import CHUNK_SAMPLES, MODEL_FILE, SileroVad, load_silero_model, load_silero_weights
 
 from speech_data import load_speech, speech_manifest
 
@@ -172,7 +172,7 @@ def test_weights_that_overflow_are_a_model_error(tmp_path):
     from onnx import numpy_helper
 
     from rtvoice.models import packaged_model
-    from rtvoice.vad import MODEL_FILE, MODEL_NAME
+    from rtvoice.frontend.vad import MODEL_FILE, MODEL_NAME
 
     model = onnx.load(str(packaged_model(MODEL_NAME).path(MODEL_FILE)))
     for i, tensor in enumerate(model.graph.initializer):

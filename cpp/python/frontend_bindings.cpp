@@ -71,7 +71,7 @@ void BindFrontEnd(py::module_ &m) {
 
   py::class_<PyFrontEnd>(m, "FrontEnd", R"doc(
 Native front end: a C++ worker thread running Silero VAD and the endpointer on audio written into
-``input`` (a RingBuffer of 16 kHz mono float32). See rtvoice.frontend for the Python face.
+``input`` (a RingBuffer of 16 kHz mono float32). See rtvoice.frontend.front_end for the Python face.
 )doc")
       .def(py::init([](const FrontEndConfig &config, std::shared_ptr<rtvoice::SileroVadModel> model) {
              auto out = new PyFrontEnd;

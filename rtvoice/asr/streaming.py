@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from rtvoice.asr.whisper import FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE, Transcript, WhisperRecognizer, Word
-from rtvoice.percentiles import Reservoir
+from rtvoice.metrics.percentiles import Reservoir
 
 PARTIAL = "partial"
 FINAL = "final"

@@ -220,7 +220,7 @@ class WhisperRecognizer:
     def __init__(self, config: WhisperConfig = WhisperConfig()):
         import ctranslate2
 
-        from rtvoice.features import WhisperLogMel
+        from rtvoice.frontend.features import WhisperLogMel
 
         self.config = config
         if config.model_dir is None:

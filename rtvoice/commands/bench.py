@@ -44,8 +44,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtvoice.bench import load_inputs, load_report, plot_report, render_table, run_bench
-    from rtvoice.budgets import (check_budgets, compare_reports, load_budget_file, parse_budgets, parse_regression,
+    from rtvoice.pipeline.bench import load_inputs, load_report, plot_report, render_table, run_bench
+    from rtvoice.metrics.budgets import (check_budgets, compare_reports, load_budget_file, parse_budgets, parse_regression,
                                  regressions)
 
     # Arguments are checked before minutes of audio are run.

@@ -75,7 +75,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
 
 def _source(args):
     from rtvoice.errors import RtvoiceError
-    from rtvoice.sources import FileSource, MicSource, StdinSource
+    from rtvoice.audio.sources import FileSource, MicSource, StdinSource
 
     mic = args.mic or args.input_device is not None
     if mic and args.input:
@@ -108,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
 def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None = None) -> int:
     """Source → front end → streaming recognizer → caption outputs (and `stage`), until the input ends."""
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
-    from rtvoice.callback_timing import report_lines as callback_report_lines
-    from rtvoice.captions import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
-    from rtvoice.engine import CaptionPipeline, check_stats_for_losses
+    from rtvoice.audio.callback_timing import report_lines as callback_report_lines
+    from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
+    from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
     from rtvoice.errors import RtvoiceError
 
     try:
@@ -206,7 +206,7 @@ def _end_of_input(failure: Exception | None, stopped: bool) -> dict:
 
 
 def _frontend_config(args):
-    from rtvoice.frontend import EndpointerConfig, FrontEndConfig
+    from rtvoice.frontend.front_end import EndpointerConfig, FrontEndConfig
 
     endpointer = {}
     if args.vad_threshold is not None:

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 def _has_device(kind: str) -> bool:
     try:
-        from rtvoice.devices import list_devices
+        from rtvoice.audio.devices import list_devices
 
         devices = list_devices()
     except Exception:  # no PortAudio, no server: no device

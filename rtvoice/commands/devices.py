@@ -11,7 +11,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rtvoice.devices import list_devices
+    from rtvoice.audio.devices import list_devices
 
     devices = list_devices()
     if not devices:

@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from rtvoice.commands.caption import run_captions
     from rtvoice.commands.say import load_voice_from_args
-    from rtvoice.dubbing import DubStage
+    from rtvoice.pipeline.dubbing import DubStage
     from rtvoice.tts import PlaybackSink, TimelineSink, TtsEngine
 
     voice, options = load_voice_from_args(args, "dub")

@@ -1,7 +1,7 @@
 """Synthesized voice: Piper (VITS) voices on rtvoice's own ONNX Runtime sessions, streaming synthesis,
 playback through the lock-free ring buffer.
 
-Nothing here imports :mod:`rtvoice.asr` (``rtvoice.engine`` wires the two together).
+Nothing here imports :mod:`rtvoice.asr` (``rtvoice.pipeline.engine`` wires the two together).
 
     from rtvoice.tts import TtsEngine, PlaybackSink, load_voice
     engine = TtsEngine(load_voice(), sinks=[PlaybackSink()])

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtvoice.errors import RtvoiceError
-from rtvoice.percentiles import Reservoir, percentiles
+from rtvoice.metrics.percentiles import Reservoir, percentiles
 from rtvoice.tts.playback import AudioSink
 from rtvoice.tts.synthesis import SynthesisOptions, SynthesisReport, Synthesizer
 from rtvoice.tts.voice import PiperVoiceModel

@@ -4,8 +4,8 @@
 and writes it into a C++ :class:`rtvoice.RingBuffer`. The PortAudio callback does one thing: copy
 from the ring into the device buffer (what is missing is zero-filled and counted, never waited for). No
 allocation, lock or logging happens in the callback, and it records how long it took (``stats()``:
-``callback_p50_ms`` ..., see rtvoice.callback_timing). By default the callback is native code only
-(:class:`rtvoice._core.PlaybackStream`, rtvoice.native_audio: no Python, no GIL); with
+``callback_p50_ms`` ..., see rtvoice.audio.callback_timing). By default the callback is native code only
+(:class:`rtvoice._core.PlaybackStream`, rtvoice.audio.native: no Python, no GIL); with
 ``native_callback=False`` it is a sounddevice callback making one native call (``read_or_silence_into``).
 
 Underruns are counted per utterance: reads that came up short between an utterance's first and last
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rtvoice.callback_timing import callback_stats, entry_stats, new_meter
+from rtvoice.audio.callback_timing import callback_stats, entry_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError
-from rtvoice.native_audio import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
-from rtvoice.percentiles import Reservoir, percentiles
+from rtvoice.audio.native import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
+from rtvoice.metrics.percentiles import Reservoir, percentiles
 
 
 class AudioSink:
@@ -112,7 +112,7 @@ class PlaybackSink(AudioSink):
         stall_timeout_s: a device that takes no audio for this long while the ring is full is an error.
         native_callback: run the PortAudio callback in native code only (rtvoice._core.PlaybackStream: no
             Python, no GIL in PortAudio's thread); False: the sounddevice callback ``_callback``. None:
-            native when this build has it, unless RTVOICE_NATIVE_CALLBACK=0 (rtvoice.native_audio).
+            native when this build has it, unless RTVOICE_NATIVE_CALLBACK=0 (rtvoice.audio.native).
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
@@ -174,7 +174,7 @@ class PlaybackSink(AudioSink):
 
     def _device(self) -> tuple[int | None, int, str]:
         """(PortAudio index or None for the default, rate in Hz, name) of the output device."""
-        from rtvoice.devices import _sounddevice, resolve_device
+        from rtvoice.audio.devices import _sounddevice, resolve_device
 
         sd = _sounddevice()
         index = resolve_device(self.device_spec, "output")
@@ -186,11 +186,11 @@ class PlaybackSink(AudioSink):
 
     def _open_stream(self, index: int | None):
         """Open and start the PortAudio stream whose callback drains the ring."""
-        from rtvoice.devices import _sounddevice
+        from rtvoice.audio.devices import _sounddevice
 
         sd = _sounddevice()
         try:
-            if self.native:  # PortAudio's thread runs only C++ (rtvoice.native_audio)
+            if self.native:  # PortAudio's thread runs only C++ (rtvoice.audio.native)
                 from rtvoice._core import AudioStreamConfig, PlaybackStream
 
                 info = sd.query_devices(index, "output") if index is not None else sd.query_devices(kind="output")

@@ -4,7 +4,7 @@ voice config (``.onnx.json``).
 Each input picks one of three paths:
 
 - the packaged ``silero_vad_16k_op15.onnx`` with bytes overwritten, inserted or cut off (the fuzz input says
-  where and what), loaded with :func:`rtvoice.vad.load_silero_model`;
+  where and what), loaded with :func:`rtvoice.frontend.vad.load_silero_model`;
 - the real initializers with one tensor replaced (another shape, dtype, rank, non-finite values) or removed,
   given to the native :class:`rtvoice._core.SileroVadModel`;
 - arbitrary bytes as a voice config, read by rtvoice's Piper config reader.
@@ -27,7 +27,7 @@ with atheris.instrument_imports():
     from rtvoice.errors import ModelError
     from rtvoice.models import packaged_model
     from rtvoice.tts.voice import _read_config
-    from rtvoice.vad import MODEL_FILE, MODEL_NAME, SileroVad, load_silero_model, load_silero_weights
+    from rtvoice.frontend.vad import MODEL_FILE, MODEL_NAME, SileroVad, load_silero_model, load_silero_weights
 
 _DIR = tempfile.mkdtemp(prefix="rtvoice-fuzz-model-")
 _MODEL_BYTES = packaged_model(MODEL_NAME).path(MODEL_FILE).read_bytes()

@@ -15,7 +15,7 @@ with atheris.instrument_imports():
 
     from rtvoice import RingBuffer
     from rtvoice.errors import AudioFormatError
-    from rtvoice.sources import RAW_FORMATS, StdinSource
+    from rtvoice.audio.sources import RAW_FORMATS, StdinSource
 
 
 def TestOneInput(data: bytes) -> None:

@@ -15,7 +15,7 @@ with atheris.instrument_imports():
 
     from rtvoice import RingBuffer
     from rtvoice.errors import RtvoiceError
-    from rtvoice.sources import FileSource
+    from rtvoice.audio.sources import FileSource
 
 _DIR = tempfile.mkdtemp(prefix="rtvoice-fuzz-wav-")
 

@@ -101,7 +101,7 @@ class AudioStream {
   int Device() const noexcept { return device_; }
   // SCHED_FIFO was requested from PortAudio (config.realtime on the ALSA host API). PortAudio itself falls
   // back to normal scheduling when the process may not have it (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): whether
-  // it got it shows in the thread's policy (rtvoice.native_audio.realtime_threads).
+  // it got it shows in the thread's policy (rtvoice.audio.native.realtime_threads).
   bool Realtime() const noexcept { return realtime_; }
 
   std::uint64_t Frames() const noexcept { return frames_.load(std::memory_order_relaxed); }

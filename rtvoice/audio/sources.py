@@ -6,8 +6,8 @@ channels are averaged, the rate is converted with soxr's streaming resampler.
 
 - :class:`MicSource`: a PortAudio input stream whose callback does one thing: it writes the block into a
   ring buffer at the device's rate and channel count, and records how long the callback took
-  (``stats.as_dict()``: ``callback_p50_ms`` ... , see rtvoice.callback_timing). By default the callback is
-  native code only (:class:`rtvoice._core.CaptureStream`, rtvoice.native_audio: no Python, no GIL); with
+  (``stats.as_dict()``: ``callback_p50_ms`` ... , see rtvoice.audio.callback_timing). By default the callback is
+  native code only (:class:`rtvoice._core.CaptureStream`, rtvoice.audio.native: no Python, no GIL); with
   ``native_callback=False`` it is a sounddevice callback making one native call. The worker reads that
   ring, converts, and writes on. Audio that does not fit in either ring is counted, never waited for.
 - :class:`FileSource`: anything libsndfile reads. ``realtime=True`` paces it like a live source (each
@@ -32,9 +32,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from rtvoice.callback_timing import callback_stats, entry_stats, new_meter
+from rtvoice.audio.callback_timing import callback_stats, entry_stats, new_meter
 from rtvoice.errors import AudioFormatError, DeviceError, DeviceLostError, RtvoiceError
-from rtvoice.native_audio import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
+from rtvoice.audio.native import counters_stats, realtime_threads, stream_errors, suggested_latency, use_native
 
 SAMPLE_RATE = 16000  # Hz, what every source delivers
 RAW_FORMATS = {"s16le": ("<i2", 1 / 32768.0), "s32le": ("<i4", 1 / 2147483648.0), "f32le": ("<f4", 1.0)}
@@ -392,7 +392,7 @@ class MicSource(Source):
             once when PortAudio ends it). Shorter pauses are counted (``stats.device_pauses``).
         native_callback: run the PortAudio callback in native code only (rtvoice._core.CaptureStream: no
             Python, no GIL in PortAudio's thread); False: a sounddevice callback (one native call). None:
-            native when this build has it, unless RTVOICE_NATIVE_CALLBACK=0 (rtvoice.native_audio).
+            native when this build has it, unless RTVOICE_NATIVE_CALLBACK=0 (rtvoice.audio.native).
 
     When the device goes away while capturing, the worker raises :class:`rtvoice.errors.DeviceLostError`
     (in ``error``); the audio captured up to then has been delivered. See docs/faults.md.
@@ -409,7 +409,7 @@ class MicSource(Source):
             raise ValueError(f"stall_timeout_s must be > 0 s, got {stall_timeout_s}")
         self.stall_timeout_s = stall_timeout_s
         from rtvoice import RingBuffer
-        from rtvoice.devices import _sounddevice, resolve_device
+        from rtvoice.audio.devices import _sounddevice, resolve_device
 
         sd = _sounddevice()
         self.device = resolve_device(device, "input")
@@ -427,9 +427,9 @@ class MicSource(Source):
         self._convert = _Converter(self.rate, self.channels)
         self.native = use_native(native_callback)
         self._errors = stream_errors(sd)
-        meter = new_meter()  # the callback's duration (rtvoice.callback_timing)
+        meter = new_meter()  # the callback's duration (rtvoice.audio.callback_timing)
         try:
-            if self.native:  # PortAudio's thread runs only C++ (rtvoice.native_audio)
+            if self.native:  # PortAudio's thread runs only C++ (rtvoice.audio.native)
                 from rtvoice._core import AudioStreamConfig, CaptureStream
 
                 config = AudioStreamConfig(device=-1 if self.device is None else self.device, channels=self.channels,

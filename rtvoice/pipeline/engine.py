@@ -8,7 +8,7 @@ Threads::
 
 - Live sources (microphone, a file paced in real time, a pipe) are never waited for: under overload the
   loop skips partial decodes (counted) while the lag (audio delivered but not yet taken by the recognizer,
-  see rtvoice.overload) exceeds ``overload_lag_s``; finals are never skipped. The backlog waits in the front
+  see rtvoice.pipeline.overload) exceeds ``overload_lag_s``; finals are never skipped. The backlog waits in the front
   end's input ring and audio queue, both bounded; whatever they drop is counted in the stats. The lag is
   announced through ``status`` (behind / caught up) and summarised in ``stats()["overload"]``.
 - A file read as fast as possible is flow-controlled instead: the source may run at most
@@ -27,13 +27,13 @@ from typing import Callable, Protocol
 
 from rtvoice.asr.streaming import CaptionEvent, StreamingConfig, StreamingRecognizer
 from rtvoice.asr.whisper import SAMPLE_RATE, WhisperRecognizer
-from rtvoice.clock import VirtualClock
+from rtvoice.metrics.clock import VirtualClock
 from rtvoice.errors import RtvoiceError
 
 VIRTUAL_BLOCK = SAMPLE_RATE // 100  # samples: a live source's 10 ms blocks
-from rtvoice.metrics import LatencyTracker
-from rtvoice.overload import LagMonitor
-from rtvoice.sources import Source
+from rtvoice.metrics.latency import LatencyTracker
+from rtvoice.pipeline.overload import LagMonitor
+from rtvoice.audio.sources import Source
 
 
 class CaptionListener(Protocol):
@@ -76,7 +76,7 @@ class CaptionPipeline:
         recognizer: a loaded WhisperRecognizer.
         listeners: objects with ``write(event)`` (caption writers, trackers); called in this thread.
         streaming: streaming policy.
-        frontend_config: rtvoice.frontend.FrontEndConfig (None: defaults).
+        frontend_config: rtvoice.frontend.front_end.FrontEndConfig (None: defaults).
         config: loop settings.
         status: called with one-line overload messages (fell behind / still behind / caught up), from
             this thread; None: silent (the figures are in stats() either way).
@@ -85,7 +85,7 @@ class CaptionPipeline:
     def __init__(self, source: Source, recognizer: WhisperRecognizer, listeners: list[CaptionListener] = (),
                  streaming: StreamingConfig = StreamingConfig(), frontend_config=None,
                  config: PipelineConfig = PipelineConfig(), status: Callable[[str], None] | None = None):
-        from rtvoice.frontend import FrontEnd, FrontEndConfig
+        from rtvoice.frontend.front_end import FrontEnd, FrontEndConfig
 
         self.source = source
         self.recognizer = recognizer

@@ -19,7 +19,7 @@ API (what the ASR stage consumes)::
     fe.done                                     # True once all input after finish() is processed
     fe.stats                                    # FrontEndStats: counters, drops, queue high-water marks
 
-- :class:`SegmentEvent` (``rtvoice.vad.SegmentEvent``): ``kind`` is ``"speech_start"`` or
+- :class:`SegmentEvent` (``rtvoice.frontend.vad.SegmentEvent``): ``kind`` is ``"speech_start"`` or
   ``"speech_end"``, ``sample`` the int position in the input stream (0 = first sample written),
   ``forced`` True on both sides of a split made because a segment reached ``max_segment_s``. Starts
   are reported once ``min_speech_ms`` of speech has been heard but carry the earlier exact position
@@ -29,7 +29,7 @@ API (what the ASR stage consumes)::
   order. Sample positions match the events' (with the denoiser, clean sample i is the enhanced input
   sample i). If the consumer fell behind and audio blocks were dropped, a call stops at the gap and
   the next call starts after it (``start_sample`` jumps); drops are counted in ``stats``.
-- The DC blocker (``dc_block=True``, the default; see rtvoice.dc_blocker) removes a constant offset
+- The DC blocker (``dc_block=True``, the default; see rtvoice.frontend.dc_blocker) removes a constant offset
   before anything else: the clean stream is ``dc_block(input)``. ``stats.dc_offset_max`` is the largest
   offset it removed (smoothed over about 0.5 s, in sample units).
 - Every queue is bounded; nothing is dropped silently: see ``stats.input_overflow`` (the source wrote
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from rtvoice import _core
-from rtvoice.vad import CHUNK_SAMPLES, SAMPLE_RATE, EndpointerConfig, SegmentEvent, load_silero_model
+from rtvoice.frontend.vad import CHUNK_SAMPLES, SAMPLE_RATE, EndpointerConfig, SegmentEvent, load_silero_model
 
 __all__ = ["FrontEnd", "FrontEndConfig", "FrontEndStats", "SegmentEvent", "EndpointerConfig"]
 

@@ -5,7 +5,7 @@ thread holding it (Whisper, Piper, numpy between releases) delays the callback b
 :class:`rtvoice._core.CaptureStream` and :class:`rtvoice._core.PlaybackStream` (C++,
 ``cpp/include/rtvoice/audio_stream.h``) open the same device (by PortAudio index: rtvoice's native module
 links the same ``libportaudio.so.2`` that sounddevice loads) with a callback that only copies between the
-device buffer and a :class:`rtvoice.RingBuffer` and times itself. :class:`rtvoice.sources.MicSource` and
+device buffer and a :class:`rtvoice.RingBuffer` and times itself. :class:`rtvoice.audio.sources.MicSource` and
 :class:`rtvoice.tts.PlaybackSink` use them when this build has them (``rtvoice._core.has_native_audio``:
 PortAudio's headers were found at build time) unless told not to: ``native_callback=False``, or the
 environment variable ``RTVOICE_NATIVE_CALLBACK=0``. sounddevice still lists and resolves the devices.

@@ -1,8 +1,8 @@
 """How long the audio callbacks take, measured in the running engine.
 
-Each PortAudio callback (:class:`rtvoice.sources.MicSource` capture, :class:`rtvoice.tts.PlaybackSink`
+Each PortAudio callback (:class:`rtvoice.audio.sources.MicSource` capture, :class:`rtvoice.tts.PlaybackSink`
 playback) records its duration in a lock-free histogram (1 µs buckets up to 20 ms, exact maximum). Native
-callbacks (the default, rtvoice.native_audio: :class:`rtvoice._core.CaptureStream` /
+callbacks (the default, rtvoice.audio.native: :class:`rtvoice._core.CaptureStream` /
 ``PlaybackStream``) do it in C++ (``callback_path`` "native"), and also record native entry to exit alone
 (``callback_entry_*``, :func:`entry_stats`). Python callbacks (``RTVOICE_NATIVE_CALLBACK=0``) make one
 native call, :meth:`rtvoice._core.CallbackMeter.write` or

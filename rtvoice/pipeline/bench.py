@@ -16,14 +16,14 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
 - ``wer``: caption word error rate against the references (when the inputs have them)
 - ``callback_{p50,p99,max}_s``, ``callbacks``: duration of the PortAudio callbacks (the worse of playback and
   capture; ``playback_callback_*``/``capture_callback_*`` each side), with ``--audio-device NAME``: the voice
-  then also plays on that device and the device is captured meanwhile (rtvoice.callback_timing), timed while
+  then also plays on that device and the device is captured meanwhile (rtvoice.audio.callback_timing), timed while
   each input runs through the chain (from the pipeline's start until its voice is drained; not while the
   next input's objects are set up). ``None`` (n/a) without a device: file input runs no callback. Timed
-  from PortAudio's timestamp (see rtvoice.callback_timing); with native callbacks (the report's
-  ``audio_callbacks``: "native", rtvoice.native_audio) also ``{playback,capture}_callback_entry_{p99,max}_s``:
+  from PortAudio's timestamp (see rtvoice.audio.callback_timing); with native callbacks (the report's
+  ``audio_callbacks``: "native", rtvoice.audio.native) also ``{playback,capture}_callback_entry_{p99,max}_s``:
   native entry to exit only.
 
-``--clock virtual`` (see rtvoice.clock) feeds audio as fast as compute allows; the dub figure is then the
+``--clock virtual`` (see rtvoice.metrics.clock) feeds audio as fast as compute allows; the dub figure is then the
 final caption's virtual latency plus the voice's measured first-audio time.
 """
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtvoice.errors import RtvoiceError
-from rtvoice.percentiles import percentiles
+from rtvoice.metrics.percentiles import percentiles
 
 SCHEMA = "rtvoice-bench"
 SCHEMA_VERSION = 1
@@ -98,7 +98,7 @@ class _DeviceLoad:
 
     def __init__(self, device: str):
         from rtvoice import RingBuffer
-        from rtvoice.sources import MicSource
+        from rtvoice.audio.sources import MicSource
         from rtvoice.tts import PlaybackSink
 
         self.playback = PlaybackSink(device=device)
@@ -127,7 +127,7 @@ class _DeviceLoad:
             self._ring.discard()
 
     def close(self) -> dict:
-        from rtvoice.callback_timing import callback_stats
+        from rtvoice.audio.callback_timing import callback_stats
 
         self.capture.stop()
         self.capture.join(5)
@@ -136,7 +136,7 @@ class _DeviceLoad:
         self.playback.close()
         if self.capture.error is not None:
             raise self.capture.error
-        from rtvoice.callback_timing import entry_stats
+        from rtvoice.audio.callback_timing import entry_stats
 
         playback = {**callback_stats(self.playback.meter),
                     **entry_stats(self.playback.entry_meter, "native" if self.playback.native else "python")}
@@ -171,10 +171,10 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     import jiwer
 
     from rtvoice.asr import WhisperConfig, WhisperRecognizer
-    from rtvoice.asr.text import normalize_english
-    from rtvoice.dubbing import DubStage
-    from rtvoice.engine import CaptionPipeline, PipelineConfig
-    from rtvoice.sources import FileSource
+    from rtvoice.metrics.text import normalize_english
+    from rtvoice.pipeline.dubbing import DubStage
+    from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+    from rtvoice.audio.sources import FileSource
     from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine, load_voice
 
     if clock not in ("real", "virtual"):

@@ -8,7 +8,7 @@ alignment) mapped to the wall-clock time at which that audio was captured (the s
 - ``word_committed``: the same for the first caption in which the word was committed (stable);
 - ``final_after_speech_end``: wall time of each final caption minus the time its last word ended.
 
-Words are compared after :func:`rtvoice.asr.text.normalize_english`, so "them" shown in a partial and
+Words are compared after :func:`rtvoice.metrics.text.normalize_english`, so "them" shown in a partial and
 "them." in the final are the same word. Figures are summarised as p50/p95 (seconds).
 """
 
@@ -19,8 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from rtvoice.asr.text import normalize_english
-from rtvoice.percentiles import Reservoir, percentiles  # noqa: F401  (percentiles re-exported)
+from rtvoice.metrics.text import normalize_english
+from rtvoice.metrics.percentiles import Reservoir, percentiles  # noqa: F401  (percentiles re-exported)
 
 SAMPLE_RATE = 16000
 

@@ -15,8 +15,8 @@ import logging
 import time
 from collections import deque
 
-from rtvoice.percentiles import Reservoir, percentiles
-from rtvoice.sources import SAMPLE_RATE
+from rtvoice.metrics.percentiles import Reservoir, percentiles
+from rtvoice.audio.sources import SAMPLE_RATE
 
 log = logging.getLogger("rtvoice.dub")
 
