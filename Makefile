@@ -30,28 +30,21 @@ help:
 # --- system packages --------------------------------------------------------------------------
 $(STAMPS)/apt: scripts/ensure_system_packages.sh
 	@mkdir -p $(STAMPS)
-	@bash scripts/ensure_system_packages.sh $(APT_PACKAGES)
+	@bash scripts/step.sh "system packages (apt)" build/logs/apt.log \
+		bash scripts/ensure_system_packages.sh $(APT_PACKAGES)
 	@touch $@
 
 # --- Python environment -----------------------------------------------------------------------
-$(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt requirements/nodeps.txt $(STAMPS)/apt
+$(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt requirements/nodeps.txt scripts/setup_venv.sh $(STAMPS)/apt
 	@mkdir -p $(STAMPS)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing Python packages into $(VENV) ..."
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
-	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/nodeps.txt
-	@if [ "$(GPU)" = "1" ]; then bash scripts/use_onnxruntime_gpu.sh $(PY); fi
+	@bash scripts/step.sh "Python packages ($(VENV))" build/logs/venv.log \
+		bash scripts/setup_venv.sh $(PYTHON) $(VENV) $(GPU)
 	@touch $@
 
 # --- native build (in place, so the checkout is importable) --------------------------------------
 build: $(STAMPS)/venv
-	@mkdir -p $(DEV_BUILD) && test -f $(DEV_BUILD)/CMakeCache.txt || cmake -S . -B $(DEV_BUILD) -DCMAKE_BUILD_TYPE=Release \
-		-DPython_EXECUTABLE=$(CURDIR)/$(PY) -DRTVOICE_OUTPUT_DIR=$(CURDIR)/rtvoice -DRTVOICE_BUILD_TESTS=ON \
-		> $(DEV_BUILD)/configure.log 2>&1 || { cat $(DEV_BUILD)/configure.log; exit 1; }
-	@cmake --build $(DEV_BUILD) -j $(JOBS) | grep -vE '^\[ *[0-9]+%\] (Built target|Linking)|^Consolidate' || true
-	@test -n "$$(ls rtvoice/_core*.so 2>/dev/null)" || { echo "native build failed"; exit 1; }
-	@$(PY) scripts/install_dev_entry_points.py $(CURDIR)
+	@bash scripts/step.sh "native core (cmake, $(JOBS) jobs)" build/logs/native.log \
+		bash scripts/build_native.sh $(PY) $(DEV_BUILD) $(JOBS)
 
 setup: build
 
