@@ -9,7 +9,8 @@ Nothing in NOTICE.md is typed by hand. It is read from
   the licence from License-Expression, else License, else the licence classifiers; the licence texts from
   the files the package installed;
 - the model manifests in models/*.json (rtvoice.models.read_manifest refuses one without ``license``);
-- the shared libraries that rtvoice/_core loads (ldd), their Debian packages (dpkg) and copyright files.
+- the shared libraries that rtvoice/_core loads (ldd), their Debian packages (dpkg) and copyright files;
+- the Debian packages the Makefile installs (APT_PACKAGES), with the same details.
 Exit status 1 also when a dependency or a model has no licence: fix the metadata or the manifest first.
 """
 
@@ -38,6 +39,7 @@ from rtvoice.models import ModelManifest, manifest_paths, read_manifest  # noqa:
 NOTICE = REPO / "NOTICE.md"
 RUNTIME_REQUIREMENTS = REPO / "requirements" / "runtime.txt"
 NODEPS_REQUIREMENTS = REPO / "requirements" / "nodeps.txt"
+MAKEFILE = REPO / "Makefile"
 # A file a package installed counts as a licence text when its name says so (not code that happens to).
 LICENCE_FILE = re.compile(r"(licen[cs]e|copying|notice|copyright)", re.IGNORECASE)
 CODE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".h", ".c")
@@ -57,12 +59,21 @@ class Dependency:
 
 
 @dataclass(frozen=True)
-class NativeLibrary:
-    soname: str
-    package: str  # Debian package ("" when dpkg does not know the file)
-    version: str
-    licence: str | None
+class DebianPackage:
+    """As dpkg knows it; the licence from its copyright file."""
+
+    name: str  # "" when dpkg does not know the file a library was loaded from
+    version: str  # "" when not installed
+    licence: str | None  # None: no machine-readable licence for its files
     copyright_file: str
+
+
+@dataclass(frozen=True)
+class NativeLibrary:
+    """A shared library rtvoice/_core loads, and the Debian package it came from."""
+
+    soname: str
+    package: DebianPackage
 
 
 def requirements_in(path: Path) -> list[Requirement]:
@@ -152,15 +163,30 @@ def debian_licence(copyright_file: Path) -> str | None:
     return None
 
 
-def debian_package_of(path: str) -> tuple[str, str]:
-    for candidate in dict.fromkeys((os.path.realpath(path), path)):
-        result = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-        if result.returncode == 0:
-            package = result.stdout.split(":", 1)[0].strip()
-            version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package],
-                                     capture_output=True, text=True).stdout.strip()
-            return package, version
-    return "", ""
+def debian_packages(names: list[str]) -> list[DebianPackage]:
+    """Each named package as dpkg knows it (one dpkg-query for all: each call costs a database read)."""
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${Version}\n", *names], capture_output=True,
+                            text=True)  # exit status 1 when one is unknown: its line is missing
+    versions = dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+    packages = []
+    for name in names:
+        copyright_file = Path("/usr/share/doc") / name / "copyright"
+        version = versions.get(name, "")
+        packages.append(DebianPackage(name, version, debian_licence(copyright_file) if version else None,
+                                      str(copyright_file)))
+    return packages
+
+
+def owning_packages(paths: list[str]) -> list[str]:
+    """The Debian package each file came from ("" when none), by its resolved or its given path."""
+    candidates = {path: list(dict.fromkeys((os.path.realpath(path), path))) for path in paths}
+    asked = sorted({c for options in candidates.values() for c in options})
+    out = subprocess.run(["dpkg", "-S", *asked], capture_output=True, text=True).stdout  # one database scan
+    owners = {}
+    for line in out.splitlines():
+        packages, _, path = line.partition(": ")
+        owners[path.strip()] = packages.split(",")[0].split(":")[0].strip()
+    return [next((owners[c] for c in candidates[path] if c in owners), "") for path in paths]
 
 
 def native_libraries() -> list[NativeLibrary] | None:
@@ -169,23 +195,38 @@ def native_libraries() -> list[NativeLibrary] | None:
     if not cores:
         return None
     out = subprocess.run(["ldd", cores[0]], capture_output=True, text=True, check=True).stdout
-    libraries = []
-    for soname, path in re.findall(r"^\s*(\S+) => (/\S+)", out, re.MULTILINE):
-        if SYSTEM_LIBRARIES.match(soname):
-            continue
-        package, version = debian_package_of(path)
-        copyright_file = f"/usr/share/doc/{package}/copyright" if package else ""
-        licence = debian_licence(Path(copyright_file)) if package else None
-        libraries.append(NativeLibrary(soname, package, version, licence, copyright_file))
-    return sorted(libraries, key=lambda lib: lib.soname)
+    found = sorted((soname, path) for soname, path in re.findall(r"^\s*(\S+) => (/\S+)", out, re.MULTILINE)
+                   if not SYSTEM_LIBRARIES.match(soname))
+    owners = owning_packages([path for _, path in found])
+    known = dict(zip(sorted(set(owners) - {""}), debian_packages(sorted(set(owners) - {""}))))
+    unknown = DebianPackage("", "", None, "")
+    return [NativeLibrary(soname, known.get(owner, unknown)) for (soname, _), owner in zip(found, owners)]
+
+
+def makefile_packages(makefile: Path = MAKEFILE) -> list[DebianPackage]:
+    """The Debian packages the Makefile's APT_PACKAGES installs (build tools and test data among them)."""
+    values = re.findall(r"^APT_PACKAGES\s*[:+]?=((?:.*\\\n)*.*)$", makefile.read_text(), re.MULTILINE)
+    names = {name for value in values for name in value.replace("\\\n", " ").split()}
+    return debian_packages(sorted(names))
 
 
 def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def debian_cells(package: DebianPackage) -> str:
+    """Package, version, licence and copyright file: four table cells."""
+    if package.licence:
+        licence = package.licence
+    elif package.name and not package.version:
+        licence = "not installed here"
+    else:
+        licence = "not machine-readable: read the copyright file"
+    return f"{package.name or '?'} | {package.version or '-'} | {cell(licence)} | `{package.copyright_file or '?'}`"
+
+
 def render(project_licence: str, dependencies: list[Dependency], models: list[ModelManifest],
-           libraries: list[NativeLibrary] | None) -> str:
+           libraries: list[NativeLibrary] | None, system_packages: list[DebianPackage]) -> str:
     lines = [
         "# Third-party notice",
         "",
@@ -227,10 +268,18 @@ def render(project_licence: str, dependencies: list[Dependency], models: list[Mo
     else:
         lines += ["| library | Debian package | version | licence (`Files: *`) | copyright file |",
                   "|---|---|---|---|---|"]
-        for lib in libraries:
-            licence = lib.licence or "not machine-readable: read the copyright file"
-            lines.append(f"| {lib.soname} | {lib.package or '?'} | {lib.version or '?'} | {cell(licence)} | "
-                         f"`{lib.copyright_file or '?'}` |")
+        lines += [f"| {lib.soname} | {debian_cells(lib.package)} |" for lib in libraries]
+    lines += [
+        "",
+        "## Debian packages the Makefile installs (`APT_PACKAGES`)",
+        "",
+        "Build tools and test data among them. Those rtvoice only starts as separate programs keep their own",
+        "licences (`docs/licences.md`).",
+        "",
+        "| package | version | licence (`Files: *`) | copyright file |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {debian_cells(package)} |" for package in system_packages]
     return "\n".join(lines) + "\n"
 
 
@@ -261,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in found:
             print(f"generate_notice: {problem}", file=sys.stderr)
         return 1
-    text = render(project_licence(), dependencies, models, native_libraries())
+    text = render(project_licence(), dependencies, models, native_libraries(), makefile_packages())
     if not args.check:
         args.output.write_text(text)
         return 0

@@ -65,6 +65,24 @@ def test_the_gpl_part_that_runs_in_process_is_why_rtvoice_is_gpl3(dependencies):
     assert project["license"].startswith("GPL-3.0")
 
 
+def test_the_gpl_library_the_native_core_links_allows_version_3(generator):
+    libraries = generator.native_libraries()
+    if libraries is None:
+        pytest.skip("rtvoice/_core is not built")
+    fftw = [lib for lib in libraries if lib.soname.startswith("libfftw3f")]
+    assert len(fftw) == 1 and re.fullmatch(r"GPL-2\+|GPL-2\.0-or-later", fftw[0].package.licence)
+
+
+def test_makefile_packages_follow_continued_and_appended_lines(generator, tmp_path):
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("APT_PACKAGES := cmake \\\n\tpkg-config\nOTHER := bash\nAPT_PACKAGES += rtvoice-no-such-deb\n")
+
+    packages = {p.name: p for p in generator.makefile_packages(makefile)}
+
+    assert sorted(packages) == ["cmake", "pkg-config", "rtvoice-no-such-deb"]
+    assert packages["cmake"].version and packages["rtvoice-no-such-deb"].version == ""
+
+
 def test_every_runtime_dependency_declares_a_licence(generator, dependencies):
     names = {d.name.lower() for d in dependencies}
     # the closure, not only the direct requirements: onnxruntime requires protobuf, soundfile requires cffi
