@@ -120,6 +120,16 @@ def describe(dist) -> Dependency:
     return Dependency(metadata["Name"], dist.version, licence, field, tuple(files), homepage(metadata))
 
 
+def installed_distribution(name: str):
+    """The installed distribution `name`, or a drop-in one installing the same module (onnxruntime-gpu for
+    onnxruntime after `make GPU=1`); None when neither is there."""
+    try:
+        return importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        providers = importlib.metadata.packages_distributions().get(canonicalize_name(name).replace("-", "_"), [])
+        return importlib.metadata.distribution(providers[0]) if providers else None
+
+
 def runtime_dependencies(runtime: Path = RUNTIME_REQUIREMENTS, nodeps: Path = NODEPS_REQUIREMENTS
                          ) -> tuple[list[Dependency], list[str]]:
     """The installed runtime closure, sorted by name, and the requirements that are not installed."""
@@ -133,9 +143,8 @@ def runtime_dependencies(runtime: Path = RUNTIME_REQUIREMENTS, nodeps: Path = NO
         extras = frozenset(requirement.extras) or frozenset({""})
         if (key, extras) in followed or str(requirement) in missing:
             continue
-        try:
-            dist = importlib.metadata.distribution(requirement.name)
-        except importlib.metadata.PackageNotFoundError:
+        dist = installed_distribution(requirement.name)
+        if dist is None:
             missing.append(str(requirement))
             continue
         found.setdefault(key, describe(dist))

@@ -4,6 +4,7 @@ The references are independent of the generator: Debian's copy of the GPL, the i
 directly, and the manifests' JSON read directly.
 """
 
+import importlib.metadata
 import importlib.util
 import json
 import re
@@ -56,8 +57,6 @@ def test_license_file_is_the_gpl3_and_pyproject_says_so():
 
 def test_the_gpl_part_that_runs_in_process_is_why_rtvoice_is_gpl3(dependencies):
     """piper-tts (with espeak-ng compiled into piper/espeakbridge.so) is imported in rtvoice's process."""
-    import importlib.metadata
-
     piper = importlib.metadata.metadata("piper-tts")
     assert "GPL-3.0" in (piper.get("License-Expression") or piper.get("License") or "")
     assert any(d.name == "piper-tts" for d in dependencies)
@@ -147,6 +146,28 @@ def test_a_manifest_without_licence_is_refused(generator, tmp_path):
         generator.default_models(tmp_path)
 
 
+def test_a_drop_in_distribution_satisfies_a_requirement(generator, tmp_path, monkeypatch):
+    """As onnxruntime-gpu stands for the onnxruntime that piper-tts requires after `make GPU=1`."""
+    dist_info = tmp_path / "rtvoice_probe_gpu-2.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: rtvoice-probe-gpu\nVersion: 2.0\nLicense: MIT\n")
+    (dist_info / "top_level.txt").write_text("rtvoice_probe\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    assert generator.installed_distribution("rtvoice-probe").metadata["Name"] == "rtvoice-probe-gpu"
+    assert generator.installed_distribution("rtvoice-probe-absent") is None
+
+
+def distribution_installed(name: str) -> bool:
+    try:
+        importlib.metadata.distribution(name)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(distribution_installed("onnxruntime-gpu"),
+                    reason="NOTICE.md describes the CPU set-up (`make`); `make GPU=1` swaps in onnxruntime-gpu")
 def test_committed_notice_matches_this_environment(generator, dependencies):
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "generate_notice.py"), "--check"],
                             capture_output=True, text=True)
