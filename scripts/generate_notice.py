@@ -147,7 +147,8 @@ def runtime_dependencies(runtime: Path = RUNTIME_REQUIREMENTS, nodeps: Path = NO
         if dist is None:
             missing.append(str(requirement))
             continue
-        found.setdefault(key, describe(dist))
+        if key not in found:
+            found[key] = describe(dist)
         followed.add((key, extras))
         if follow:
             pending += [(sub, True) for sub in map(Requirement, dist.requires or []) if applies(sub, extras)]
