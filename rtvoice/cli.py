@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "rtvoice.commands.dub",
     "rtvoice.commands.bench",
     "rtvoice.commands.say",
+    "rtvoice.commands.serve",
+    "rtvoice.commands.stream",
 )
 
 
