@@ -4,7 +4,8 @@ The web stack is FastAPI on uvicorn (an ASGI app, so the same app can later be a
 
 - ``/v1/stream`` (and ``/``): a WebSocket per stream, protocol in docs/server-protocol.md;
 - ``GET /healthz``: JSON, the server is up and how full it is;
-- ``GET /metrics``: Prometheus text (rtvoice.server.metrics).
+- ``GET /metrics``: Prometheus text (rtvoice.server.metrics);
+- ``GET /overlay?stream=ID`` and its feed ``/v1/captions?stream=ID``: captions for OBS (rtvoice.server.overlay).
 
 A stream is refused at once when ``max_streams`` are running ("busy"); every stream has its own pipeline
 thread (rtvoice.server.session), and all of them share one :class:`SharedRecognizer`.
@@ -22,12 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from rtvoice.asr.streaming import StreamingConfig
 from rtvoice.errors import RtvoiceError
 from rtvoice.pipeline.engine import PipelineConfig
 from rtvoice.server.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from rtvoice.server.overlay import OverlayError, OverlayHub, OverlayStyle, overlay_page
 from rtvoice.server.protocol import PROTOCOL_VERSION, Limits, ProtocolError, close_reason, parse_config, \
     tokens_match
 from rtvoice.server.session import OutboxLimits, StreamSession
@@ -98,7 +101,7 @@ class CaptionServer:
         self.metrics.max_streams.set(settings.max_streams)
         self.recognizer = SharedRecognizer(recognizer, self.metrics)
         self.sessions: dict[str, StreamSession] = {}
-        self.hub = None  # the overlay's viewers (rtvoice.server.overlay), when served
+        self.hub = OverlayHub()  # the overlay pages' viewers of each stream
         self._slots = 0  # streams admitted (config being read, or running)
         self._numbers = itertools.count(1)
         if settings.out_dir is not None:
@@ -223,6 +226,24 @@ class CaptionServer:
         @app.websocket("/")
         async def stream_root(ws: WebSocket):
             await self.handle(ws)
+
+        @app.websocket("/v1/captions")
+        async def captions(ws: WebSocket):
+            await self.hub.serve_viewer(ws, self.settings.token)
+
+        @app.get("/overlay")
+        async def overlay(request: Request):
+            query = dict(request.query_params)
+            if not tokens_match(query.get("token"), self.settings.token):
+                return PlainTextResponse("a valid ?token= is required\n", status_code=401)
+            try:
+                style = OverlayStyle.from_query(query)
+            except OverlayError as error:
+                return PlainTextResponse(f"{error}\n", status_code=400)
+            return HTMLResponse(overlay_page(style, query.get("token")),
+                                headers={"Cache-Control": "no-store", "Content-Security-Policy":
+                                         "default-src 'none'; style-src 'unsafe-inline'; "
+                                         "script-src 'unsafe-inline'; connect-src 'self' ws: wss:"})
 
         @app.get("/healthz")
         async def healthz():

@@ -35,7 +35,6 @@ CLOSE_CODES = {
     "slow_client": 4430,
     "internal": 4500,
     "busy": 4503,
-    "shutting_down": 4504,
 }
 
 
