@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     asr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     asr.add_argument("--compute-type", default=None, help="CTranslate2 compute type (int8 on CPU, float16 on CUDA)")
     asr.add_argument("--threads", type=int, default=0, help="CPU threads per decode (0: CTranslate2 default)")
+    asr.add_argument("--no-batching", action="store_true",
+                     help="decode one stream at a time (default: decodes due together run as one batch)")
     asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
                      help="decode a growing segment again after this much new audio (s)")
     p.set_defaults(func=run)
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         limits = Limits(max_frame_bytes=args.max_frame_bytes, stall_timeout_s=args.stall_timeout)
         settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
                                   out_dir=args.out, limits=limits,
-                                  streaming=StreamingConfig(partial_interval_s=args.partial_interval))
+                                  streaming=StreamingConfig(partial_interval_s=args.partial_interval),
+                                  batching=not args.no_batching)
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                 threads=args.threads)
     except ValueError as error:
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     sock = bind_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"rtvoice serve: {recognizer.describe()}; up to {settings.max_streams} streams; "
+    print(f"rtvoice serve: {recognizer.describe()}; up to {settings.max_streams} streams"
+          f"{'' if settings.batching else ', no batching'}; "
           f"ws://{shown}:{port}/v1/stream, http://{shown}:{port}/metrics"
           + (f"; captions in {settings.out_dir}" if settings.out_dir else ""), file=sys.stderr, flush=True)
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="on",

@@ -77,10 +77,14 @@ class ServerSettings:
     frontend: object = None  # rtvoice.frontend.FrontEndConfig; None: defaults
     max_line_chars: int = 42
     max_lines: int = 2
+    batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
+    max_batch: int = 8
 
     def __post_init__(self):
         if not 1 <= self.max_streams <= 256:
             raise ValueError(f"max_streams must be within 1..256, got {self.max_streams}")
+        if not 1 <= self.max_batch <= 64:
+            raise ValueError(f"max_batch must be within 1..64, got {self.max_batch}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be within 0..65535, got {self.port}")
         if self.token is not None and not 1 <= len(self.token) <= 256:
@@ -99,7 +103,8 @@ class CaptionServer:
         self.settings = settings
         self.metrics = ServerMetrics()
         self.metrics.max_streams.set(settings.max_streams)
-        self.recognizer = SharedRecognizer(recognizer, self.metrics)
+        self.recognizer = SharedRecognizer(recognizer, self.metrics, batching=settings.batching,
+                                           max_batch=settings.max_batch)
         self.sessions: dict[str, StreamSession] = {}
         self.hub = OverlayHub()  # the overlay pages' viewers of each stream
         self._slots = 0  # streams admitted (config being read, or running)
@@ -202,7 +207,8 @@ class CaptionServer:
 
     def health(self) -> dict:
         return {"status": "ok", "protocol": PROTOCOL_VERSION, "active_streams": len(self.sessions),
-                "max_streams": self.settings.max_streams, "model": self.recognizer.describe()}
+                "max_streams": self.settings.max_streams, "model": self.recognizer.describe(),
+                "batching": self.settings.batching}
 
     def stop_all(self) -> None:
         """Shutting down: every stream's input ends; their pipelines finish what they have."""
