@@ -23,6 +23,11 @@ def register(subparsers) -> None:
                      help="largest audio message accepted (bytes)")
     net.add_argument("--stall-timeout", type=float, default=10.0, metavar="S",
                      help="close a stream that sends nothing for this long (s)")
+    net.add_argument("--ray", metavar="ADDRESS",
+                     help="run as a Ray Serve application on the Ray cluster at ADDRESS (auto: the running one; "
+                          "local: start one here); --host/--port are then the Serve proxy's")
+    net.add_argument("--replicas", type=int, default=2, metavar="N",
+                     help="with --ray: rtvoice servers (each with its model and --max-streams streams)")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="DIR",
                      help="write each stream's captions to DIR/<stream>.srt, .vtt and .jsonl (flushed at each final)")
@@ -57,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
                                 threads=args.threads)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
+    if args.ray:
+        return _run_on_ray(args, settings)
     recognizer = WhisperRecognizer(whisper)
     server = CaptionServer(recognizer, settings)
     sock = bind_socket(settings.host, settings.port)
@@ -69,4 +76,32 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="on",
                             ws_max_size=uvicorn_message_limit(limits), ws_ping_interval=20.0)
     uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _run_on_ray(args, settings) -> int:
+    """Deploy on Ray Serve (rtvoice.server.ray_app) and stay until Ctrl-C, which deletes the application."""
+    import time
+
+    from rtvoice.errors import RtvoiceError
+
+    try:
+        from ray import serve
+
+        from rtvoice.server import ray_app
+    except ImportError as error:
+        raise RtvoiceError(f"--ray needs the ray[serve] package ({error})") from error
+    if args.replicas < 1:
+        raise RtvoiceError("--replicas must be >= 1")
+    ray_app.run(args.ray, settings.host, settings.port, replicas=args.replicas, max_streams=settings.max_streams,
+                batching=settings.batching, model_dir=str(args.asr_model) if args.asr_model else None,
+                device=args.device, threads=args.threads, token=settings.token,
+                out_dir=str(settings.out_dir) if settings.out_dir else None)
+    print(f"rtvoice serve: on Ray Serve ({args.ray}), {args.replicas} replicas of {settings.max_streams} streams; "
+          f"ws://{settings.host}:{settings.port}/v1/stream", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        serve.delete(ray_app.DEPLOYMENT)
     return 0

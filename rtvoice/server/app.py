@@ -77,6 +77,7 @@ class ServerSettings:
     frontend: object = None  # rtvoice.frontend.FrontEndConfig; None: defaults
     max_line_chars: int = 42
     max_lines: int = 2
+    name: str = ""  # this server's name in ready events and /healthz (a Ray Serve replica's id)
     batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
     max_batch: int = 8
 
@@ -208,7 +209,7 @@ class CaptionServer:
     def health(self) -> dict:
         return {"status": "ok", "protocol": PROTOCOL_VERSION, "active_streams": len(self.sessions),
                 "max_streams": self.settings.max_streams, "model": self.recognizer.describe(),
-                "batching": self.settings.batching}
+                "batching": self.settings.batching, "server": self.settings.name}
 
     def stop_all(self) -> None:
         """Shutting down: every stream's input ends; their pipelines finish what they have."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -190,6 +191,94 @@ class StreamClient:
         self.close()
 
 
+def send_resuming(url: str, audio, realtime: bool = True, max_reconnects: int = 3, chunk: int = 1600,
+                  timeout: float = 120.0, on_ready=None, **options) -> dict:
+    """Send 16 kHz mono float32 `audio` as one stream that survives the server going away: when the
+    connection is lost (a Ray Serve replica dies, a server restarts), connect again (the new connection may
+    land on another replica) and resend from the end of the last final received, so only the segment in
+    flight is recognised again, never lost. Event times of a resumed connection are shifted to the
+    original stream's clock (``resumed_from`` added). `on_ready` is called with each connection's ready
+    event. `options` go to StreamClient.
+
+    Returns {"events": all events (ready of each connection, partial/final/lag, the last stats),
+    "reconnects": n, "losses": [{"close_code", "reason", "at_s"}], "servers": [each connection's server]}.
+    """
+    from websockets.exceptions import ConnectionClosed
+
+    audio = np.asarray(audio, dtype=np.float32)
+    events, losses, servers = [], [], []
+    resume_at = 0  # samples: the end of the last final received
+    started = time.monotonic()
+    for attempt in range(max_reconnects + 1):
+        offset = resume_at / 16000
+        try:
+            client = StreamClient(url, sample_rate=16000, fmt="f32le", realtime=realtime, **options)
+            ready = client.connect()
+        except (ServerError, RtvoiceError):
+            if attempt == max_reconnects:
+                raise
+            time.sleep(0.5)
+            continue
+        servers.append(ready.get("server", ""))
+        events.append({**ready, "resumed_from": offset})
+        if on_ready is not None:
+            on_ready(ready)
+
+        def take(batch) -> None:
+            nonlocal resume_at
+            for event in batch:
+                if event is None:
+                    continue
+                if event.get("type") in ("partial", "final"):
+                    event = shift_event(event, offset)
+                    if event["type"] == "final":
+                        resume_at = max(resume_at, int(round(event["end"] * 16000)))
+                events.append(event)
+
+        lost = False
+        try:
+            position = resume_at
+            while position < len(audio):
+                if realtime:
+                    delay = started + position / 16000 - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                client.send_audio(audio[position:position + chunk])
+                position += chunk
+                take(client.poll())
+                if client.close_code is not None:
+                    lost = True
+                    break
+            if not lost:
+                client.end()
+                for event in client.events(timeout=timeout):
+                    take([event])
+                lost = not events or events[-1].get("type") != "stats"
+        except (ConnectionClosed, OSError):
+            take(client.poll())
+            lost = True
+        except ServerError as error:
+            losses.append({"close_code": error.close_code, "reason": error.reason, "at_s": resume_at / 16000})
+            client.close()
+            raise
+        client.close()
+        if not lost:
+            return {"events": events, "reconnects": attempt, "losses": losses, "servers": servers}
+        losses.append({"close_code": client.close_code, "reason": client.close_reason, "at_s": resume_at / 16000})
+    raise RtvoiceError(f"{url}: the stream was lost {len(losses)} times; giving up")
+
+
+def shift_event(event: dict, offset_s: float) -> dict:
+    """A caption event with its times moved `offset_s` later (a resumed connection's clock starts at 0)."""
+    if not offset_s:
+        return event
+    out = {**event, "start": round(event["start"] + offset_s, 3), "end": round(event["end"] + offset_s, 3)}
+    if event.get("words"):
+        out["words"] = [{**w, "start": round(w["start"] + offset_s, 3), "end": round(w["end"] + offset_s, 3)}
+                        for w in event["words"]]
+    return out
+
+
 def caption_from_event(event: dict):
     """A partial/final event → rtvoice.asr.streaming.CaptionEvent (for the caption writers)."""
     from rtvoice.asr.streaming import CaptionEvent
@@ -204,4 +293,4 @@ def caption_from_event(event: dict):
                         latency=event.get("latency"), forced=event.get("forced", False))
 
 
-__all__ = ["StreamClient", "ServerError", "caption_from_event", "stream_url"]
+__all__ = ["StreamClient", "ServerError", "caption_from_event", "stream_url", "send_resuming", "shift_event"]

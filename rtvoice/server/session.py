@@ -182,6 +182,7 @@ class StreamSession:
         try:
             self.start()
             self._put({"type": "ready", "protocol": self.server.protocol_version, "stream": self.id,
+                       "server": self.server.settings.name,
                        "model": self.server.recognizer.describe(), "sample_rate": self.config.sample_rate,
                        "format": self.config.format, "channels": self.config.channels,
                        "realtime": self.config.realtime, "outputs": list(self.config.outputs),
