@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "rtvoice.commands.bench",
     "rtvoice.commands.say",
     "rtvoice.commands.models",
+    "rtvoice.commands.serve",
+    "rtvoice.commands.stream",
 )
 
 

@@ -146,6 +146,17 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class DecodeRequest:
+    """One window for :meth:`WhisperRecognizer.transcribe_batch` (the arguments of ``transcribe``)."""
+
+    audio: np.ndarray  # 16 kHz mono float32, at most 30 s
+    prefix: tuple[int, ...] = ()
+    previous: tuple[int, ...] = ()
+    word_timestamps: bool = True
+    fallback: bool = True
+
+
+@dataclass(frozen=True)
 class WhisperConfig:
     """Which Whisper model to run and how.
 
@@ -308,6 +319,58 @@ class WhisperRecognizer:
             self.decodes += 1
         return result
 
+    def transcribe_batch(self, requests: list["DecodeRequest"]) -> list[Transcript]:
+        """Decode several windows as one CTranslate2 batch (encoder and decoder): what :meth:`transcribe`
+        gives for each, except that every window is padded to the longest window of the batch (more padding
+        than the rule asks for, never less). A result that looks hallucinated is decoded again alone on the
+        full window (when its request has ``fallback``); word times are aligned one request at a time."""
+        if not requests:
+            return []
+        audios = [np.asarray(r.audio, dtype=np.float32) for r in requests]
+        for audio in audios:
+            if audio.ndim != 1:
+                raise AudioFormatError(f"audio must be mono (1-D), got shape {audio.shape}")
+            if len(audio) // HOP > FULL_WINDOW_FRAMES:
+                raise AudioFormatError(f"{len(audio) / SAMPLE_RATE:.2f} s of audio is longer than Whisper's 30 s "
+                                       f"window")
+        if len(requests) == 1:
+            r = requests[0]
+            return [self.transcribe(audios[0], prefix=r.prefix, previous=r.previous,
+                                    word_timestamps=r.word_timestamps, fallback=r.fallback)]
+        ns = [len(a) // HOP for a in audios]
+        frames = max(self.config.window.frames(n) for n in ns)
+        with self._lock:
+            t0 = time.perf_counter()
+            features = np.concatenate([self.features(a, frames) for a in audios])
+            encoded = np.asarray(self._model.encode(self._ct2.StorageView.from_array(features), to_cpu=True))
+            t1 = time.perf_counter()
+            prompts = [self.tokenizer.prompt(list(r.prefix), list(r.previous)) for r in requests]
+            max_new = [int(12 + 8 * len(a) / SAMPLE_RATE) for a in audios]
+            # One suppress_blank for the batch: only when no request forces a prefix (as transcribe does alone).
+            results = self._model.generate(
+                self._ct2.StorageView.from_array(encoded), prompts, beam_size=self.config.beam_size,
+                max_length=max(len(p) + m for p, m in zip(prompts, max_new)), return_scores=True,
+                return_no_speech_prob=True, suppress_blank=not any(r.prefix for r in requests))
+            t2 = time.perf_counter()
+            out = []
+            for i, (r, audio, n, result) in enumerate(zip(requests, audios, ns, results)):
+                share = 1 / len(requests)  # each request is charged its share of the batch's time
+                transcript = self._transcript(result, list(r.prefix), len(audio) / SAMPLE_RATE, frames, max_new[i])
+                transcript.encode_s, transcript.decode_s = (t1 - t0) * share, (t2 - t1) * share
+                own = self._ct2.StorageView.from_array(np.ascontiguousarray(encoded[i:i + 1]))
+                if r.fallback and transcript.problems and frames < FULL_WINDOW_FRAMES:
+                    retry, own = self._decode(audio, n, FULL_WINDOW_FRAMES, list(r.prefix), list(r.previous))
+                    retry.encode_s += transcript.encode_s
+                    retry.decode_s += transcript.decode_s
+                    retry.fell_back = True
+                    self.fallbacks += 1
+                    transcript = retry
+                if r.word_timestamps and transcript.tokens:
+                    self._align(transcript, n, audio, own)
+                self.decodes += 1
+                out.append(transcript)
+        return out
+
     def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int]):
         """Encode a window of `frames` frames and decode it; returns (Transcript, encoder output)."""
         seconds = len(audio) / SAMPLE_RATE
@@ -322,13 +385,19 @@ class WhisperRecognizer:
             return_scores=True, return_no_speech_prob=True, suppress_blank=not prefix,
         )[0]
         t2 = time.perf_counter()
+        transcript = self._transcript(result, prefix, seconds, frames, max_new)
+        transcript.encode_s, transcript.decode_s = t1 - t0, t2 - t1
+        return transcript, encoded
+
+    def _transcript(self, result, prefix: list[int], seconds: float, frames: int, max_new: int) -> Transcript:
+        """A CTranslate2 generation result → Transcript, with the silence and hallucination checks."""
         tokens = [t for t in result.sequences_ids[0] if t < self.tokenizer.eot]
         truncated = len(tokens) - len(prefix) >= max_new - 1
         avg_logprob = float(result.scores[0]) if result.scores else 0.0
         text = self.tokenizer.decode(tokens)
         transcript = Transcript(
             tokens=tokens, text=text, words=[], avg_logprob=avg_logprob, no_speech_prob=float(result.no_speech_prob),
-            audio_seconds=seconds, window_frames=frames, encode_s=t1 - t0, decode_s=t2 - t1,
+            audio_seconds=seconds, window_frames=frames,
         )
         checks = self.config.checks
         if (not prefix and transcript.no_speech_prob > self.config.no_speech_threshold
@@ -336,7 +405,7 @@ class WhisperRecognizer:
             transcript.tokens, transcript.text = [], ""
         else:
             transcript.problems = checks.problems(text, avg_logprob, seconds, truncated)
-        return transcript, encoded
+        return transcript
 
     def _align(self, transcript: Transcript, n: int, audio: np.ndarray, encoded) -> None:
         """Word start/end times (seconds from the audio start) and probabilities, from cross-attention DTW.

@@ -90,6 +90,9 @@ class _Converter:
         return np.ascontiguousarray(self._stream.resample_chunk(block, last=last), dtype=np.float32)
 
 
+StreamConverter = _Converter  # the public name, for sources outside this module (rtvoice.server)
+
+
 @dataclass
 class SourceStats:
     input_frames: int = 0  # frames read from the device / file / stream, at its own rate

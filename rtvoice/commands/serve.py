@@ -1,0 +1,107 @@
+"""``rtvoice serve``: a caption server for many live streams over WebSockets (docs/server.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "serve", help="serve live captions to many streams over WebSockets",
+        description="One process, one loaded Whisper model, a streaming caption pipeline per WebSocket "
+                    "(protocol: docs/server-protocol.md). GET /healthz and /metrics (Prometheus).")
+    net = p.add_argument_group("network")
+    net.add_argument("--host", default="127.0.0.1", help="address to listen on (anything but loopback needs --token)")
+    net.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port, printed at start)")
+    net.add_argument("--max-streams", type=int, default=4, metavar="N",
+                     help="streams recognised at once; one more is refused at once with 'busy'")
+    net.add_argument("--token", default=None, metavar="T",
+                     help="shared secret clients must send (config 'token' or 'Authorization: Bearer T')")
+    net.add_argument("--max-frame-bytes", type=int, default=256 * 1024, metavar="B",
+                     help="largest audio message accepted (bytes)")
+    net.add_argument("--stall-timeout", type=float, default=10.0, metavar="S",
+                     help="close a stream that sends nothing for this long (s)")
+    net.add_argument("--ray", metavar="ADDRESS",
+                     help="run as a Ray Serve application on the Ray cluster at ADDRESS (auto: the running one; "
+                          "local: start one here); --host/--port are then the Serve proxy's")
+    net.add_argument("--replicas", type=int, default=2, metavar="N",
+                     help="with --ray: rtvoice servers (each with its model and --max-streams streams)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, metavar="DIR",
+                     help="write each stream's captions to DIR/<stream>.srt, .vtt and .jsonl (flushed at each final)")
+    asr = p.add_argument_group("recognition")
+    asr.add_argument("--asr-model", type=Path, metavar="DIR",
+                     help="a CTranslate2 Whisper model directory (default: packaged tiny.en)")
+    asr.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    asr.add_argument("--compute-type", default=None, help="CTranslate2 compute type (int8 on CPU, float16 on CUDA)")
+    asr.add_argument("--threads", type=int, default=0, help="CPU threads per decode (0: CTranslate2 default)")
+    asr.add_argument("--no-batching", action="store_true",
+                     help="decode one stream at a time (default: decodes due together run as one batch)")
+    asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
+                     help="decode a growing segment again after this much new audio (s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
+    from rtvoice.errors import RtvoiceError
+    from rtvoice.server.app import CaptionServer, ServerSettings, bind_socket, uvicorn_message_limit
+    from rtvoice.server.protocol import Limits
+
+    try:
+        limits = Limits(max_frame_bytes=args.max_frame_bytes, stall_timeout_s=args.stall_timeout)
+        settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
+                                  out_dir=args.out, limits=limits,
+                                  streaming=StreamingConfig(partial_interval_s=args.partial_interval),
+                                  batching=not args.no_batching)
+        whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
+                                threads=args.threads)
+    except ValueError as error:
+        raise RtvoiceError(str(error)) from error
+    if args.ray:
+        return _run_on_ray(args, settings)
+    recognizer = WhisperRecognizer(whisper)
+    server = CaptionServer(recognizer, settings)
+    sock = bind_socket(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"rtvoice serve: {recognizer.describe()}; up to {settings.max_streams} streams"
+          f"{'' if settings.batching else ', no batching'}; "
+          f"ws://{shown}:{port}/v1/stream, http://{shown}:{port}/metrics"
+          + (f"; captions in {settings.out_dir}" if settings.out_dir else ""), file=sys.stderr, flush=True)
+    config = uvicorn.Config(server.app(), log_level="warning", lifespan="on",
+                            ws_max_size=uvicorn_message_limit(limits), ws_ping_interval=20.0)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _run_on_ray(args, settings) -> int:
+    """Deploy on Ray Serve (rtvoice.server.ray_app) and stay until Ctrl-C, which deletes the application."""
+    import time
+
+    from rtvoice.errors import RtvoiceError
+
+    try:
+        from ray import serve
+
+        from rtvoice.server import ray_app
+    except ImportError as error:
+        raise RtvoiceError(f"--ray needs the ray[serve] package ({error})") from error
+    if args.replicas < 1:
+        raise RtvoiceError("--replicas must be >= 1")
+    ray_app.run(args.ray, settings.host, settings.port, replicas=args.replicas, max_streams=settings.max_streams,
+                batching=settings.batching, model_dir=str(args.asr_model) if args.asr_model else None,
+                device=args.device, threads=args.threads, token=settings.token,
+                out_dir=str(settings.out_dir) if settings.out_dir else None)
+    print(f"rtvoice serve: on Ray Serve ({args.ray}), {args.replicas} replicas of {settings.max_streams} streams; "
+          f"ws://{settings.host}:{settings.port}/v1/stream", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        serve.delete(ray_app.DEPLOYMENT)
+    return 0

@@ -1,0 +1,133 @@
+"""``rtvoice stream``: send a microphone, a file or raw PCM to ``rtvoice serve`` and show its captions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "stream", help="caption a microphone, a file or raw PCM on a running `rtvoice serve`",
+        description="A client for `rtvoice serve` (docs/server-protocol.md): the same inputs as `caption`, the "
+                    "captions printed and written locally.")
+    p.add_argument("url", help="the server, ws://HOST:PORT (path /v1/stream by default)")
+    src = p.add_argument_group("input")
+    src.add_argument("input", nargs="?", help="audio file, or - for raw PCM on stdin; leave out with --mic")
+    src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
+    src.add_argument("--input-device", metavar="NAME|INDEX", help="microphone by name or index (implies --mic)")
+    src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
+                     help="microphone: count the device as lost after this long without audio (s)")
+    src.add_argument("--realtime", action="store_true",
+                     help="pace a file like a live source, or treat stdin as live; default: a file is sent as "
+                          "fast as the server recognises it (flow control, nothing dropped)")
+    src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
+    src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
+    src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
+    net = p.add_argument_group("server")
+    net.add_argument("--stream", metavar="NAME", help="the stream's name on the server (caption files, overlay)")
+    net.add_argument("--token", metavar="T", help="the server's token")
+    net.add_argument("--language", default="en", help="language code for multilingual models")
+    out = p.add_argument_group("output")
+    out.add_argument("--srt", type=Path, metavar="FILE", help="write SubRip captions")
+    out.add_argument("--vtt", type=Path, metavar="FILE", help="write WebVTT captions")
+    out.add_argument("--jsonl", type=Path, metavar="FILE", help="write every caption event as JSON Lines")
+    out.add_argument("--stats", type=Path, metavar="FILE", help="write the server's stream stats as JSON at the end")
+    out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
+    out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
+    out.add_argument("--quiet", action="store_true", help="no captions on the terminal")
+    out.add_argument("--timestamps", action="store_true", help="prefix plain-text finals with their times")
+    p.set_defaults(func=run)
+
+
+CHUNK = 1600  # 16 kHz samples a message (0.1 s)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rtvoice import RingBuffer
+    from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
+    from rtvoice.commands.caption import _source
+    from rtvoice.errors import RtvoiceError
+    from rtvoice.server.client import StreamClient, caption_from_event
+
+    try:
+        layout = CaptionLayout(args.max_line_chars, args.max_lines)
+    except ValueError as error:
+        raise RtvoiceError(str(error)) from error
+    source = _source(args)
+    sinks = []
+    try:
+        if not args.quiet:
+            sinks.append(TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps))
+        for path, writer in ((args.srt, SrtWriter), (args.vtt, VttWriter)):
+            if path is not None:
+                sinks.append(writer(path, layout))
+        if args.jsonl is not None:
+            sinks.append(JsonlWriter(args.jsonl))
+        client = StreamClient(args.url, sample_rate=16000, fmt="f32le", realtime=source.live, stream=args.stream,
+                              token=args.token, language=args.language)
+        ready = client.connect()
+    except RtvoiceError:
+        CaptionFanout(sinks).close()
+        source.close()
+        raise
+    outputs = CaptionFanout(sinks)
+    print(f"rtvoice stream: {ready['stream']} on {client.url} ({ready['model']}); {source.describe()}",
+          file=sys.stderr)
+    stats = None
+
+    def take(event) -> None:
+        nonlocal stats
+        kind = event.get("type")
+        if kind in ("partial", "final"):
+            outputs.write(caption_from_event(event))
+        elif kind == "lag":
+            print(f"rtvoice stream: server: {event.get('message', '')}", file=sys.stderr)
+        elif kind == "stats":
+            stats = event
+
+    ring = RingBuffer(16000 * 4)
+    try:
+        source.start(ring)
+        try:
+            while True:
+                available = ring.available
+                if available:
+                    client.send_audio(ring.read(min(available, CHUNK)))
+                elif source.done:
+                    if ring.available == 0:
+                        break
+                else:
+                    time.sleep(0.005)
+                for event in client.poll():
+                    if event.get("type") == "error":
+                        client._raise_if_error(event)
+                    take(event)
+            client.end()
+        except KeyboardInterrupt:
+            print("\nrtvoice stream: interrupted, finishing the captions", file=sys.stderr)
+            source.stop()
+            client.end()
+        for event in client.events():
+            take(event)
+    finally:
+        source.stop()
+        source.join(5)
+        client.close()
+        outputs.close()
+    if source.error is not None:
+        raise source.error
+    if stats is None:
+        raise RtvoiceError(f"the server closed the stream without its stats ({client.close_code} "
+                           f"{client.close_reason})")
+    latency = stats.get("latency", {})
+    if source.live and latency:
+        print(f"rtvoice stream: server latency {json.dumps(latency)[:200]}", file=sys.stderr)
+    print(f"rtvoice stream: {stats['audio_seconds']:.1f} s of audio in {stats['wall_seconds']:.1f} s "
+          f"on the server", file=sys.stderr)
+    if args.stats is not None:
+        args.stats.write_text(json.dumps(stats, indent=2) + "\n")
+    return 0

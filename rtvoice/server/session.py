@@ -1,0 +1,250 @@
+"""One stream of the server: a WebSocket feeding a caption pipeline, and the pipeline's events going back.
+
+Threads: the event loop runs the socket (this module's coroutines); the pipeline runs in a thread of its
+own (rtvoice.pipeline.engine.CaptionPipeline: front end, recognizer, caption files), and hands its events
+to the loop with ``call_soon_threadsafe``. Nothing a stream does blocks the loop, so one stream stalling or
+sending garbage is closed alone and the others never notice.
+
+Outgoing events wait in a queue per stream. A client that reads too slowly first loses partial captions
+(counted: ``dropped_events``; finals are never dropped), then, when even finals pile up past
+``max_outbox``, is closed ("slow_client"): the server never holds an unbounded backlog for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtvoice.errors import RtvoiceError
+from rtvoice.server.protocol import ProtocolError, RateLimiter, caption_event, close_reason, decode_audio, \
+    error_event, parse_control
+from rtvoice.server.socket_source import SocketSource
+
+
+@dataclass(frozen=True)
+class OutboxLimits:
+    """Events waiting to be sent to one client: partials are dropped past `max_partials` waiting; the
+    stream is closed past `max_outbox` waiting."""
+
+    max_partials: int = 16
+    max_outbox: int = 1024
+
+    def __post_init__(self):
+        if not 1 <= self.max_partials <= self.max_outbox:
+            raise ValueError("need 1 <= max_partials <= max_outbox")
+
+
+class _Forward:
+    """Caption listener (pipeline thread) → the stream's outbox (event loop)."""
+
+    def __init__(self, session: "StreamSession"):
+        self.session = session
+
+    def write(self, event) -> None:
+        session = self.session
+        metrics = session.metrics
+        metrics.captions.labels(event.kind).inc()
+        if event.latency is not None:
+            if event.is_final:
+                metrics.final_latency.observe(event.latency)
+                metrics.stream_final_latency.labels(session.id).observe(event.latency)
+            else:
+                metrics.partial_latency.observe(event.latency)
+        if event.kind in session.config.outputs:
+            session.post(caption_event(event, session.id))
+        session.publish(event)
+
+
+class StreamSession:
+    """A stream from its ready event to its stats event.
+
+    Args:
+        stream_id: the stream's name.
+        config: the client's validated StreamConfig.
+        server: the CaptionServer (recognizer, settings, metrics, overlay hub).
+        loop: the event loop serving the socket.
+    """
+
+    def __init__(self, stream_id: str, config, server, loop: asyncio.AbstractEventLoop):
+        from rtvoice.pipeline.engine import CaptionPipeline
+
+        self.id = stream_id
+        self.config = config
+        self.server = server
+        self.metrics = server.metrics
+        self.loop = loop
+        settings = server.settings
+        self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime, name=stream_id)
+        self.outbox: asyncio.Queue = asyncio.Queue()
+        self.dropped_events = 0
+        self.slow = False
+        self.closed = False
+        self.sinks = server.caption_files(stream_id)
+        self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self)],
+                                        settings.streaming, settings.frontend, settings.pipeline,
+                                        status=self._status)
+        self.done: asyncio.Future = loop.create_future()
+        self.stats: dict | None = None
+        self.outcome = "completed"
+        self._thread = threading.Thread(target=self._run, name=f"rtvoice-stream-{stream_id}", daemon=True)
+
+    # -- pipeline thread -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        stats, error = None, None
+        try:
+            stats = self.pipeline.run()
+        except RtvoiceError as failure:
+            error = str(failure)
+            stats = self.pipeline.stats()
+        except Exception as failure:  # the stream ends with a reason, the server goes on
+            error = f"{type(failure).__name__}: {failure}"
+            stats = self.pipeline.stats()
+        finally:
+            for sink in self.sinks:
+                try:
+                    sink.close()
+                except (OSError, RtvoiceError) as failure:
+                    error = error or f"caption files: {failure}"
+        stats["server"] = {"dropped_events": self.dropped_events, "queue_dropped": self.source.queue_dropped,
+                           "caption_files": [str(getattr(s, "path", "")) for s in self.sinks]}
+        self.loop.call_soon_threadsafe(self._finished, stats, error)
+
+    def _status(self, line: str) -> None:
+        if "lag" in self.config.outputs:
+            lag = self.pipeline.lag
+            self.post({"type": "lag", "stream": self.id, "behind": lag.behind, "lag_s": round(lag.last_s, 3),
+                       "message": line})
+
+    def post(self, message: dict) -> None:
+        """Queue an event for the client (any thread)."""
+        self.loop.call_soon_threadsafe(self._put, message)
+
+    def publish(self, event) -> None:
+        """Hand a caption to the overlay's viewers of this stream (any thread)."""
+        hub = self.server.hub
+        if hub is not None:
+            self.loop.call_soon_threadsafe(hub.publish, self.id, event)
+
+    # -- event loop ------------------------------------------------------------------------------------------
+    def _put(self, message: dict) -> None:
+        if self.closed:
+            return
+        waiting = self.outbox.qsize()
+        if message.get("type") == "partial" and waiting >= self.server.settings.outbox.max_partials:
+            self.dropped_events += 1
+            self.metrics.dropped_events.inc()
+            return
+        if waiting >= self.server.settings.outbox.max_outbox:
+            self.slow = True
+            return
+        self.outbox.put_nowait(message)
+
+    def _finished(self, stats: dict, error: str | None) -> None:
+        self.stats = stats
+        if error is not None and not self.done.done():
+            self.outcome = "internal"
+            self._put(error_event("internal", close_reason(error)))
+        if not self.done.done():
+            self.done.set_result(stats)
+
+    async def _send_loop(self, ws) -> None:
+        """Send queued events until a None arrives (or the socket is gone)."""
+        while True:
+            message = await self.outbox.get()
+            if message is None:
+                return
+            if self.closed:
+                continue
+            try:
+                await ws.send_json(message)
+            except Exception:  # the client went away: the rest is only written to the files
+                self.closed = True
+
+    async def _watch_lag(self) -> None:
+        gauge = self.metrics.lag.labels(self.id)
+        while True:
+            gauge.set(self.pipeline.lag.last_s)
+            await asyncio.sleep(0.5)
+
+    async def serve(self, ws) -> str:
+        """Run the stream to its end; returns its outcome (completed, disconnected, or an error code)."""
+        limits = self.server.settings.limits
+        limiter = RateLimiter(limits)
+        sender = asyncio.create_task(self._send_loop(ws))
+        watcher = asyncio.create_task(self._watch_lag())
+        failure: ProtocolError | None = None
+        try:
+            self.start()
+            self._put({"type": "ready", "protocol": self.server.protocol_version, "stream": self.id,
+                       "server": self.server.settings.name,
+                       "model": self.server.recognizer.describe(), "sample_rate": self.config.sample_rate,
+                       "format": self.config.format, "channels": self.config.channels,
+                       "realtime": self.config.realtime, "outputs": list(self.config.outputs),
+                       "limits": {"max_frame_bytes": limits.max_frame_bytes,
+                                  "stall_timeout_s": limits.stall_timeout_s}})
+            try:
+                await self._receive(ws, limiter, limits)
+            except ProtocolError as error:
+                failure = error
+                self.outcome = error.code
+            self.source.end()
+            await self.done
+            if failure is not None:
+                self._put(failure.event())
+            elif self.slow:
+                failure = ProtocolError("slow_client", "the client did not read its events")
+                self.outcome = failure.code
+            elif self.outcome == "completed" and not self.closed:
+                self._put({"type": "stats", "stream": self.id, **self.stats})
+            self.outbox.put_nowait(None)
+            await sender
+        finally:
+            watcher.cancel()
+            if not sender.done():
+                sender.cancel()
+            self.source.end()
+        if not self.closed:
+            try:
+                if failure is not None:
+                    await ws.close(code=failure.close_code, reason=close_reason(failure.reason))
+                else:
+                    await ws.close(code=1000, reason="end of stream")
+            except Exception:
+                pass
+        self.closed = True
+        return self.outcome
+
+    async def _receive(self, ws, limiter: RateLimiter, limits) -> None:
+        """Audio frames into the source until the end message; ProtocolError for anything wrong."""
+        config = self.config
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.receive(), limits.stall_timeout_s)
+            except asyncio.TimeoutError:
+                raise ProtocolError("stalled", f"nothing received for {limits.stall_timeout_s:g} s") from None
+            if message["type"] == "websocket.disconnect":
+                self.closed = True
+                self.outcome = "disconnected"
+                return
+            if self.slow:
+                raise ProtocolError("slow_client", "the client did not read its events")
+            data, text = message.get("bytes"), message.get("text")
+            limiter.check(len(data) if data is not None else len(text or ""))
+            if data is None:
+                parse_control(text, limits)
+                return  # "end"
+            frames = decode_audio(data, config, limits)
+            self.metrics.audio_seconds.inc(len(frames) / config.sample_rate)
+            while not self.source.offer(frames):  # flow control: read the socket no faster than recognised
+                if self.done.done():
+                    return
+                await asyncio.sleep(0.01)
+
+
+__all__ = ["StreamSession", "OutboxLimits"]

@@ -1,0 +1,289 @@
+"""`rtvoice serve` over loopback with real recordings: captions, concurrency, refusals, limits, metrics.
+
+One in-process server (uvicorn in a thread, the session's tiny.en model shared by its streams) serves
+the module; a second one, with a token, serves the authentication tests. Clients are real WebSocket
+clients (rtvoice.server.client, or the `websockets` package directly for malformed input).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from asr_support import CaptionCollector, wer, whisper
+from rtvoice.errors import RtvoiceError
+from rtvoice.server.app import CaptionServer, RunningServer, ServerSettings, check_bind, is_loopback
+from rtvoice.server.client import ServerError, StreamClient
+from rtvoice.server.protocol import Limits
+from server_support import finals_text, get, get_json, joined, send_recording, stream_recording
+from speech_data import load_speech, speech_manifest
+
+REPO = Path(__file__).resolve().parents[1]
+LIMITS = Limits(max_frame_bytes=64 * 1024, config_timeout_s=2.0, stall_timeout_s=2.0)
+TRANSCRIPTS = {r["id"]: r["transcript"] for r in speech_manifest()}
+
+
+@pytest.fixture(scope="module")
+def captions_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("server-captions")
+
+
+@pytest.fixture(scope="module")
+def server(captions_dir):
+    running = RunningServer(CaptionServer(whisper(), ServerSettings(port=0, max_streams=2, out_dir=captions_dir,
+                                                                     limits=LIMITS))).start()
+    yield running
+    running.stop()
+
+
+def raw_connect(server):
+    return connect(server.url, open_timeout=10, compression=None)
+
+
+def refusal(ws) -> tuple[dict, int]:
+    """The error event the server sends and the close code it closes with."""
+    event = json.loads(ws.recv(timeout=10))
+    with pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=10)
+    return event, closed.value.rcvd.code
+
+
+def test_file_over_the_socket_matches_a_local_caption_run(server, captions_dir, tmp_path):
+    """A recording sent as fast as the server takes it (flow control) gets the captions a local run of the
+    same pipeline gives (WER between them, not word identity), with word times, stats and caption files."""
+    import soundfile as sf
+
+    from rtvoice.audio.sources import FileSource
+    from rtvoice.pipeline.engine import CaptionPipeline
+
+    ids = ["sense_and_sensibility_01_austen_64kb-0880", "spk1_snt3", "spk1_snt5"]
+    audio = joined([load_speech(i) for i in ids])
+    path = tmp_path / "joined.wav"
+    sf.write(path, audio, 16000, subtype="FLOAT")
+    local = CaptionCollector()
+    CaptionPipeline(FileSource(path), whisper(), [local]).run()
+    local_text = " ".join(e.text for e in local.finals)
+
+    events = stream_recording(server.url, audio, realtime=False, stream="filecheck")
+    assert events[0]["type"] == "ready" and events[-1]["type"] == "stats"
+    served = finals_text(events)
+    assert wer([local_text], [served]) <= 0.1, (local_text, served)
+    assert wer([" ".join(TRANSCRIPTS[i] for i in ids)], [served]) <= 0.25, served
+    finals = [e for e in events if e["type"] == "final"]
+    assert all(e["words"] and all(w["end"] >= w["start"] for w in e["words"]) for e in finals)
+    assert finals[-1]["words"][-1]["end"] <= len(audio) / 16000 + 0.05
+    stats = events[-1]
+    assert stats["source"]["dropped"] == 0 and stats["audio_seconds"] == pytest.approx(len(audio) / 16000, abs=0.05)
+    # The server's caption files: an SRT a reader parses, with the same words.
+    import srt
+
+    cues = list(srt.parse((captions_dir / "filecheck.srt").read_text()))
+    assert wer([served], [" ".join(c.content.replace("\n", " ") for c in cues)]) <= 0.02
+    lines = (captions_dir / "filecheck.jsonl").read_text().splitlines()
+    assert sum(json.loads(line)["kind"] == "final" for line in lines) == len(finals)
+
+
+def test_two_live_streams_at_once_each_get_their_own_captions(server):
+    ids = ["spk1_snt1", "spk1_snt4"]
+    results: dict[str, list] = {}
+
+    def run(utterance):
+        results[utterance] = stream_recording(server.url, joined([load_speech(utterance)]), realtime=True)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for utterance in ids:
+        text = finals_text(results[utterance])
+        assert wer([TRANSCRIPTS[utterance]], [text]) <= 0.25, (utterance, text)
+        stats = results[utterance][-1]
+        assert stats["type"] == "stats" and stats["source"]["live"]
+        assert stats["latency"]["final_after_speech_end_s"]["n"] >= 1  # live streams have latency figures
+    other = ids[1]
+    assert wer([TRANSCRIPTS[other]], [finals_text(results[ids[0]])]) > 0.5  # no cross-talk
+
+
+def test_a_full_server_refuses_at_once_with_busy(server):
+    first = StreamClient(server.url, realtime=True)
+    second = StreamClient(server.url, realtime=True)
+    first.connect()
+    second.connect()
+    try:
+        started = time.monotonic()
+        with pytest.raises(ServerError) as refused:
+            StreamClient(server.url).connect()
+        assert refused.value.code == "busy" and refused.value.close_code == 4503
+        assert time.monotonic() - started < 2.0
+        assert get_json(f"{server.http}/healthz")["active_streams"] == 2
+    finally:
+        for client in (first, second):
+            client.end()
+            list(client.events(timeout=30))
+            client.close()
+
+
+@pytest.mark.parametrize("first, why", [
+    (b"\x00\x01binary", "text (JSON)"),
+    ("not json", "not valid JSON"),
+    (json.dumps({"type": "config", "protocol": 99, "sample_rate": 16000, "format": "s16le"}), "protocol version"),
+    (json.dumps({"type": "config", "protocol": 1, "format": "s16le"}), "sample_rate"),
+    (json.dumps({"type": "config", "protocol": 1, "sample_rate": 16000, "format": "mp3"}), "format"),
+    (json.dumps({"type": "config", "protocol": 1, "samplerate": 16000, "format": "s16le"}), "unknown config field"),
+])
+def test_a_bad_first_message_is_refused_with_a_reason(server, first, why):
+    with raw_connect(server) as ws:
+        ws.send(first)
+        event, code = refusal(ws)
+    assert event["type"] == "error" and event["code"] == "bad_config" and code == 4400
+    assert why in event["reason"]
+    assert get(f"{server.http}/healthz")[0] == 200
+
+
+def _ready(ws, **config) -> dict:
+    ws.send(json.dumps({"type": "config", "protocol": 1, "sample_rate": 16000, "format": "s16le", **config}))
+    event = json.loads(ws.recv(timeout=10))
+    assert event["type"] == "ready", event
+    return event
+
+
+def test_an_oversized_frame_closes_the_stream_with_too_large(server):
+    with raw_connect(server) as ws:
+        _ready(ws)
+        ws.send(b"\x00" * (LIMITS.max_frame_bytes + 2))
+        event, code = refusal(ws)
+    assert event["code"] == "too_large" and code == 4413 and str(LIMITS.max_frame_bytes) in event["reason"]
+
+
+def test_garbage_frames_and_stalls_are_closed_with_a_reason(server):
+    with raw_connect(server) as ws:
+        _ready(ws)
+        ws.send(b"\x00\x01\x02")  # not a whole number of s16le samples
+        event, code = refusal(ws)
+    assert (event["code"], code) == ("bad_frame", 4422)
+    with raw_connect(server) as ws:
+        _ready(ws)
+        ws.send(json.dumps({"type": "pause"}))
+        event, code = refusal(ws)
+    assert (event["code"], code) == ("bad_frame", 4422) and "unknown message type" in event["reason"]
+    started = time.monotonic()
+    with raw_connect(server) as ws:
+        _ready(ws)
+        event, code = refusal(ws)  # sends nothing more
+    assert (event["code"], code) == ("stalled", 4408)
+    assert LIMITS.stall_timeout_s <= time.monotonic() - started < LIMITS.stall_timeout_s + 3
+
+
+def test_an_abrupt_disconnect_leaves_the_other_streams_alone(server):
+    utterance = "spk1_snt2"
+    audio = joined([load_speech(utterance)])
+    result = {}
+    steady = threading.Thread(target=lambda: result.update(events=stream_recording(server.url, audio, True)))
+    steady.start()
+    with StreamClient(server.url, realtime=True) as doomed:
+        send_start = time.monotonic()
+        while time.monotonic() - send_start < 1.0:
+            doomed.send_audio(load_speech("spk1_snt6")[:1600])
+            time.sleep(0.1)
+        doomed._ws.socket.shutdown(socket.SHUT_RDWR)  # the TCP connection goes, no close handshake
+        doomed._ws.socket.close()
+    steady.join(60)
+    events = result["events"]
+    assert events[-1]["type"] == "stats"
+    assert wer([TRANSCRIPTS[utterance]], [finals_text(events)]) <= 0.25
+    deadline = time.monotonic() + 20
+    while get_json(f"{server.http}/healthz")["active_streams"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert get_json(f"{server.http}/healthz")["active_streams"] == 0
+
+
+def test_metrics_are_prometheus_text(server):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    stream_recording(server.url, joined([load_speech("spk1_snt6")]), realtime=True)
+    status, text = get(f"{server.http}/metrics")
+    assert status == 200
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    assert samples[("rtvoice_active_streams", ())] == 0
+    assert samples[("rtvoice_max_streams", ())] == 2
+    assert samples[("rtvoice_streams_total", (("outcome", "completed"),))] >= 1
+    assert samples[("rtvoice_final_latency_seconds_count", ())] >= 1
+    assert samples[("rtvoice_decode_batch_size_count", ())] >= 1
+    assert samples[("rtvoice_audio_seconds_total", ())] > 2.0
+    assert samples[("rtvoice_captions_total", (("kind", "final"),))] >= 1
+
+
+def test_binding_off_loopback_requires_a_token():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+    for host in ("0.0.0.0", "::", "10.0.0.1"):
+        with pytest.raises(RtvoiceError, match="--token"):
+            check_bind(host, None)
+        with pytest.raises(RtvoiceError):
+            ServerSettings(host=host)
+        check_bind(host, "secret")  # a token makes it allowed (no address is bound here)
+    check_bind("127.0.0.1", None)
+
+
+def test_a_server_with_a_token_refuses_clients_without_it():
+    running = RunningServer(CaptionServer(whisper(), ServerSettings(port=0, token="s3cret", limits=LIMITS))).start()
+    try:
+        for token in (None, "wrong", "s3cret-but-longer"):
+            with pytest.raises(ServerError) as refused:
+                StreamClient(running.url, token=token).connect()
+            assert refused.value.code == "unauthorized" and refused.value.close_code == 4401
+        with StreamClient(running.url, token="s3cret") as client:  # in the config message
+            assert client.ready["type"] == "ready"
+            client.end()
+            assert list(client.events(timeout=20))[-1]["type"] == "stats"
+        with connect(running.url, additional_headers={"Authorization": "Bearer s3cret"}) as ws:  # in a header
+            _ready(ws)
+    finally:
+        running.stop()
+
+
+def test_stream_command_prints_and_writes_captions(server, tmp_path):
+    import srt
+    import soundfile as sf
+
+    utterance = "spk1_snt3"
+    path = tmp_path / "in.wav"
+    sf.write(path, joined([load_speech(utterance)]), 16000)
+    out = subprocess.run([sys.executable, "-m", "rtvoice", "stream", server.url.replace("/v1/stream", ""), str(path),
+                          "--srt", str(tmp_path / "out.srt"), "--jsonl", str(tmp_path / "out.jsonl")],
+                         capture_output=True, text=True, timeout=120, cwd=REPO,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    assert wer([TRANSCRIPTS[utterance]], [out.stdout]) <= 0.25, out.stdout
+    cues = list(srt.parse((tmp_path / "out.srt").read_text()))
+    assert wer([out.stdout], [" ".join(c.content.replace("\n", " ") for c in cues)]) == 0
+    assert "on the server" in out.stderr
+
+
+def test_stream_command_says_why_it_cannot_connect(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    import soundfile as sf
+
+    sf.write(tmp_path / "in.wav", load_speech("spk1_snt3"), 16000)
+    out = subprocess.run([sys.executable, "-m", "rtvoice", "stream", f"ws://127.0.0.1:{port}", str(tmp_path / "in.wav")],
+                         capture_output=True, text=True, timeout=60, cwd=REPO,
+                         env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1].startswith("rtvoice: error: cannot connect to ")

@@ -1,0 +1,74 @@
+"""Decodes batched across streams: WhisperRecognizer.transcribe_batch and the server's SharedRecognizer."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from asr_support import wer, whisper
+from rtvoice.asr.whisper import DecodeRequest
+from rtvoice.server.shared_model import SharedRecognizer
+from speech_data import load_speech, speech_manifest
+
+IDS = ["spk1_snt1", "spk1_snt2", "sense_and_sensibility_01_austen_64kb-0880", "spk1_snt4"]
+TRANSCRIPTS = {r["id"]: r["transcript"] for r in speech_manifest()}
+
+
+def test_a_batch_gives_what_each_decode_gives_alone():
+    model = whisper()
+    audios = [load_speech(i) for i in IDS]
+    alone = [model.transcribe(a) for a in audios]
+    prefix = alone[1].tokens[:3]  # a committed prefix forced on one request, as partial decodes do
+    requests = [DecodeRequest(a) for a in audios]
+    requests[1] = DecodeRequest(audios[1], prefix=tuple(prefix))
+    batched = model.transcribe_batch(requests)
+    assert len(batched) == len(IDS)
+    for i, (one, many) in enumerate(zip(alone, batched)):
+        assert wer([one.text], [many.text]) <= 0.15, (one.text, many.text)  # padding differs, not the words
+        assert wer([TRANSCRIPTS[IDS[i]]], [many.text]) <= 0.25
+        assert many.words and many.words[-1].end <= len(audios[i]) / 16000 + 0.05
+    assert batched[1].tokens[:3] == prefix
+    assert all(t.window_frames == batched[0].window_frames for t in batched)  # one padded window
+    unaligned = model.transcribe_batch([DecodeRequest(audios[0], word_timestamps=False), DecodeRequest(audios[2])])
+    assert not unaligned[0].words and unaligned[1].words
+    assert model.transcribe_batch([]) == []
+
+
+def test_calls_due_together_run_as_one_batch():
+    shared = SharedRecognizer(whisper(), batching=True)
+    audios = [load_speech(i) for i in IDS]
+    results: dict[int, str] = {}
+    barrier = threading.Barrier(len(IDS))
+
+    def call(i):
+        barrier.wait()
+        results[i] = shared.transcribe(audios[i], word_timestamps=False).text
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(IDS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert shared.batched_calls == len(IDS)
+    assert shared.batches < len(IDS)  # some calls waited and ran together
+    for i, text in results.items():
+        assert wer([TRANSCRIPTS[IDS[i]]], [text]) <= 0.25, text
+
+
+def test_without_batching_calls_run_one_at_a_time():
+    shared = SharedRecognizer(whisper(), batching=False)
+    audios = [load_speech(i) for i in IDS[:3]]
+    threads = [threading.Thread(target=shared.transcribe, args=(a,)) for a in audios]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert (shared.batches, shared.batched_calls) == (3, 3)
+
+
+def test_an_error_reaches_the_caller_and_frees_the_model():
+    shared = SharedRecognizer(whisper())
+    with pytest.raises(Exception, match="mono"):
+        shared.transcribe(load_speech("spk1_snt1").reshape(-1, 2))
+    assert "child" in shared.transcribe(load_speech("spk1_snt1")).text.lower()
