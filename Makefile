@@ -29,7 +29,7 @@ help:
 	@echo "make soak      one hour of audio through the whole chain: memory, threads and fds stay flat"
 
 # --- system packages --------------------------------------------------------------------------
-$(STAMPS)/apt: scripts/ensure_system_packages.sh
+$(STAMPS)/apt: scripts/ensure_system_packages.sh Makefile
 	@mkdir -p $(STAMPS)
 	@bash scripts/step.sh "system packages (apt)" build/logs/apt.log \
 		bash scripts/ensure_system_packages.sh $(APT_PACKAGES)
