@@ -16,13 +16,14 @@ APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 port
 	chromium chromium-driver
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 
-.PHONY: all setup build run test test-fast sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help
+.PHONY: all setup build run test test-fast test-isa sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help
 
 all: build
 
 help:
 	@echo "make run       build and run the main job on the bundled defaults"
 	@echo "make test      build and run the whole test suite (sanitizers and short fuzzing included)"
+	@echo "make test-isa  the speech-decoding tests once per CPU instruction set (GENERIC, AVX, AVX2, AVX512)"
 	@echo "make bench     run the benchmarks and write bench/results/"
 	@echo "make sanitize  ASan+UBSan suite and TSan native tests"
 	@echo "make fuzz      fuzz every byte-parsing entry point for longer (FUZZ_SECONDS=$(FUZZ_SECONDS))"
@@ -60,6 +61,11 @@ test: build sanitize fuzz-smoke bench-smoke
 
 test-fast: build
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -x -p no:cacheprovider -m "not slow"
+
+# The tests that decode speech, once per CPU instruction set this CPU runs (CTranslate2 and oneDNN forced
+# to each level in turn: another machine's rounding, reproduced here; scripts/test_isa.py).
+test-isa: build
+	@PYTHONPATH=$(CURDIR) $(PY) scripts/test_isa.py
 
 # --- sanitizers -------------------------------------------------------------------------------
 sanitize: asan tsan
