@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "rtvoice.commands.dub",
     "rtvoice.commands.bench",
     "rtvoice.commands.say",
+    "rtvoice.commands.translate",
 )
 
 
