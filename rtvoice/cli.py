@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "rtvoice.commands.models",
     "rtvoice.commands.serve",
     "rtvoice.commands.stream",
+    "rtvoice.commands.translate",
 )
 
 

