@@ -47,11 +47,18 @@ def test_lists_every_packaged_model_verified_with_its_licence():
         assert "installed" in line and "sha256 verified" in line and line.endswith(manifest["license"])
 
 
+def installed_voice_directory() -> Path:
+    """Where `rtvoice models` finds the real voice (chosen by name: other manifests may sort before it)."""
+    name = json.loads(VOICE_MANIFEST.read_text())["name"]
+    listed = json.loads(rtvoice_models("--json").stdout)["models"]
+    return Path(next(m["directory"] for m in listed if m["name"] == name))
+
+
 @pytest.fixture
 def tampered(tmp_path):
     """A copy of the real voice's package with its config edited, and manifests pointing at it."""
     real = json.loads(VOICE_MANIFEST.read_text())
-    real_dir = Path(json.loads(rtvoice_models("--json").stdout)["models"][0]["directory"])
+    real_dir = installed_voice_directory()
     package = tmp_path / "site" / "rtvoice_tampered_voice"
     (package / "data").mkdir(parents=True)
     (package / "__init__.py").write_text("")
@@ -95,7 +102,7 @@ def test_a_modified_file_a_missing_file_and_a_missing_package_are_each_reported(
 
 def test_an_intact_copy_verifies(tampered, tmp_path):
     site, _ = tampered
-    real_dir = Path(json.loads(rtvoice_models("--json").stdout)["models"][0]["directory"])
+    real_dir = installed_voice_directory()
     shutil.copyfile(real_dir / VOICE_CONFIG, site / "rtvoice_tampered_voice" / "data" / VOICE_CONFIG)
     manifests = tmp_path / "intact"
     manifests.mkdir()
