@@ -60,8 +60,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
                      help="decode the growing segment again after this much new audio (s)")
     asr.add_argument("--agreement", type=int, default=3, metavar="N",
                      help="commit words once N consecutive partial hypotheses agree on them")
-    asr.add_argument("--prompt", action="store_true",
-                     help="prompt each segment with the previous caption (off: it makes Whisper repeat itself more)")
+    add_context_argument(asr)
 
     fe = p.add_argument_group("voice activity")
     fe.add_argument("--vad-threshold", type=float, default=None, help="speech probability threshold (0.5)")
@@ -115,6 +114,17 @@ class CaptionStage(Protocol):
     def report_lines(self) -> list[str]: ...
 
 
+
+def add_context_argument(group) -> None:
+    """``--context``: what each speech segment's decode is given from the speech before it (docs/asr.md)."""
+    from rtvoice.asr.streaming import CONTEXTS, StreamingConfig
+
+    group.add_argument("--context", choices=CONTEXTS, default=StreamingConfig.context,
+                       help="what each segment's decode gets from the speech before it: none; text (the committed "
+                            "text as the prompt); audio (its last seconds, their words forced); both "
+                            f"(default: {StreamingConfig.context})")
+
+
 def run(args: argparse.Namespace) -> int:
     return run_captions(args, "caption")
 
@@ -129,7 +139,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
     try:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
-        streaming = StreamingConfig(partial_interval_s=args.partial_interval, condition_on_previous=args.prompt,
+        streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
                                     agreement=args.agreement)
         whisper_config = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                        threads=args.threads, beam_size=args.beam_size, language=args.language)
