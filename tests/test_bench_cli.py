@@ -94,3 +94,18 @@ def test_compare_and_regression_gate(report, dataset, tmp_path):
 def test_bad_arguments_are_one_line_errors(args, message):
     result = bench(*args, timeout=60)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_bench_translate_to_dubs_the_translation_and_reports_it(dataset, tmp_path):
+    result = bench("--dataset", dataset, "--clock", "virtual", "--translate-to", "es", "--json", tmp_path / "t.json",
+                   timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "t.json").read_text())
+    figures = report["figures"]
+    assert report["models"]["translation"].startswith("en→es by apertium")
+    assert report["models"]["voice"].startswith("kokoro-82m-es")
+    assert figures["translation_n"] == figures["caption_final_n"] >= 2  # every final translated
+    assert 0 < figures["translation_ms_p50"] < 1000 and figures["final_to_translation_p50_s"] > 0
+    assert figures["dub_n"] == figures["translation_n"] and figures["dub_p50_s"] > 0
+    assert figures["wer"] < 0.3  # the English captions are scored as before

