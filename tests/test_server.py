@@ -287,3 +287,44 @@ def test_stream_command_says_why_it_cannot_connect(tmp_path):
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("rtvoice: error: cannot connect to ")
+
+
+def test_the_dubbed_voice_comes_back_on_the_socket():
+    """A stream asking for the voice gets each final spoken back as s16le frames after a "voice" event; the
+    audio says the caption (recognised again with Whisper, an independent check of what was sent)."""
+    import soxr
+
+    running = RunningServer(CaptionServer(whisper(), ServerSettings(port=0, voice=True, limits=LIMITS))).start()
+    try:
+        ids = ["spk1_snt1", "spk1_snt4"]
+        with StreamClient(running.url, realtime=False, voice=True) as client:
+            send_recording(client, joined([load_speech(i) for i in ids]), realtime=False)
+            events = list(client.events(timeout=120))
+    finally:
+        running.stop()
+    finals = [e for e in events if e["type"] == "final"]
+    voices = [e for e in events if e["type"] == "voice"]
+    assert [v["text"] for v in voices] == [f["text"] for f in finals]
+    lines, current, rate = [], None, None
+    for event in events:
+        if event["type"] == "voice":
+            current, rate = [], event["sample_rate"]
+        elif event["type"] == "audio":
+            current.append(np.frombuffer(event["pcm"], "<i2"))
+        elif event["type"] == "voice_end":
+            line = np.concatenate(current)
+            assert len(line) == event["samples"] and len(line) > 0.5 * rate
+            lines.append(line.astype(np.float32) / 32768)
+    assert len(lines) == len(finals)
+    # Piper samples its noise afresh each time, so one line may be heard a word off: judged over all lines.
+    heard = [whisper().transcribe(soxr.resample(line, rate, 16000)).text for line in lines]
+    said = [f["text"] for f in finals]
+    assert wer(said, heard) <= 0.3, (said, heard)
+    stats = events[-1]
+    assert stats["type"] == "stats" and stats["dub_lines"] == len(finals) and stats["dub_failed_lines"] == 0
+
+
+def test_a_voice_asked_of_a_server_without_one_is_refused(server):
+    with pytest.raises(ServerError) as refused:
+        StreamClient(server.url, voice=True).connect()
+    assert refused.value.code == "bad_config" and "--voice" in refused.value.reason

@@ -77,6 +77,7 @@ class ServerSettings:
     frontend: object = None  # rtvoice.frontend.FrontEndConfig; None: defaults
     max_line_chars: int = 42
     max_lines: int = 2
+    voice: bool = False  # load the default Piper voice: streams may ask for their finals spoken back
     name: str = ""  # this server's name in ready events and /healthz (a Ray Serve replica's id)
     batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
     max_batch: int = 8
@@ -108,6 +109,11 @@ class CaptionServer:
                                            max_batch=settings.max_batch)
         self.sessions: dict[str, StreamSession] = {}
         self.hub = OverlayHub()  # the overlay pages' viewers of each stream
+        self.voice = None  # the loaded voice (settings.voice), shared by the streams' TtsEngines
+        if settings.voice:
+            from rtvoice.tts import load_voice
+
+            self.voice = load_voice()
         self._slots = 0  # streams admitted (config being read, or running)
         self._numbers = itertools.count(1)
         if settings.out_dir is not None:
@@ -151,6 +157,9 @@ class CaptionServer:
                 return
             if config is None:  # gone before saying anything
                 self.metrics.streams.labels("disconnected").inc()
+                return
+            if config.voice and self.voice is None:
+                await self._refuse(ws, ProtocolError("bad_config", "this server has no voice (start it with --voice)"))
                 return
             stream_id = config.stream or f"s{next(self._numbers)}"
             if stream_id in self.sessions:

@@ -53,12 +53,15 @@ class StreamClient:
         stream: a name for the stream (caption files, the overlay); None: the server names it.
         token: the server's token, if it has one (sent in the config message).
         outputs: event kinds wanted (partial, final, lag).
+        voice: have each final spoken by the server's voice; events then include "voice", "audio"
+            ({"type": "audio", "pcm": bytes}, s16le mono) and "voice_end".
         open_timeout: seconds to connect and get the ready event.
     """
 
     def __init__(self, url: str, sample_rate: int = 16000, fmt: str = "f32le", channels: int = 1,
                  realtime: bool = True, stream: str | None = None, token: str | None = None,
-                 language: str = "en", outputs=("partial", "final", "lag"), open_timeout: float = 10.0):
+                 language: str = "en", outputs=("partial", "final", "lag"), open_timeout: float = 10.0,
+                 voice: bool = False):
         if fmt not in FORMATS:
             raise RtvoiceError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.url = stream_url(url)
@@ -67,6 +70,8 @@ class StreamClient:
                        "realtime": realtime}
         if stream is not None:
             self.config["stream"] = stream
+        if voice:
+            self.config["voice"] = True
         if token is not None:
             self.config["token"] = token
         self.fmt, self.channels = fmt, channels
@@ -114,6 +119,8 @@ class StreamClient:
                 message = self._ws.recv()
                 if isinstance(message, str):
                     self._events.put(json.loads(message))
+                else:  # the dubbed voice's samples (s16le, at the rate of the last "voice" event)
+                    self._events.put({"type": "audio", "pcm": message})
         except ConnectionClosed as closed:
             frame = closed.rcvd
             self.close_code = frame.code if frame is not None else 1006

@@ -83,7 +83,14 @@ class StreamSession:
         self.slow = False
         self.closed = False
         self.sinks = server.caption_files(stream_id)
-        self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self)],
+        self.stage = None  # the dubbed voice, when asked for (rtvoice.server.voice)
+        extra = []
+        if config.voice:
+            from rtvoice.server.voice import voice_stage
+
+            self.stage = voice_stage(server.voice, self)
+            extra = self.stage.attach(self.source)
+        self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self), *extra],
                                         settings.streaming, settings.frontend, settings.pipeline,
                                         status=self._status)
         self.done: asyncio.Future = loop.create_future()
@@ -111,6 +118,12 @@ class StreamSession:
                     sink.close()
                 except (OSError, RtvoiceError) as failure:
                     error = error or f"caption files: {failure}"
+            if self.stage is not None:  # every line spoken and sent before the stats
+                try:
+                    self.stage.finish(interrupted=self.closed)
+                    stats.update(self.stage.stats())
+                except Exception as failure:  # the captions are done; the voice's failure is reported
+                    error = error or f"voice: {type(failure).__name__}: {failure}"
         stats["server"] = {"dropped_events": self.dropped_events, "queue_dropped": self.source.queue_dropped,
                            "caption_files": [str(getattr(s, "path", "")) for s in self.sinks]}
         self.loop.call_soon_threadsafe(self._finished, stats, error)
@@ -121,8 +134,8 @@ class StreamSession:
             self.post({"type": "lag", "stream": self.id, "behind": lag.behind, "lag_s": round(lag.last_s, 3),
                        "message": line})
 
-    def post(self, message: dict) -> None:
-        """Queue an event for the client (any thread)."""
+    def post(self, message) -> None:
+        """Queue an event (dict) or voice audio (bytes) for the client (any thread)."""
         self.loop.call_soon_threadsafe(self._put, message)
 
     def publish(self, event) -> None:
@@ -136,7 +149,8 @@ class StreamSession:
         if self.closed:
             return
         waiting = self.outbox.qsize()
-        if message.get("type") == "partial" and waiting >= self.server.settings.outbox.max_partials:
+        if (isinstance(message, dict) and message.get("type") == "partial"
+                and waiting >= self.server.settings.outbox.max_partials):
             self.dropped_events += 1
             self.metrics.dropped_events.inc()
             return
@@ -162,7 +176,10 @@ class StreamSession:
             if self.closed:
                 continue
             try:
-                await ws.send_json(message)
+                if isinstance(message, bytes):  # the dubbed voice's audio
+                    await ws.send_bytes(message)
+                else:
+                    await ws.send_json(message)
             except Exception:  # the client went away: the rest is only written to the files
                 self.closed = True
 
