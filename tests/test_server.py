@@ -328,3 +328,45 @@ def test_a_voice_asked_of_a_server_without_one_is_refused(server):
     with pytest.raises(ServerError) as refused:
         StreamClient(server.url, voice=True).connect()
     assert refused.value.code == "bad_config" and "--voice" in refused.value.reason
+
+
+def test_serve_command_stops_cleanly_on_sigint_with_a_stream_running(tmp_path):
+    """`rtvoice serve` as a process: port 0 is printed, a live stream runs, SIGINT closes the stream (1012),
+    the process exits 0 without a traceback, and the stream's caption file holds the finals sent so far."""
+    import os
+    import re
+    import signal
+
+    import srt
+
+    from rtvoice.server.client import ConnectionLost
+
+    out_dir = tmp_path / "captions"
+    proc = subprocess.Popen([sys.executable, "-m", "rtvoice", "serve", "--port", "0", "--out", str(out_dir)],
+                            cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        first = proc.stderr.readline()
+        url = re.search(r"ws://127\.0\.0\.1:\d+/v1/stream", first).group(0)
+        finals, asked = [], False
+        with StreamClient(url, realtime=True, stream="onair") as client:
+            audio = joined([load_speech(i) for i in ("spk1_snt1", "spk1_snt2", "spk1_snt3", "spk1_snt4")])
+            with pytest.raises(ConnectionLost) as lost:
+                start = time.monotonic()
+                for i in range(0, len(audio), 1600):
+                    time.sleep(max(0.0, start + i / 16000 - time.monotonic()))
+                    client.send_audio(audio[i:i + 1600])
+                    finals += [e for e in client.poll() if e["type"] == "final"]
+                    if len(finals) == 2 and not asked:
+                        proc.send_signal(signal.SIGINT)
+                        asked = True
+        assert lost.value.close_code == 1012
+        rest = proc.communicate(timeout=60)[1]
+        assert proc.wait() == 0, rest
+        assert "Traceback" not in rest and "stopped" in rest
+        cues = list(srt.parse((out_dir / "onair.srt").read_text()))
+        assert wer([" ".join(f["text"] for f in finals)], [" ".join(c.content.replace("\n", " ") for c in cues)]) \
+            <= 0.3  # the finals sent (the file may also hold the one finished while closing)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

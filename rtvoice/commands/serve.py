@@ -77,8 +77,37 @@ def run(args: argparse.Namespace) -> int:
           + (f"; captions in {settings.out_dir}" if settings.out_dir else ""), file=sys.stderr, flush=True)
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="on",
                             ws_max_size=uvicorn_message_limit(limits), ws_ping_interval=20.0)
-    uvicorn.Server(config).run(sockets=[sock])
+    _uvicorn_server(config).run(sockets=[sock])
+    print("rtvoice serve: stopped", file=sys.stderr)
     return 0
+
+
+def _uvicorn_server(config):
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn, stopped by SIGINT/SIGTERM without re-raising the signal afterwards (the streams have
+        been closed and their caption files finished by then; a second signal stops at once)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            def stop(signum, frame):
+                if self.should_exit:
+                    self.force_exit = True
+                self.should_exit = True
+                print(f"\nrtvoice serve: {signal.Signals(signum).name}, closing the streams", file=sys.stderr)
+
+            previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+    return Server(config)
 
 
 def _run_on_ray(args, settings) -> int:

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.commands.caption import _source
     from rtvoice.errors import RtvoiceError
-    from rtvoice.server.client import StreamClient, caption_from_event
+    from rtvoice.server.client import ConnectionLost, StreamClient, caption_from_event
 
     try:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
@@ -124,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
             print("\nrtvoice stream: interrupted, finishing the captions", file=sys.stderr)
             source.stop()
             client.end()
+        except ConnectionLost as lost:
+            for event in client.poll():  # what arrived before the close is still written
+                take(event)
+            raise RtvoiceError(f"{lost.reason}; the captions received so far are written") from None
         for event in client.events():
             take(event)
     finally:

@@ -34,6 +34,13 @@ class ServerError(RtvoiceError):
         self.code, self.reason, self.close_code = code, reason, close_code
 
 
+_CLOSE_NAMES = {1001: "going away", 1011: "server error", 1012: "server restarting", 1013: "try again later"}
+
+
+class ConnectionLost(ServerError):
+    """The connection went away while sending (the server stopped, a replica died, the network broke)."""
+
+
 def stream_url(url: str) -> str:
     """ws://HOST:PORT → ws://HOST:PORT/v1/stream (a URL with a path is kept)."""
     parts = urlsplit(url)
@@ -151,11 +158,22 @@ class StreamClient:
                 if samples.dtype.kind == "f":
                     samples = np.clip(np.round(samples * 32767.0), -32768, 32767)
                 data = samples.astype("<i2").tobytes()
-        self._ws.send(data)
+        self._send(data)
 
     def end(self) -> None:
         """No more audio: the server finishes the captions, sends the stats and closes."""
-        self._ws.send(json.dumps({"type": "end"}))
+        self._send(json.dumps({"type": "end"}))
+
+    def _send(self, message) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            self._ws.send(message)
+        except (ConnectionClosed, OSError) as error:
+            frame = getattr(error, "rcvd", None)
+            code = frame.code if frame is not None else 1006
+            reason = (frame.reason if frame is not None else "") or _CLOSE_NAMES.get(code, "connection lost")
+            raise ConnectionLost("closed", f"the server closed the stream ({code} {reason})", code) from error
 
     # -- receiving -------------------------------------------------------------------------------------------
     def events(self, timeout: float | None = None):
@@ -210,8 +228,6 @@ def send_resuming(url: str, audio, realtime: bool = True, max_reconnects: int = 
     Returns {"events": all events (ready of each connection, partial/final/lag, the last stats),
     "reconnects": n, "losses": [{"close_code", "reason", "at_s"}], "servers": [each connection's server]}.
     """
-    from websockets.exceptions import ConnectionClosed
-
     audio = np.asarray(audio, dtype=np.float32)
     events, losses, servers = [], [], []
     resume_at = 0  # samples: the end of the last final received
@@ -261,7 +277,7 @@ def send_resuming(url: str, audio, realtime: bool = True, max_reconnects: int = 
                 for event in client.events(timeout=timeout):
                     take([event])
                 lost = not events or events[-1].get("type") != "stats"
-        except (ConnectionClosed, OSError):
+        except ConnectionLost:
             take(client.poll())
             lost = True
         except ServerError as error:
@@ -300,4 +316,4 @@ def caption_from_event(event: dict):
                         latency=event.get("latency"), forced=event.get("forced", False))
 
 
-__all__ = ["StreamClient", "ServerError", "caption_from_event", "stream_url", "send_resuming", "shift_event"]
+__all__ = ["StreamClient", "ServerError", "ConnectionLost", "caption_from_event", "stream_url", "send_resuming", "shift_event"]
