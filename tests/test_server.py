@@ -374,3 +374,19 @@ def test_serve_command_stops_cleanly_on_sigint_with_a_stream_running(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_flood_of_tiny_frames_is_rate_limited(server):
+    with raw_connect(server) as ws:
+        _ready(ws)
+        try:
+            for _ in range(int(LIMITS.message_burst) * 3):  # far past the burst, faster than the rate refills
+                ws.send(b"\x00\x00")
+        except ConnectionClosed:
+            pass  # closed while still sending: the close frame below says why
+        messages = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                messages.append(json.loads(ws.recv(timeout=10)))
+    assert closed.value.rcvd.code == 4429 and "messages a second" in closed.value.rcvd.reason
+    assert messages and messages[-1]["code"] == "rate_limited"
