@@ -390,3 +390,31 @@ def test_a_flood_of_tiny_frames_is_rate_limited(server):
                 messages.append(json.loads(ws.recv(timeout=10)))
     assert closed.value.rcvd.code == 4429 and "messages a second" in closed.value.rcvd.reason
     assert messages and messages[-1]["code"] == "rate_limited"
+
+
+def test_a_failing_pipeline_ends_its_stream_with_internal_and_the_server_goes_on():
+    class Broken:  # the model fails on its first decode, then works again
+        def __init__(self, inner):
+            self.inner, self.failed = inner, False
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def transcribe_batch(self, requests):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("decoder exploded")
+            return self.inner.transcribe_batch(requests)
+
+    running = RunningServer(CaptionServer(Broken(whisper()), ServerSettings(port=0, limits=LIMITS))).start()
+    try:
+        audio = joined([load_speech("spk1_snt1")])
+        with pytest.raises(ServerError) as failed:
+            stream_recording(running.url, audio, realtime=False)
+        assert failed.value.code == "internal" and failed.value.close_code == 4500
+        assert "decoder exploded" in failed.value.reason
+        assert get_json(f"{running.http}/healthz")["active_streams"] == 0
+        text = finals_text(stream_recording(running.url, audio, realtime=False))  # the next stream works
+        assert wer([TRANSCRIPTS["spk1_snt1"]], [text]) <= 0.25
+    finally:
+        running.stop()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rtvoice.errors import RtvoiceError
 from rtvoice.server.protocol import ProtocolError, RateLimiter, caption_event, close_reason, decode_audio, \
-    error_event, parse_control
+    parse_control
 from rtvoice.server.socket_source import SocketSource
 
 
@@ -95,6 +95,7 @@ class StreamSession:
                                         status=self._status)
         self.done: asyncio.Future = loop.create_future()
         self.stats: dict | None = None
+        self.pipeline_error: str | None = None  # set when the pipeline thread failed
         self.outcome = "completed"
         self._thread = threading.Thread(target=self._run, name=f"rtvoice-stream-{stream_id}", daemon=True)
 
@@ -161,9 +162,7 @@ class StreamSession:
 
     def _finished(self, stats: dict, error: str | None) -> None:
         self.stats = stats
-        if error is not None and not self.done.done():
-            self.outcome = "internal"
-            self._put(error_event("internal", close_reason(error)))
+        self.pipeline_error = error
         if not self.done.done():
             self.done.set_result(stats)
 
@@ -212,6 +211,9 @@ class StreamSession:
                 self.outcome = error.code
             self.source.end()
             await self.done
+            if failure is None and self.pipeline_error is not None:  # the pipeline failed: this stream alone
+                failure = ProtocolError("internal", close_reason(self.pipeline_error))
+                self.outcome = failure.code
             if failure is not None:
                 self._put(failure.event())
             elif self.slow:
