@@ -418,3 +418,18 @@ def test_a_failing_pipeline_ends_its_stream_with_internal_and_the_server_goes_on
         assert wer([TRANSCRIPTS["spk1_snt1"]], [text]) <= 0.25
     finally:
         running.stop()
+
+
+def test_a_live_stream_that_outruns_the_recognizer_is_told_it_is_behind(server):
+    """A live feed delivered faster than real time (a burst after a network stall, say): the lag is
+    announced with lag events, partials are skipped, every final still comes."""
+    ids = ["spk1_snt1", "spk1_snt2", "spk1_snt3", "spk1_snt4"]
+    with StreamClient(server.url, realtime=True) as client:
+        send_recording(client, joined([load_speech(i) for i in ids]), realtime=False)  # 14 s in a burst
+        events = list(client.events(timeout=120))
+    lags = [e for e in events if e["type"] == "lag"]
+    assert lags and lags[0]["behind"] and lags[0]["lag_s"] > 1.0 and "behind real time" in lags[0]["message"]
+    stats = events[-1]
+    assert stats["overload"]["behind_episodes"] >= 1 and stats["asr"]["skipped_partials"] > 0
+    assert stats["source"]["dropped"] == 0 and stats["server"]["queue_dropped"] == 0  # a burst of 14 s fits
+    assert wer([" ".join(TRANSCRIPTS[i] for i in ids)], [finals_text(events)]) <= 0.25

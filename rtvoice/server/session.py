@@ -77,7 +77,8 @@ class StreamSession:
         self.metrics = server.metrics
         self.loop = loop
         settings = server.settings
-        self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime, name=stream_id)
+        self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime,
+                                   max_queued_s=settings.burst_s if config.realtime else 2.0, name=stream_id)
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.dropped_events = 0
         self.slow = False
@@ -91,7 +92,7 @@ class StreamSession:
             self.stage = voice_stage(server.voice, self)
             extra = self.stage.attach(self.source)
         self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self), *extra],
-                                        settings.streaming, settings.frontend, settings.pipeline,
+                                        settings.streaming, server.frontend_config, settings.pipeline,
                                         status=self._status)
         self.done: asyncio.Future = loop.create_future()
         self.stats: dict | None = None
