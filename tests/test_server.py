@@ -349,8 +349,12 @@ def test_serve_command_stops_cleanly_on_sigint_with_a_stream_running(tmp_path):
                             cwd=REPO, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
-        first = proc.stderr.readline()
-        url = re.search(r"ws://127\.0\.0\.1:\d+/v1/stream", first).group(0)
+        url = None
+        while url is None:  # the start line (anything a library prints before it is skipped)
+            line = proc.stderr.readline()
+            assert line, "rtvoice serve exited before listening"
+            found = re.search(r"ws://127\.0\.0\.1:\d+/v1/stream", line)
+            url = found.group(0) if found else None
         finals, asked = [], False
         with StreamClient(url, realtime=True, stream="onair") as client:
             audio = joined([load_speech(i) for i in ("spk1_snt1", "spk1_snt2", "spk1_snt3", "spk1_snt4")])
@@ -369,8 +373,11 @@ def test_serve_command_stops_cleanly_on_sigint_with_a_stream_running(tmp_path):
         assert proc.wait() == 0, rest
         assert "Traceback" not in rest and "stopped" in rest
         cues = list(srt.parse((out_dir / "onair.srt").read_text()))
-        assert wer([" ".join(f["text"] for f in finals)], [" ".join(c.content.replace("\n", " ") for c in cues)]) \
-            <= 0.3  # the finals sent (the file may also hold the one finished while closing)
+        sent = " ".join(f["text"] for f in finals).split()
+        written = " ".join(c.content.replace("\n", " ") for c in cues).split()
+        # The file starts with the finals the client got; it may hold more (the audio the pipeline still had
+        # when the server was stopped is recognised and written before the process exits).
+        assert wer([" ".join(sent)], [" ".join(written[:len(sent)])]) <= 0.1, (sent, written)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -428,8 +435,10 @@ def test_a_live_stream_that_outruns_the_recognizer_is_told_it_is_behind(server):
         send_recording(client, joined([load_speech(i) for i in ids]), realtime=False)  # 14 s in a burst
         events = list(client.events(timeout=120))
     lags = [e for e in events if e["type"] == "lag"]
-    assert lags and lags[0]["behind"] and lags[0]["lag_s"] > 1.0 and "behind real time" in lags[0]["message"]
+    assert lags and lags[0]["behind"] and lags[0]["lag_s"] > 1.0 and "behind real time" in lags[0]["message"], lags
     stats = events[-1]
+    assert stats["type"] == "stats", stats
     assert stats["overload"]["behind_episodes"] >= 1 and stats["asr"]["skipped_partials"] > 0
-    assert stats["source"]["dropped"] == 0 and stats["server"]["queue_dropped"] == 0  # a burst of 14 s fits
+    assert stats["source"]["dropped"] == 0 and stats["server"]["queue_dropped"] == 0, \
+        (stats["source"], stats["server"])  # a burst of 14 s fits
     assert wer([" ".join(TRANSCRIPTS[i] for i in ids)], [finals_text(events)]) <= 0.25
