@@ -13,46 +13,41 @@ FUZZ_SECONDS ?= 10
 
 APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 portaudio19-dev libsndfile1 \
 	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata \
-	chromium chromium-driver
+	chromium chromium-driver \
+	apertium apertium-eng-spa apertium-eng-cat apertium-en-gl rubberband-cli
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 
-.PHONY: all setup build run test test-fast sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help
+.PHONY: all setup build run test test-fast test-isa sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help
 
 all: build
 
 help:
 	@echo "make run       build and run the main job on the bundled defaults"
 	@echo "make test      build and run the whole test suite (sanitizers and short fuzzing included)"
+	@echo "make test-isa  the speech-decoding tests once per CPU instruction set (GENERIC, AVX, AVX2, AVX512)"
 	@echo "make bench     run the benchmarks and write bench/results/"
 	@echo "make sanitize  ASan+UBSan suite and TSan native tests"
 	@echo "make fuzz      fuzz every byte-parsing entry point for longer (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make soak      one hour of audio through the whole chain: memory, threads and fds stay flat"
 
 # --- system packages --------------------------------------------------------------------------
-$(STAMPS)/apt: scripts/ensure_system_packages.sh
+$(STAMPS)/apt: scripts/ensure_system_packages.sh Makefile
 	@mkdir -p $(STAMPS)
-	@bash scripts/ensure_system_packages.sh $(APT_PACKAGES)
+	@bash scripts/step.sh "system packages (apt)" build/logs/apt.log \
+		bash scripts/ensure_system_packages.sh $(APT_PACKAGES)
 	@touch $@
 
 # --- Python environment -----------------------------------------------------------------------
-$(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt requirements/nodeps.txt $(STAMPS)/apt
+$(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt requirements/nodeps.txt scripts/setup_venv.sh $(STAMPS)/apt
 	@mkdir -p $(STAMPS)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing Python packages into $(VENV) ..."
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/dev.txt
-	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/nodeps.txt
-	@if [ "$(GPU)" = "1" ]; then bash scripts/use_onnxruntime_gpu.sh $(PY); fi
+	@bash scripts/step.sh "Python packages ($(VENV))" build/logs/venv.log \
+		bash scripts/setup_venv.sh $(PYTHON) $(VENV) $(GPU)
 	@touch $@
 
 # --- native build (in place, so the checkout is importable) --------------------------------------
 build: $(STAMPS)/venv
-	@mkdir -p $(DEV_BUILD) && test -f $(DEV_BUILD)/CMakeCache.txt || cmake -S . -B $(DEV_BUILD) -DCMAKE_BUILD_TYPE=Release \
-		-DPython_EXECUTABLE=$(CURDIR)/$(PY) -DRTVOICE_OUTPUT_DIR=$(CURDIR)/rtvoice -DRTVOICE_BUILD_TESTS=ON \
-		> $(DEV_BUILD)/configure.log 2>&1 || { cat $(DEV_BUILD)/configure.log; exit 1; }
-	@cmake --build $(DEV_BUILD) -j $(JOBS) | grep -vE '^\[ *[0-9]+%\] (Built target|Linking)|^Consolidate' || true
-	@test -n "$$(ls rtvoice/_core*.so 2>/dev/null)" || { echo "native build failed"; exit 1; }
-	@$(PY) scripts/install_dev_entry_points.py $(CURDIR)
+	@bash scripts/step.sh "native core (cmake, $(JOBS) jobs)" build/logs/native.log \
+		bash scripts/build_native.sh $(PY) $(DEV_BUILD) $(JOBS)
 
 setup: build
 
@@ -67,6 +62,11 @@ test: build sanitize fuzz-smoke bench-smoke
 
 test-fast: build
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -x -p no:cacheprovider -m "not slow"
+
+# The tests that decode speech, once per CPU instruction set this CPU runs (CTranslate2 and oneDNN forced
+# to each level in turn: another machine's rounding, reproduced here; scripts/test_isa.py).
+test-isa: build
+	@PYTHONPATH=$(CURDIR) $(PY) scripts/test_isa.py
 
 # --- sanitizers -------------------------------------------------------------------------------
 sanitize: asan tsan

@@ -7,7 +7,7 @@ settles only after minutes of speech and moves by +-10 MB from one minute to the
 enough for the few threads that allocate often; measured on dev_long looped 10 times through
 caption + voice (`tests/soak_chain.py`, 2-core dev machine, 2 runs each): resident size 474-494 MB and flat
 within 3.7 MB after the first minutes with 2 arenas, 518-551 MB moving by up to 33 MB with the default; the
-same wall time (about 2 min a run either way). README.md, "Memory over a long run", has the figures.
+same wall time (about 2 min a run either way). docs/memory.md has the figures.
 
 The user's own ``MALLOC_ARENA_MAX`` (read by glibc at start-up) wins; ``RTVOICE_MALLOC_ARENAS=0`` leaves
 glibc's default.

@@ -20,8 +20,10 @@ COMMAND_MODULES = (
     "rtvoice.commands.dub",
     "rtvoice.commands.bench",
     "rtvoice.commands.say",
+    "rtvoice.commands.models",
     "rtvoice.commands.serve",
     "rtvoice.commands.stream",
+    "rtvoice.commands.translate",
 )
 
 

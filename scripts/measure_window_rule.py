@@ -1,6 +1,10 @@
 """Measure how much padding Whisper's encoder window needs (a measurement, not a test; ~10 min on 2 cores).
 
-    PYTHONPATH=. RTVOICE_SHARED_DATA=/work/shared/data python scripts/measure_window_rule.py
+    PYTHONPATH=. RTVOICE_SHARED_DATA=/work/shared/data python scripts/measure_window_rule.py [--whole]
+    CT2_FORCE_CPU_ISA=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ... (another CPU's rounding: see scripts/test_isa.py)
+
+``--whole``: only whole utterances, the 11 of speech/ and the 58 of speech_more/ (1062 words), for the
+30 s window and margins of 5, 7 and 10 s (~2-4 min): what differs from one instruction set to another.
 
 Audio: the 11 shared utterances, the same mixed with recorded noise (noise1) at 10 dB SNR, and the five
 "cards" utterances of Debian's pocketsphinx-testdata when installed (very short: 1-3.5 s). Each is cut at
@@ -72,8 +76,38 @@ def errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return o.substitutions + o.deletions + o.insertions, len(ref.split())
 
 
+def whole_utterances(recognizer) -> int:
+    """WER of whole utterances per set and margin, with the instruction sets in force."""
+    data = data_dir()
+    isa = (os.environ.get("CT2_FORCE_CPU_ISA", "native"), os.environ.get("ONEDNN_MAX_CPU_ISA", "native"))
+    print(f"CT2_FORCE_CPU_ISA={isa[0]} ONEDNN_MAX_CPU_ISA={isa[1]}")
+    print(f"{'window':>14} | " + " | ".join(f"{s:>24}" for s in ("speech", "speech_more", "all")) + " | fell back")
+    sets = {}
+    for name in ("speech", "speech_more"):
+        with open(data / name / "manifest.tsv", newline="") as f:
+            rows = [r for r in csv.DictReader(f, delimiter="\t") if r["id"] not in ("dev_long", "long")]
+        sets[name] = [(sf.read(data / name / r["wav"], dtype="float32")[0], r["transcript"]) for r in rows]
+    for label, rule in [("30 s", FULL_WINDOW)] + [(f"speech + {m // 100} s", WindowRule(margin=m, multiple=100))
+                                                  for m in (500, 700, 1000)]:
+        cells, total, fell_back = [], [0, 0], 0
+        for items in sets.values():
+            e = n = 0
+            for audio, text in items:
+                result = recognizer.transcribe(audio, word_timestamps=False, window=rule)
+                fell_back += result.fell_back
+                de, dn = errors(text, result.text)
+                e, n = e + de, n + dn
+            cells.append(f"{e / n:6.2%} ({e:2d}/{n:4d} words)")
+            total = [total[0] + e, total[1] + n]
+        cells.append(f"{total[0] / total[1]:6.2%} ({total[0]:2d}/{total[1]:4d} words)")
+        print(f"{label:>14} | " + " | ".join(f"{c:>24}" for c in cells) + f" | {fell_back}", flush=True)
+    return 0
+
+
 def main() -> int:
     recognizer = WhisperRecognizer(WhisperConfig(device="cpu", threads=2))
+    if "--whole" in sys.argv[1:]:
+        return whole_utterances(recognizer)
     sets = load_sets()
     cuts = []  # (set, name, is_whole, audio, transcript)
     for set_name, items in sets.items():

@@ -68,6 +68,13 @@ def dev_long(shared_data) -> Recording:
 
 
 @pytest.fixture(scope="session")
+def more_speech_recordings(shared_data) -> list[Recording]:
+    """speech_more/: 58 more English utterances (other speakers, other sources; long, their concatenation,
+    excluded)."""
+    return [r for r in _read_manifest(shared_data / "speech_more", "transcript") if r.id != "long"]
+
+
+@pytest.fixture(scope="session")
 def noise_recordings(shared_data) -> list[Recording]:
     return _read_manifest(shared_data / "noise", "kind")
 

@@ -35,15 +35,27 @@ def test_offline_wer_on_shared_recordings(offline, speech_recordings):
 
 
 @pytest.mark.slow
-def test_short_window_matches_full_window(rec, offline, speech_recordings):
-    """The measured padding rule (speech + 5 s, rounded up to 1 s) gives the same WER as Whisper's 30 s
-    window on every utterance, with much less audio encoded."""
-    full = [rec.transcribe(r.load(), word_timestamps=False, window=FULL_WINDOW).text for r in speech_recordings]
-    short = [offline[r.id].text for r in speech_recordings]
-    refs = [r.text for r in speech_recordings]
-    assert wer(refs, short) <= wer(refs, full) + 1e-9
-    assert all(offline[r.id].window_frames < FULL_WINDOW_FRAMES for r in speech_recordings)
-    assert not any(offline[r.id].fell_back for r in speech_recordings)
+def test_short_window_matches_full_window(rec, offline, speech_recordings, more_speech_recordings):
+    """The measured padding rule (speech + 5 s, rounded up to 1 s) costs no accuracy against Whisper's 30 s
+    window, with much less audio encoded: over the 69 shared utterances (1062 words) its WER is within
+    0.5 points of the 30 s window's.
+
+    Which of the two gets a word right is rounding: measured under every CPU instruction set this machine
+    runs (docs/asr.md), the short window made 65-66 errors and the 30 s window 65-68; on an AVX2-only CPU
+    the 30 s window hears "ill disposed" in two of the 11 speech/ utterances where the short one hears
+    "old sposed", and gets three speech_more/ words wrong that the short one gets right. A comparison on the
+    11 utterances alone (115 words) therefore passes or fails with the CPU."""
+    more = {r.id: rec.transcribe(r.load(), word_timestamps=False) for r in more_speech_recordings}
+    recordings = speech_recordings + more_speech_recordings
+    short = [offline[r.id] if r.id in offline else more[r.id] for r in recordings]
+    full = [rec.transcribe(r.load(), word_timestamps=False, window=FULL_WINDOW).text for r in recordings]
+    refs = [r.text for r in recordings]
+    short_wer, full_wer = wer(refs, [t.text for t in short]), wer(refs, full)
+    assert short_wer <= full_wer + 0.005, (short_wer, full_wer)
+    # The short window is what runs: a fallback to 30 s only where the checks flag a result (2 of the 69,
+    # pocketsphinx "cards" of 1-2 s, under every instruction set measured).
+    assert sum(t.fell_back for t in short) <= 4
+    assert all(t.window_frames < FULL_WINDOW_FRAMES for t in short if not t.fell_back)
 
 
 def test_window_rule_frames():

@@ -54,6 +54,12 @@ def test_report_has_every_stage_table_json_and_plot(report):
     # End to end includes the caption and the voice: never less than either part's median.
     assert f["dub_p50_s"] >= f["caption_final_p50_s"]
     assert 0 <= f["wer"] <= 0.6 and f["dropped_samples"] == 0
+    # The offline peer in the same run: the same inputs decoded long-form by the same model (faster-whisper).
+    assert 0 <= f["offline_wer"] <= 0.6 and f["offline_rtf"] > 0
+    assert f["wer_ratio"] is None if f["offline_wer"] == 0 else f["wer_ratio"] == pytest.approx(
+        f["wer"] / f["offline_wer"], abs=0.002)
+    assert all(row["offline_text"] for row in data["inputs"] if row["reference"])
+    assert "offline long-form, same model" in result.stdout
     assert f["asr_rtf"] > 0 and f["tts_rtf"] > 0 and f["frontend_rtf"] > 0
     assert "end of speech → first dubbed sample" in result.stdout and "budgets:" in result.stdout
     assert (out / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

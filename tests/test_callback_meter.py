@@ -212,7 +212,7 @@ def test_native_callbacks_under_full_asr_and_tts_load(pulse_server, speech_recor
     pulse plugin (most likely waiting for the plugin's normal-priority thread). Measured on this loaded
     2-core machine: 0.05-0.19 ms in 7 runs of this test; over the whole dataset 0.46 ms in one run, 3.95 ms
     in another at SCHED_FIFO, 125 ms without it, while rtvoice's code in the same callbacks stayed under
-    0.1 ms (README, "Audio callback duration")."""
+    0.1 ms (docs/audio-callbacks.md)."""
     from rtvoice.pipeline.bench import BenchInput, render_table, run_bench
 
     r = speech_recordings[5]

@@ -13,8 +13,13 @@ System"):
 - A partial hypothesis that looks hallucinated (see :class:`~rtvoice.asr.whisper.HallucinationChecks`) is
   discarded (counted) rather than shown; the final decode falls back to Whisper's full 30 s window instead.
 - At the end of a segment the whole segment is decoded once more (committed prefix forced) and a final
-  caption with word times is emitted. The previous final's tokens may be given as the prompt of the next
-  segment (``condition_on_previous``, off by default: see StreamingConfig).
+  caption with word times is emitted.
+- Context across segments (``StreamingConfig.context``): every decode of a segment may be given the
+  committed text before it as the prompt ("text", as Whisper's ``condition_on_previous_text``), and/or the
+  last seconds of the previous final's audio with its words forced as the decoder prefix ("audio"; those
+  words are decoded again and dropped from the result). The context is dropped after a final that looked
+  hallucinated (it fell back to the 30 s window) and after a pause longer than ``context_reset_s``; a final
+  that hears nothing after its audio context is decoded again without it.
 - Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
   behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
 - A segment longer than ``max_segment_s`` is split: its committed words become a final, and the segment
@@ -37,6 +42,7 @@ from rtvoice.metrics.percentiles import Reservoir
 
 PARTIAL = "partial"
 FINAL = "final"
+CONTEXTS = ("none", "text", "audio", "both")
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,16 @@ class StreamingConfig:
     # (p50 0.55 -> 0.90 s), not the latency of words first shown or of finals.
     agreement: int = 3
     min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
-    # Prompt each segment with the previous final's tokens. Off by default: measured on dev_long, prompts made
-    # short windows repeat themselves (2 of 11 finals fell back to the 30 s window) and gained no accuracy.
-    condition_on_previous: bool = False
-    max_previous_tokens: int = 96
+    # What each segment's decodes are given from the speech before it (docs/asr.md, "Context across
+    # segments"): "none"; "text": the preceding committed text as the prompt (Whisper's
+    # condition_on_previous_text); "audio": the last context_audio_s of the preceding speech, its committed
+    # words forced as the decoder prefix; "both". Reset after a hallucination or a pause > context_reset_s.
+    # "none" by default: measured on dev_long and speech_more/long (1062 words), no context made 118 errors,
+    # audio 119, both 121, text 128 (text prompts make partials repeat themselves), and context costs compute.
+    context: str = "none"
+    max_previous_tokens: int = 96  # text context: at most this many tokens of earlier finals
+    context_audio_s: float = 3.0  # audio context: whole words of the previous final within this many seconds
+    context_reset_s: float = 10.0  # a pause longer than this (s) starts without context
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
@@ -125,6 +137,20 @@ class StreamingConfig:
             raise ValueError(f"history_s must be >= 0, got {self.history_s}")
         if self.max_previous_tokens < 0:
             raise ValueError(f"max_previous_tokens must be >= 0, got {self.max_previous_tokens}")
+        if self.context not in CONTEXTS:
+            raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
+        if not 0 <= self.context_audio_s <= 10:
+            raise ValueError(f"context_audio_s must be within 0..10 s, got {self.context_audio_s}")
+        if self.context_reset_s < 0:
+            raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
+
+    @property
+    def text_context(self) -> bool:
+        return self.context in ("text", "both") and self.max_previous_tokens > 0
+
+    @property
+    def audio_context(self) -> bool:
+        return self.context in ("audio", "both") and self.context_audio_s > 0
 
 
 @dataclass
@@ -135,6 +161,8 @@ class StreamingStats:
     discarded_partials: int = 0  # partial hypotheses that looked hallucinated
     finals: int = 0
     forced_splits: int = 0
+    context_resets: int = 0  # context from earlier speech dropped (a hallucination or a long pause)
+    context_retries: int = 0  # finals decoded again without their audio context (nothing heard after it)
     fallbacks: int = 0  # decodes repeated on the full 30 s window
     # Seconds per decode; bounded on long runs (a uniform sample past 4096, ``.total`` stays exact).
     partial_decode_s: Reservoir = field(default_factory=Reservoir)
@@ -230,8 +258,13 @@ class StreamingRecognizer:
         self._committed: list[int] = []
         self._hypotheses: list[list[int]] = []
         self._next_partial = 0
-        self._previous: list[int] = []
         self._partials_shown = 0
+        # Context from earlier speech (see StreamingConfig.context).
+        self._previous: list[int] = []  # text tokens of the earlier finals since the last reset
+        self._last_words: list[tuple[int, int, list[int]]] = []  # last final: (start, end sample, tokens) a word
+        self._last_speech_end: int | None = None  # stream sample at which the last final's speech ended
+        self._context_start = 0  # stream sample where the open segment's decodes begin (audio context)
+        self._context_tokens: list[int] = []  # tokens of the context words, forced before the committed ones
 
     # -- state -----------------------------------------------------------------------------------------------
     @property
@@ -257,11 +290,39 @@ class StreamingRecognizer:
         events = self.end_segment(sample, forced=False) if self.in_segment else []
         self._segment_index += 1
         self.stats.segments += 1
-        self._segment_start = max(int(sample), self._audio.base)
+        self._open(max(int(sample), self._audio.base))
+        return events
+
+    def _open(self, start: int) -> None:
+        """A segment (or the rest of a split one) begins at stream sample `start`."""
+        self._segment_start = start
         self._committed, self._hypotheses = [], []
         self._start_partial_grid()
         self._partials_shown = 0
-        return events
+        if self._last_speech_end is not None and start - self._last_speech_end > self.config.context_reset_s * SAMPLE_RATE:
+            self._reset_context()
+        self._choose_audio_context()
+
+    def _reset_context(self) -> None:
+        self._previous, self._last_words, self._last_speech_end = [], [], None
+        self.stats.context_resets += 1
+
+    def _choose_audio_context(self) -> None:
+        """Audio context: the whole words of the last final that start within context_audio_s before the
+        segment (and are still held), decoded again with their tokens forced, so the segment's first words are
+        heard after the speech that led to them, as in long-form decoding."""
+        self._context_start, self._context_tokens = self._segment_start, []
+        if not self.config.audio_context or not self._last_words:
+            return
+        earliest = max(self._segment_start - int(self.config.context_audio_s * SAMPLE_RATE), self._audio.base)
+        chosen = []
+        for start, end, tokens in reversed(self._last_words):
+            if start < earliest or end > self._segment_start:
+                break
+            chosen.insert(0, (start, tokens))
+        if chosen:
+            self._context_start = chosen[0][0]
+            self._context_tokens = [t for _, tokens in chosen for t in tokens]
 
     def _start_partial_grid(self) -> None:
         """Partial decodes happen at fixed points, segment start + k x partial_interval_s (the first at or
@@ -270,6 +331,15 @@ class StreamingRecognizer:
         first = max(1, -(-int(round(self.config.min_partial_audio_s * SAMPLE_RATE)) // self._interval))
         self._next_partial = self._segment_start + first * self._interval
 
+    def _keep_before(self) -> int:
+        """First stream sample to keep between segments: history_s, and the audio a next segment's context
+        may need (the last final's words within context_audio_s of where a segment may start)."""
+        keep = self._audio.end - int(self.config.history_s * SAMPLE_RATE)
+        if self.config.audio_context and self._last_words:
+            reach = int((self.config.context_audio_s + self.config.context_reset_s) * SAMPLE_RATE)
+            keep = min(keep, max(self._last_words[0][0], self._audio.end - reach))
+        return keep
+
     def accept_audio(self, samples: np.ndarray, start_sample: int, decode: bool = True) -> list[CaptionEvent]:
         """Audio from stream sample `start_sample` on. With `decode`, runs a partial decode when one is due;
         without, only stores the audio (the caller then calls :meth:`partial`)."""
@@ -277,7 +347,7 @@ class StreamingRecognizer:
         self._audio.append(samples, int(start_sample))
         events: list[CaptionEvent] = []
         if not self.in_segment:
-            self._audio.drop_before(self._audio.end - int(self.config.history_s * SAMPLE_RATE))
+            self._audio.drop_before(self._keep_before())
             return events
         if self._audio.end - self._segment_start > self.config.max_segment_s * SAMPLE_RATE:
             events += self._split_long_segment()
@@ -306,7 +376,7 @@ class StreamingRecognizer:
         end = min(int(sample), self._audio.end)
         events = self._final(end, forced)
         self._segment_start = None
-        self._audio.drop_before(self._audio.end - int(self.config.history_s * SAMPLE_RATE))
+        self._audio.drop_before(self._keep_before())
         return events
 
     def finish(self) -> list[CaptionEvent]:
@@ -314,10 +384,33 @@ class StreamingRecognizer:
         return self.end_segment(self._audio.end, forced=True) if self.in_segment else []
 
     # -- decoding --------------------------------------------------------------------------------------------
-    def _previous_prompt(self) -> list[int]:
-        if not self.config.condition_on_previous or self.config.max_previous_tokens == 0:
-            return []
-        return self._previous[-self.config.max_previous_tokens:]
+    def _decode(self, end: int, word_timestamps: bool, fallback: bool) -> Transcript:
+        """Decode the open segment up to stream sample `end`, with its context; the result holds the segment's
+        own tokens, text and words only (word times from the segment start)."""
+        context_tokens, start = self._context_tokens, self._context_start
+        if end - start > FULL_WINDOW_FRAMES * HOP:  # context and segment would not fit Whisper's 30 s
+            context_tokens, start = [], self._segment_start
+        audio = self._audio.slice(start, end)
+        previous = []
+        if self.config.text_context:
+            # The context words end the previous text: not given twice.
+            previous = self._previous[:len(self._previous) - len(context_tokens)][-self.config.max_previous_tokens:]
+        result = self.recognizer.transcribe(audio, prefix=context_tokens + self._committed, previous=previous,
+                                            word_timestamps=word_timestamps, fallback=fallback)
+        if context_tokens and fallback and len(result.tokens) <= len(context_tokens) + len(self._committed):
+            # Nothing heard after the context: Whisper may end the text at a change of voice or level (a
+            # quiet speaker after a loud one). The segment is speech (the VAD said so): decode it alone.
+            self.stats.context_retries += 1
+            self._context_tokens, self._context_start = [], self._segment_start
+            return self._decode(end, word_timestamps, fallback)
+        if context_tokens:
+            n_context = len(self.tokenizer.split_words(context_tokens))
+            result.tokens = result.tokens[len(context_tokens):]
+            result.text = self.tokenizer.decode(result.tokens)
+            shift = (self._segment_start - start) / SAMPLE_RATE
+            result.words = [Word(w.text, max(w.start - shift, 0.0), max(w.end - shift, 0.0), w.probability)
+                            for w in result.words[n_context:]]
+        return result
 
     def _seconds(self, sample: int) -> float:
         return sample / SAMPLE_RATE
@@ -335,9 +428,7 @@ class StreamingRecognizer:
     def _partial(self, end: int) -> list[CaptionEvent]:
         """Decode the segment up to stream sample `end` (a decode point) and emit a partial caption."""
         self._next_partial = end + self._interval
-        audio = self._audio.slice(self._segment_start, end)
-        result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
-                                            word_timestamps=self.config.partial_word_times, fallback=False)
+        result = self._decode(end, word_timestamps=self.config.partial_word_times, fallback=False)
         self.stats.partial_decodes += 1
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         if result.problems:
@@ -377,32 +468,44 @@ class StreamingRecognizer:
             latency=self._latency(speech_end_sample, emitted_at), forced=forced,
         )
 
+    def _remember(self, result: Transcript, words: tuple[Word, ...]) -> None:
+        """Keep a final as context for the next segment, or reset the context after a hallucination (a final
+        that fell back to the 30 s window or still looks wrong): it would be carried into what follows."""
+        if result.fell_back or result.problems:
+            self._reset_context()
+            return
+        if not result.tokens:
+            return
+        self._previous = (self._previous + result.tokens)[-max(self.config.max_previous_tokens, 1):]
+        pieces = self.tokenizer.split_words(result.tokens)
+        if len(pieces) == len(words):
+            self._last_words = [(int(round(w.start * SAMPLE_RATE)), int(round(w.end * SAMPLE_RATE)),
+                                 result.tokens[p.first:p.last]) for p, w in zip(pieces, words)]
+        else:
+            self._last_words = []
+        self._last_speech_end = int(round(words[-1].end * SAMPLE_RATE)) if words else None
+
     def _final(self, end: int, forced: bool) -> list[CaptionEvent]:
-        audio = self._audio.slice(self._segment_start, end)
-        if len(audio) < HOP:
+        if end - self._segment_start < HOP:
             return []
         fallbacks = self.recognizer.fallbacks
-        result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
-                                            word_timestamps=True, fallback=True)
+        result = self._decode(end, word_timestamps=True, fallback=True)
         self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
         self.stats.final_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         if not result.text.strip() and not self._partials_shown:
             return []
         self.stats.finals += 1
-        if result.tokens:
-            self._previous = (self._previous + result.tokens)[-max(self.config.max_previous_tokens, 1):]
-        return [self._final_event(result, end, forced, self._place(result.words))]
+        words = self._place(result.words)
+        self._remember(result, words)
+        return [self._final_event(result, end, forced, words)]
 
     def _split_long_segment(self) -> list[CaptionEvent]:
         """The segment outgrew max_segment_s: emit its committed words as a final and go on after them."""
         self.stats.forced_splits += 1
-        end = self._audio.end
-        audio = self._audio.slice(self._segment_start, end)
-        if len(audio) > FULL_WINDOW_FRAMES * HOP:
-            audio = audio[:FULL_WINDOW_FRAMES * HOP]
-            end = self._segment_start + len(audio)
-        result = self.recognizer.transcribe(audio, prefix=self._committed, previous=self._previous_prompt(),
-                                            word_timestamps=True, fallback=True)
+        end = min(self._audio.end, self._segment_start + FULL_WINDOW_FRAMES * HOP)
+        fallbacks = self.recognizer.fallbacks
+        result = self._decode(end, word_timestamps=True, fallback=True)
+        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
         words = result.words
         committed_words = [w for w in self.tokenizer.split_words(result.tokens) if w.last <= len(self._committed)]
         if committed_words and len(committed_words) < len(words):
@@ -414,13 +517,11 @@ class StreamingRecognizer:
         else:
             cut = end
         self.stats.finals += 1
-        event = self._final_event(result, cut, True, self._place(result.words))
-        self._previous = (self._previous + result.tokens)[-max(self.config.max_previous_tokens, 1):]
+        placed = self._place(result.words)
+        event = self._final_event(result, cut, True, placed)
+        self._remember(result, placed)
         # The segment goes on from the cut, as a new segment.
         self._segment_index += 1
         self.stats.segments += 1
-        self._segment_start = cut
-        self._committed, self._hypotheses = [], []
-        self._start_partial_grid()
-        self._partials_shown = 0
+        self._open(cut)
         return [event]

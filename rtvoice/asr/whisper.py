@@ -30,6 +30,7 @@ HOP = 160  # samples per mel frame (10 ms)
 FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window
 SECONDS_PER_ENCODER_FRAME = 0.02  # the encoder halves the frame rate
 DEFAULT_MODEL = "whisper-tiny.en-ct2"
+MULTILINGUAL_MODEL = "whisper-base-ct2"  # the packaged model for any --language but English
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -234,15 +235,26 @@ class WhisperRecognizer:
         from rtvoice.frontend.features import WhisperLogMel
 
         self.config = config
-        if config.model_dir is None:
+        files = None  # model files handed to CTranslate2 from memory (a model joined from parts)
+        if config.model_dir is None and config.language != "en":
+            # not English: the packaged multilingual base model, its model.bin joined from two packages
+            from rtvoice.models import packaged_parts
+
+            model, weights = packaged_parts(MULTILINGUAL_MODEL)
+            self.model_dir, self.model_name = model.directory, MULTILINGUAL_MODEL
+            files = {"model.bin": weights, "config.json": model.path("config.json").read_bytes(),
+                     "vocabulary.txt": model.path("vocabulary.txt").read_bytes()}
+            model_config = json.loads(files["config.json"])
+        elif config.model_dir is None:
             from rtvoice.models import packaged_model
 
             self.model_dir = packaged_model(DEFAULT_MODEL).directory
             self.model_name = DEFAULT_MODEL
+            model_config = check_model_dir(self.model_dir)
         else:
             self.model_dir = config.model_dir
             self.model_name = str(config.model_dir)
-        model_config = check_model_dir(self.model_dir)
+            model_config = check_model_dir(self.model_dir)
         self.device = resolve_device(config.device)
         compute_type = config.compute_type or ("int8" if self.device == "cpu" else "float16")
         supported = ctranslate2.get_supported_compute_types(self.device)
@@ -251,7 +263,8 @@ class WhisperRecognizer:
                              f"(supported: {', '.join(sorted(supported))})")
         try:
             self._model = ctranslate2.models.Whisper(
-                str(self.model_dir), device=self.device, compute_type=compute_type, intra_threads=config.threads)
+                str(self.model_dir) if files is None else self.model_name, device=self.device,
+                compute_type=compute_type, intra_threads=config.threads, files=files)
         except (RuntimeError, ValueError, OSError) as error:
             raise ModelError(f"cannot load Whisper model from {self.model_dir}: {error}") from error
         self.compute_type = self._model.compute_type

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
@@ -137,7 +138,8 @@ class _CueFileWriter:
     def write(self, event) -> None:
         if not event.is_final or self._file.closed:
             return
-        cues = cues_for(event, self.layout)
+        # a translated caption brings its own cues (its source's, see rtvoice.captions.translated)
+        cues = event.cues(self.layout) if hasattr(event, "cues") else cues_for(event, self.layout)
         for cue in cues:
             start = max(cue.start, self._last_end)
             end = max(cue.end, start + self.min_duration_s)
@@ -179,15 +181,23 @@ class VttWriter(_CueFileWriter):
 
 
 class JsonlWriter:
-    """One JSON object a line for every event (see CaptionEvent.to_dict); lines are written whole."""
+    """One JSON object a line for every event (see CaptionEvent.to_dict); lines are written whole.
 
-    def __init__(self, path: Path):
+    ``language``: when given, every event without a language of its own gets this one (the source
+    language; a translated caption carries its target language).
+    """
+
+    def __init__(self, path: Path, language: str | None = None):
         self.path = Path(path)
+        self.language = language
         self._file = _open_output(self.path, line_buffered=True)
 
     def write(self, event) -> None:
         if not self._file.closed:
-            self._file.write(json.dumps(event.to_dict(), ensure_ascii=False) + "\n")
+            record = event.to_dict()
+            if self.language is not None:
+                record.setdefault("language", self.language)
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         if not self._file.closed:
@@ -215,15 +225,17 @@ class TerminalWriter:
         self.layout = layout
         self.timestamps = timestamps
         self._partial_shown = False
+        self._lock = threading.Lock()  # translated captions arrive from the translation worker
 
     def _width(self) -> int:
         return max(20, shutil.get_terminal_size((80, 24)).columns - 1)
 
     def write(self, event) -> None:
-        if event.is_final:
-            self._final(event)
-        elif self.tty:
-            self._partial(event)
+        with self._lock:
+            if event.is_final:
+                self._final(event)
+            elif self.tty:
+                self._partial(event)
 
     def _partial(self, event) -> None:
         committed, unstable = event.committed, event.unstable
@@ -242,6 +254,8 @@ class TerminalWriter:
 
     def _final(self, event) -> None:
         text = event.text.strip()
+        if text and hasattr(event, "language"):  # a translation: its language first
+            text = f"[{event.language}] {text}"
         if self.tty:
             self.stream.write(self.CLEAR)
             self._partial_shown = False

@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-regression", default=None, metavar="PCT",
                    help="with --compare: fail when a figure got worse by more than this (e.g. 10%%)")
     p.add_argument("--asr-model", type=Path, metavar="DIR", help="CTranslate2 Whisper model (default tiny.en)")
+    from rtvoice.commands.caption import add_context_argument
+
+    add_context_argument(p)
     p.add_argument("--voice", type=Path, help="Piper voice FILE.onnx (default en_US joe medium)")
     p.add_argument("--audio-device", metavar="NAME|INDEX",
                    help="also play the voice on this device and capture from it, timing both audio callbacks "
@@ -61,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
         from rtvoice.asr import WhisperConfig
 
         whisper_config = WhisperConfig(model_dir=args.asr_model)
+    from rtvoice.asr import StreamingConfig
+
     report = run_bench(inputs, args.clock, progress=lambda line: print(line, file=sys.stderr),
-                       whisper_config=whisper_config, voice_path=args.voice, audio_device=args.audio_device)
+                       whisper_config=whisper_config, voice_path=args.voice, audio_device=args.audio_device,
+                       streaming_config=StreamingConfig(context=args.context))
     print(render_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import Protocol
+
+
+_LANG_FILE = re.compile(r"^([a-z]{2,3})=(.+)$")  # --srt pt=captions.pt.srt
 
 
 def register(subparsers) -> None:
@@ -47,12 +51,16 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     asr.add_argument("--threads", type=int, default=0, help="CPU threads for decoding (0: CTranslate2 default)")
     asr.add_argument("--beam-size", type=int, default=1, help="1 = greedy")
     asr.add_argument("--language", default="en", help="language code for multilingual models")
+
+    mt = p.add_argument_group("translation")
+    mt.add_argument("--translate-to", metavar="LANG",
+                    help="translate each final caption into LANG as it arrives (see `rtvoice languages`); write "
+                         "the translation with --srt LANG=FILE, --vtt LANG=FILE, --jsonl LANG=FILE")
     asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
                      help="decode the growing segment again after this much new audio (s)")
     asr.add_argument("--agreement", type=int, default=3, metavar="N",
                      help="commit words once N consecutive partial hypotheses agree on them")
-    asr.add_argument("--prompt", action="store_true",
-                     help="prompt each segment with the previous caption (off: it makes Whisper repeat itself more)")
+    add_context_argument(asr)
 
     fe = p.add_argument_group("voice activity")
     fe.add_argument("--vad-threshold", type=float, default=None, help="speech probability threshold (0.5)")
@@ -63,9 +71,14 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
                          "and counted (32)")
 
     out = p.add_argument_group("output")
-    out.add_argument("--srt", type=Path, metavar="FILE", help="write SubRip captions")
-    out.add_argument("--vtt", type=Path, metavar="FILE", help="write WebVTT captions")
-    out.add_argument("--jsonl", type=Path, metavar="FILE", help="write every caption event as JSON Lines")
+    out.add_argument("--srt", action="append", default=[], metavar="[LANG=]FILE",
+                     help="write SubRip captions; LANG=FILE for the captions translated into LANG (--translate-to); "
+                          "may be given once per language")
+    out.add_argument("--vtt", action="append", default=[], metavar="[LANG=]FILE",
+                     help="write WebVTT captions (LANG=FILE: translated, as for --srt)")
+    out.add_argument("--jsonl", action="append", default=[], metavar="[LANG=]FILE",
+                     help="write every caption event as JSON Lines (LANG=FILE: the translated finals, each with "
+                          "its language and the id of its source caption)")
     out.add_argument("--stats", type=Path, metavar="FILE", help="write latency and counters as JSON at exit")
     out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
     out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
@@ -101,6 +114,17 @@ class CaptionStage(Protocol):
     def report_lines(self) -> list[str]: ...
 
 
+
+def add_context_argument(group) -> None:
+    """``--context``: what each speech segment's decode is given from the speech before it (docs/asr.md)."""
+    from rtvoice.asr.streaming import CONTEXTS, StreamingConfig
+
+    group.add_argument("--context", choices=CONTEXTS, default=StreamingConfig.context,
+                       help="what each segment's decode gets from the speech before it: none; text (the committed "
+                            "text as the prompt); audio (its last seconds, their words forced); both "
+                            f"(default: {StreamingConfig.context})")
+
+
 def run(args: argparse.Namespace) -> int:
     return run_captions(args, "caption")
 
@@ -115,7 +139,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
     try:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
-        streaming = StreamingConfig(partial_interval_s=args.partial_interval, condition_on_previous=args.prompt,
+        streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
                                     agreement=args.agreement)
         whisper_config = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                        threads=args.threads, beam_size=args.beam_size, language=args.language)
@@ -123,19 +147,28 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
 
+    files = caption_files(args)
     source = _source(args)
-    sinks = []
+    sinks, translated_sinks = [], []
     try:
-        if not args.quiet:
-            sinks.append(TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps))
-        for path, writer in ((args.srt, SrtWriter), (args.vtt, VttWriter)):
-            if path is not None:
-                sinks.append(writer(path, layout))
-        if args.jsonl is not None:
-            sinks.append(JsonlWriter(args.jsonl))
+        terminal = None if args.quiet else TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps)
+        for language, into in ((args.language, sinks), (args.translate_to, translated_sinks)):
+            if language is None:
+                continue
+            if terminal is not None:
+                into.append(terminal)
+            chosen = files.get(language, {})
+            for kind, writer in (("srt", SrtWriter), ("vtt", VttWriter)):
+                if kind in chosen:
+                    into.append(writer(chosen[kind], layout))
+            if "jsonl" in chosen:
+                into.append(JsonlWriter(chosen["jsonl"], language=language))
+        if args.translate_to is not None:
+            stage = _translation_stage(args, translated_sinks, stage)
         recognizer = WhisperRecognizer(whisper_config)
     except RtvoiceError:
         CaptionFanout(sinks).close()
+        CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
         source.close()
         raise
     print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
@@ -193,6 +226,37 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             failure.args = (f"{failure}; the captions up to then are written",)
         raise failure
     return 0
+
+
+def caption_files(args) -> dict[str, dict[str, Path]]:
+    """{language: {"srt"|"vtt"|"jsonl": path}} from --srt/--vtt/--jsonl: FILE is the source language
+    (--language), LANG=FILE a language of its own, which must be the source or the --translate-to one."""
+    from rtvoice.errors import RtvoiceError
+
+    languages = {args.language} | ({args.translate_to} if args.translate_to else set())
+    files: dict[str, dict[str, Path]] = {}
+    for kind in ("srt", "vtt", "jsonl"):
+        for value in getattr(args, kind) or []:
+            match = _LANG_FILE.match(str(value))
+            language, path = (match.group(1), match.group(2)) if match else (args.language, str(value))
+            if language not in languages:
+                hint = (f"add --translate-to {language}" if not args.translate_to else
+                        f"the captions are in {args.language} and {args.translate_to}")
+                raise RtvoiceError(f"--{kind} {value}: no captions in {language!r} ({hint})")
+            if kind in files.get(language, {}):
+                raise RtvoiceError(f"--{kind} given twice for {language!r} captions")
+            files.setdefault(language, {})[kind] = Path(path)
+    return files
+
+
+def _translation_stage(args, outputs: list, next_stage):
+    """Open the translator for --language -> --translate-to (one clear error when it cannot)."""
+    from rtvoice.mt import open_translator
+    from rtvoice.pipeline.translation import TranslationStage
+
+    translator = open_translator(args.language, args.translate_to)
+    translator.warm_up()  # its dictionaries / model load now, not on the first caption
+    return TranslationStage(translator, outputs, next_stage=next_stage)
 
 
 def _end_of_input(failure: Exception | None, stopped: bool) -> dict:

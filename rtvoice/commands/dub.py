@@ -1,13 +1,15 @@
-"""``rtvoice dub``: live captions and, for each final caption, the same words in a synthesized voice.
+"""``rtvoice dub``: live captions and, for each final caption, the same words in a synthesized voice, or
+with --translate-to LANG their translation in a voice of that language.
 
     rtvoice dub --mic                                  # captions on the terminal, the voice on the speaker
     rtvoice dub talk.wav --realtime --wav dubbed.wav --srt talk.srt --stats stats.json
+    rtvoice dub talk.wav --realtime --translate-to pt --wav dubbed_pt.wav --srt en.srt --srt pt=pt.srt
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
 
 
 def register(subparsers) -> None:
@@ -20,19 +22,53 @@ def register(subparsers) -> None:
     voice = p.add_argument_group("voice")
     add_voice_arguments(voice, wav_help="write the dubbed voice track (source timeline) to this WAV instead of "
                                         "playing it (add --play for both)", threads_flag="--tts-threads")
+    voice.add_argument("--max-speedup", type=float, default=None, metavar="X",
+                       help="dubbed track with --translate-to: speed a line up to X times (pitch kept, Rubber "
+                            "Band) to fit its source slot; 1 places lines unfitted (default 1.25 when translating, "
+                            "else 1)")
     p.set_defaults(func=run)
+
+
+def _voice(args, name: str):
+    """The voice for the dubbed language: Kokoro for es/pt (no Piper voice of theirs ships in a package),
+    the Piper voice for English, or --voice."""
+    from rtvoice.commands.say import load_voice_from_args
+    from rtvoice.errors import RtvoiceError
+    from rtvoice.tts import SynthesisOptions, VoiceOptions
+    from rtvoice.tts.kokoro import ESPEAK_VOICES, KokoroVoice
+
+    language = args.translate_to or args.language
+    if args.voice is not None or language == "en":
+        return load_voice_from_args(args, name)
+    if language not in ESPEAK_VOICES:
+        raise RtvoiceError(f"no packaged voice speaks {language!r}: give --voice FILE.onnx, a Piper voice of that "
+                           f"language (packaged voices: en, {', '.join(ESPEAK_VOICES)})")
+    try:
+        options = SynthesisOptions(speed=args.speed)
+        voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
+    except ValueError as error:
+        raise RtvoiceError(str(error)) from error
+    voice = KokoroVoice(language, voice_options, speaker=args.speaker)
+    choice = voice.provider_choice
+    print(f"rtvoice {name}: voice {voice.name} on {'CPU' if not choice.on_gpu else choice.device.upper()}: "
+          f"{choice.reason} (Kokoro-82M; its speakers are Japanese, so is the accent)", file=sys.stderr)
+    return voice, options
 
 
 def run(args: argparse.Namespace) -> int:
     from rtvoice.commands.caption import run_captions
-    from rtvoice.commands.say import load_voice_from_args
+    from rtvoice.errors import RtvoiceError
     from rtvoice.pipeline.dubbing import DubStage
     from rtvoice.tts import PlaybackSink, TimelineSink, TtsEngine
+    from rtvoice.tts.fitting import FittedTimelineSink
 
-    voice, options = load_voice_from_args(args, "dub")
+    max_speedup = args.max_speedup if args.max_speedup is not None else (1.25 if args.translate_to else 1.0)
+    if not 1.0 <= max_speedup <= 2.0:
+        raise RtvoiceError(f"--max-speedup must be within 1..2, got {max_speedup:g}")
+    voice, options = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
-        timeline = TimelineSink(args.wav)
+        timeline = FittedTimelineSink(args.wav, max_speedup) if max_speedup > 1.0 else TimelineSink(args.wav)
         sinks.append(timeline)
     if args.wav is None or args.play:
         sinks.append(PlaybackSink(device=args.output_device))

@@ -14,6 +14,9 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
 - ``frontend_rtf``, ``asr_rtf``, ``tts_rtf``: compute seconds per audio second, per stage
 - ``dropped_samples``, ``underruns``, ``skipped_partials``, ``*_high_water``: losses and queue peaks
 - ``wer``: caption word error rate against the references (when the inputs have them)
+- ``offline_wer``, ``wer_ratio`` (= wer / offline_wer), ``offline_rtf``: the peer, in the same run: the same
+  inputs decoded offline, long-form, by the same model (faster-whisper's ``transcribe``, greedy,
+  ``condition_on_previous_text``; :func:`offline_long_form`); absent without faster-whisper
 - ``callback_{p50,p99,max}_s``, ``callbacks``: duration of the PortAudio callbacks (the worse of playback and
   capture; ``playback_callback_*``/``capture_callback_*`` each side), with ``--audio-device NAME``: the voice
   then also plays on that device and the device is captured meanwhile (rtvoice.audio.callback_timing), timed while
@@ -165,12 +168,34 @@ def _callback_figures(measured: dict | None) -> dict:
     return figures
 
 
+def offline_long_form(recognizer, paths: list[Path], progress=print) -> tuple[list[str], float] | None:
+    """The same audio decoded offline by the same model, long-form: faster-whisper's ``WhisperModel.transcribe``
+    on the recognizer's CTranslate2 directory and device, greedy, ``condition_on_previous_text`` (Whisper's
+    own policy over a whole recording: 30 s windows, the previous text as the prompt, seeking by
+    timestamps), no VAD filter. Returns (texts, compute seconds), or None without faster-whisper."""
+    try:
+        import faster_whisper
+    except ImportError:
+        progress("offline peer: faster-whisper is not installed (requirements/dev.txt): no offline WER")
+        return None
+    threads = recognizer.config.threads
+    model = faster_whisper.WhisperModel(str(recognizer.model_dir), device=recognizer.device,
+                                        compute_type=recognizer.compute_type, cpu_threads=threads)
+    texts, t0 = [], time.perf_counter()
+    for path in paths:
+        language = recognizer.config.language if recognizer.multilingual else "en"
+        segments, _ = model.transcribe(str(path), beam_size=recognizer.config.beam_size, language=language,
+                                       condition_on_previous_text=True, vad_filter=False)
+        texts.append(" ".join(segment.text.strip() for segment in segments))
+    return texts, time.perf_counter() - t0
+
+
 def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whisper_config=None,
-              voice_path: Path | None = None, audio_device: str | None = None) -> dict:
+              voice_path: Path | None = None, audio_device: str | None = None, streaming_config=None) -> dict:
     """Run every input through the chain; returns the JSON report (see the module docstring)."""
     import jiwer
 
-    from rtvoice.asr import WhisperConfig, WhisperRecognizer
+    from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.metrics.text import normalize_english
     from rtvoice.pipeline.dubbing import DubStage
     from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
@@ -181,6 +206,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         raise RtvoiceError(f"--clock must be real or virtual, got {clock!r}")
     device = _DeviceLoad(audio_device) if audio_device is not None else None  # a bad device fails before models load
     recognizer = WhisperRecognizer(whisper_config or WhisperConfig())
+    streaming_config = streaming_config or StreamingConfig()
     voice = load_voice(voice_path)
     samples = {name: [] for name in LATENCY_FIGURES}
     totals = {"audio_s": 0.0, "wall_s": 0.0, "frontend_busy_s": 0.0, "asr_decode_s": 0.0, "tts_compute_s": 0.0,
@@ -198,7 +224,8 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         engine = TtsEngine(voice, SynthesisOptions(), sinks)
         stage = DubStage(engine)
         listeners = stage.attach(source)
-        pipeline = CaptionPipeline(source, recognizer, [finals, *listeners], config=PipelineConfig(clock=clock))
+        pipeline = CaptionPipeline(source, recognizer, [finals, *listeners], streaming_config,
+                                   config=PipelineConfig(clock=clock))
         if device is not None:
             device.measuring(True)
         stats = pipeline.run()
@@ -262,6 +289,15 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     figures["wall_seconds"] = round(totals["wall_s"], 3)
     if refs:
         figures["wer"] = round(float(jiwer.wer(refs, hyps)), 4)
+        scored = [i for i, item in enumerate(inputs) if item.reference is not None]
+        offline = offline_long_form(recognizer, [inputs[i].path for i in scored], progress)
+        if offline is not None:
+            texts, seconds = offline
+            for i, text in zip(scored, texts):
+                per_input[i]["offline_text"] = text
+            figures["offline_wer"] = round(float(jiwer.wer(refs, [normalize_english(t) for t in texts])), 4)
+            figures["wer_ratio"] = round(figures["wer"] / figures["offline_wer"], 3) if figures["offline_wer"] else None
+            figures["offline_rtf"] = round(seconds / audio, 4)
     figures.update(_callback_figures(measured))
     return {
         "schema": SCHEMA,
@@ -313,7 +349,12 @@ def render_table(report: dict) -> str:
               f"{f['skipped_partials']}; queue high-water: "
               + ", ".join(f"{k.replace('_high_water', '')} {v}" for k, v in f.items() if k.endswith("high_water"))]
     if "wer" in f:
-        lines.append(f"caption WER: {f['wer'] * 100:.1f}%")
+        line = f"caption WER: {f['wer'] * 100:.1f}%"
+        if f.get("offline_wer") is not None:
+            ratio = "n/a" if f.get("wer_ratio") is None else f"{f['wer_ratio']:.2f}"
+            line += (f"; offline long-form, same model (faster-whisper): {f['offline_wer'] * 100:.1f}%; "
+                     f"streaming / offline {ratio}")
+        lines.append(line)
     lines.append(_callback_line(report))
     return "\n".join(lines)
 

@@ -30,6 +30,7 @@ class DubStage:
     """
 
     LINES_KEPT = 32
+    HANDOFFS_KEPT = 1000
 
     def __init__(self, engine, timeline=None):
         self.engine = engine
@@ -39,6 +40,7 @@ class DubStage:
         self.lines: deque[tuple[object, object]] = deque(maxlen=self.LINES_KEPT)
         self._unsettled: deque[tuple[object, object]] = deque()  # lines not summarised yet
         self.line_count = 0
+        self.handoffs: list[dict] = []  # the first HANDOFFS_KEPT lines: final -> voice times (for --stats)
         self.failed_lines = 0
         self._latencies = Reservoir()
         # Per line, for `rtvoice bench`: caption -> first dubbed sample (s), and the caption's own latency
@@ -69,6 +71,12 @@ class DubStage:
         self.lines.append((event, utterance))
         self._unsettled.append((event, utterance))
         self.line_count += 1
+        if len(self.handoffs) < self.HANDOFFS_KEPT:
+            # when the line's source caption became final and when its text reached the voice (time.time());
+            # for a translated line, the source is the caption it translates
+            source = getattr(event, "source", event)
+            self.handoffs.append({"segment": event.segment, "final_at": round(source.emitted_at, 4),
+                                  "spoken_at": round(time.time(), 4), "language": getattr(event, "language", None)})
         self._settle()
 
     def _settle(self) -> None:
@@ -108,6 +116,7 @@ class DubStage:
             "dub_latency_p95_s": dub["p95"],
             "dub_lines": self.line_count,
             "dub_failed_lines": self.failed_lines,
+            "dub_handoffs": list(self.handoffs),
             "tts": tts,
         }
 
@@ -122,4 +131,6 @@ class DubStage:
         if dub["n"]:
             lines.append(f"dub latency (end of speech -> first dubbed sample): p50 {dub['p50']:.2f} s, "
                          f"p95 {dub['p95']:.2f} s over {dub['n']} line(s)")
+        if hasattr(self.timeline, "report_line"):  # a track fitted to the source slots: what fitting did
+            lines.append(self.timeline.report_line())
         return lines

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from rtvoice.metrics.percentiles import Reservoir, percentiles
 from rtvoice.tts.playback import AudioSink
 from rtvoice.tts.synthesis import SynthesisOptions, SynthesisReport, Synthesizer
 from rtvoice.tts.voice import PiperVoiceModel
+
+if TYPE_CHECKING:
+    from rtvoice.tts.kokoro import KokoroVoice
 
 log = logging.getLogger("rtvoice.tts")
 
@@ -100,10 +104,12 @@ class TtsEngine:
     UTTERANCES_KEPT = 32
     LINES_KEPT = 1000
 
-    def __init__(self, voice: PiperVoiceModel, options: SynthesisOptions | None = None,
+    def __init__(self, voice: PiperVoiceModel | KokoroVoice, options: SynthesisOptions | None = None,
                  sinks: Iterable[AudioSink] = (), max_pending: int = 1024) -> None:
         self.voice = voice
-        self.synthesizer = Synthesizer(voice, options)
+        # a voice with a synthesizer of its own (Kokoro, rtvoice.tts.kokoro), else the Piper streaming one
+        make = getattr(voice, "synthesizer", None)
+        self.synthesizer = make(options) if make is not None else Synthesizer(voice, options)
         self.sinks = list(sinks)
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._next_id = 0
