@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from asr_support import wer, whisper
@@ -72,3 +73,37 @@ def test_an_error_reaches_the_caller_and_frees_the_model():
     with pytest.raises(Exception, match="mono"):
         shared.transcribe(load_speech("spk1_snt1").reshape(-1, 2))
     assert "child" in shared.transcribe(load_speech("spk1_snt1")).text.lower()
+
+
+def test_windows_of_very_different_lengths_are_not_batched_together():
+    """Every window of a batch is padded to the longest: a short partial waiting beside a long final runs
+    in a batch of its own."""
+
+    class Recording:  # the model, noting the lengths of every batch it is given
+        def __init__(self, inner):
+            self.inner, self.batches = inner, []
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def transcribe_batch(self, requests):
+            self.batches.append(sorted(len(r.audio) for r in requests))
+            return self.inner.transcribe_batch(requests)
+
+    model = Recording(whisper())
+    shared = SharedRecognizer(model, batching=True, max_padding=1.3)
+    short = load_speech("spk1_snt1")[:8000]  # 0.5 s: a 600-frame window
+    long = np.concatenate([load_speech(i) for i in IDS] * 2)[:16000 * 20]  # 20 s: a 2500-frame window
+    barrier = threading.Barrier(4)
+
+    def call(audio):
+        barrier.wait()
+        shared.transcribe(audio, word_timestamps=False)
+
+    threads = [threading.Thread(target=call, args=(a,)) for a in (short, long, short, long)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sum(len(b) for b in model.batches) == 4
+    assert all(len(set(b)) == 1 for b in model.batches), model.batches  # short and long never together

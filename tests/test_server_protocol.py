@@ -17,10 +17,10 @@ def config(**fields) -> str:
 
 def test_a_full_config_is_read():
     c = parse_config(config(sample_rate=48000, format="f32le", channels=2, language="de", outputs=["final"],
-                            realtime=False, stream="studio-A.1", token="t"))
+                            realtime=False, stream="studio-A.1", token="t", voice=True))
     assert (c.sample_rate, c.format, c.channels, c.language, c.outputs, c.realtime, c.stream, c.token) == \
         (48000, "f32le", 2, "de", ("final",), False, "studio-A.1", "t")
-    assert c.frame_bytes == 8
+    assert c.frame_bytes == 8 and c.voice
     defaults = parse_config(config())
     assert (defaults.channels, defaults.realtime, defaults.stream, defaults.outputs) == \
         (1, True, None, ("partial", "final", "lag"))
@@ -43,6 +43,7 @@ def test_a_full_config_is_read():
     ({"stream": "../etc/passwd"}, "bad_config", "stream"),
     ({"stream": "x" * 65}, "bad_config", "stream"),
     ({"token": 5}, "bad_config", "token"),
+    ({"voice": "yes"}, "bad_config", "voice"),
     ({"rate": 16000}, "bad_config", "unknown config field 'rate'"),
 ])
 def test_a_bad_config_is_refused_with_a_reason(fields, code, words):

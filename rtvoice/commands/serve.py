@@ -28,6 +28,8 @@ def register(subparsers) -> None:
                           "local: start one here); --host/--port are then the Serve proxy's")
     net.add_argument("--replicas", type=int, default=2, metavar="N",
                      help="with --ray: rtvoice servers (each with its model and --max-streams streams)")
+    net.add_argument("--voice", action="store_true",
+                     help="load the default voice: streams may ask for their finals spoken back (config 'voice')")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="DIR",
                      help="write each stream's captions to DIR/<stream>.srt, .vtt and .jsonl (flushed at each final)")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
                                   out_dir=args.out, limits=limits,
                                   streaming=StreamingConfig(partial_interval_s=args.partial_interval),
-                                  batching=not args.no_batching)
+                                  batching=not args.no_batching, voice=args.voice)
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                 threads=args.threads)
     except ValueError as error:
@@ -70,13 +72,42 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"rtvoice serve: {recognizer.describe()}; up to {settings.max_streams} streams"
-          f"{'' if settings.batching else ', no batching'}; "
+          f"{'' if settings.batching else ', no batching'}{', voice on' if server.voice is not None else ''}; "
           f"ws://{shown}:{port}/v1/stream, http://{shown}:{port}/metrics"
           + (f"; captions in {settings.out_dir}" if settings.out_dir else ""), file=sys.stderr, flush=True)
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="on",
                             ws_max_size=uvicorn_message_limit(limits), ws_ping_interval=20.0)
-    uvicorn.Server(config).run(sockets=[sock])
+    _uvicorn_server(config).run(sockets=[sock])
+    print("rtvoice serve: stopped", file=sys.stderr)
     return 0
+
+
+def _uvicorn_server(config):
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn, stopped by SIGINT/SIGTERM without re-raising the signal afterwards (the streams have
+        been closed and their caption files finished by then; a second signal stops at once)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            def stop(signum, frame):
+                if self.should_exit:
+                    self.force_exit = True
+                self.should_exit = True
+                print(f"\nrtvoice serve: {signal.Signals(signum).name}, closing the streams", file=sys.stderr)
+
+            previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+    return Server(config)
 
 
 def _run_on_ray(args, settings) -> int:

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -36,6 +38,9 @@ def register(subparsers) -> None:
     out.add_argument("--vtt", type=Path, metavar="FILE", help="write WebVTT captions")
     out.add_argument("--jsonl", type=Path, metavar="FILE", help="write every caption event as JSON Lines")
     out.add_argument("--stats", type=Path, metavar="FILE", help="write the server's stream stats as JSON at the end")
+    out.add_argument("--voice-wav", type=Path, metavar="FILE",
+                     help="ask for the dubbed voice (a server started with --voice) and write its lines, one after "
+                          "the other, to this WAV")
     out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
     out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
     out.add_argument("--quiet", action="store_true", help="no captions on the terminal")
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.commands.caption import _source
     from rtvoice.errors import RtvoiceError
-    from rtvoice.server.client import StreamClient, caption_from_event
+    from rtvoice.server.client import ConnectionLost, StreamClient, caption_from_event
 
     try:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
@@ -68,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         if args.jsonl is not None:
             sinks.append(JsonlWriter(args.jsonl))
         client = StreamClient(args.url, sample_rate=16000, fmt="f32le", realtime=source.live, stream=args.stream,
-                              token=args.token, language=args.language)
+                              token=args.token, language=args.language, voice=args.voice_wav is not None)
         ready = client.connect()
     except RtvoiceError:
         CaptionFanout(sinks).close()
@@ -78,12 +83,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"rtvoice stream: {ready['stream']} on {client.url} ({ready['model']}); {source.describe()}",
           file=sys.stderr)
     stats = None
+    voice_file = None
 
     def take(event) -> None:
-        nonlocal stats
+        nonlocal stats, voice_file
         kind = event.get("type")
         if kind in ("partial", "final"):
             outputs.write(caption_from_event(event))
+        elif kind == "voice" and voice_file is None:
+            import soundfile as sf
+
+            voice_file = sf.SoundFile(str(args.voice_wav), "w", samplerate=event["sample_rate"], channels=1,
+                                      subtype="PCM_16")
+        elif kind == "audio" and voice_file is not None:
+            voice_file.write(np.frombuffer(event["pcm"], dtype="<i2"))
         elif kind == "lag":
             print(f"rtvoice stream: server: {event.get('message', '')}", file=sys.stderr)
         elif kind == "stats":
@@ -111,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
             print("\nrtvoice stream: interrupted, finishing the captions", file=sys.stderr)
             source.stop()
             client.end()
+        except ConnectionLost as lost:
+            for event in client.poll():  # what arrived before the close is still written
+                take(event)
+            raise RtvoiceError(f"{lost.reason}; the captions received so far are written") from None
         for event in client.events():
             take(event)
     finally:
@@ -118,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         source.join(5)
         client.close()
         outputs.close()
+        if voice_file is not None:
+            voice_file.close()
     if source.error is not None:
         raise source.error
     if stats is None:

@@ -74,9 +74,11 @@ class ServerSettings:
     outbox: OutboxLimits = OutboxLimits()
     streaming: StreamingConfig = StreamingConfig()
     pipeline: PipelineConfig = PipelineConfig()
-    frontend: object = None  # rtvoice.frontend.FrontEndConfig; None: defaults
+    frontend: object = None  # rtvoice.frontend.front_end.FrontEndConfig; None: the defaults with a burst-sized input ring
+    burst_s: float = 16.0  # live streams: audio a client may send ahead in one burst (after a network stall)
     max_line_chars: int = 42
     max_lines: int = 2
+    voice: bool = False  # load the default Piper voice: streams may ask for their finals spoken back
     name: str = ""  # this server's name in ready events and /healthz (a Ray Serve replica's id)
     batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
     max_batch: int = 8
@@ -84,6 +86,8 @@ class ServerSettings:
     def __post_init__(self):
         if not 1 <= self.max_streams <= 256:
             raise ValueError(f"max_streams must be within 1..256, got {self.max_streams}")
+        if not 1 <= self.burst_s <= 120:
+            raise ValueError(f"burst_s must be within 1..120 s, got {self.burst_s}")
         if not 1 <= self.max_batch <= 64:
             raise ValueError(f"max_batch must be within 1..64, got {self.max_batch}")
         if not 0 <= self.port <= 65535:
@@ -108,6 +112,16 @@ class CaptionServer:
                                            max_batch=settings.max_batch)
         self.sessions: dict[str, StreamSession] = {}
         self.hub = OverlayHub()  # the overlay pages' viewers of each stream
+        # A network feed arrives in bursts (TCP holds audio back during a stall, then delivers it at once): the
+        # front end's input ring takes a burst of burst_s; beyond that, audio is dropped and counted.
+        from rtvoice.frontend.front_end import FrontEndConfig
+
+        self.frontend_config = settings.frontend or FrontEndConfig(input_capacity_s=settings.burst_s)
+        self.voice = None  # the loaded voice (settings.voice), shared by the streams' TtsEngines
+        if settings.voice:
+            from rtvoice.tts import load_voice
+
+            self.voice = load_voice()
         self._slots = 0  # streams admitted (config being read, or running)
         self._numbers = itertools.count(1)
         if settings.out_dir is not None:
@@ -151,6 +165,9 @@ class CaptionServer:
                 return
             if config is None:  # gone before saying anything
                 self.metrics.streams.labels("disconnected").inc()
+                return
+            if config.voice and self.voice is None:
+                await self._refuse(ws, ProtocolError("bad_config", "this server has no voice (start it with --voice)"))
                 return
             stream_id = config.stream or f"s{next(self._numbers)}"
             if stream_id in self.sessions:

@@ -34,6 +34,13 @@ class ServerError(RtvoiceError):
         self.code, self.reason, self.close_code = code, reason, close_code
 
 
+_CLOSE_NAMES = {1001: "going away", 1011: "server error", 1012: "server restarting", 1013: "try again later"}
+
+
+class ConnectionLost(ServerError):
+    """The connection went away while sending (the server stopped, a replica died, the network broke)."""
+
+
 def stream_url(url: str) -> str:
     """ws://HOST:PORT → ws://HOST:PORT/v1/stream (a URL with a path is kept)."""
     parts = urlsplit(url)
@@ -53,12 +60,15 @@ class StreamClient:
         stream: a name for the stream (caption files, the overlay); None: the server names it.
         token: the server's token, if it has one (sent in the config message).
         outputs: event kinds wanted (partial, final, lag).
+        voice: have each final spoken by the server's voice; events then include "voice", "audio"
+            ({"type": "audio", "pcm": bytes}, s16le mono) and "voice_end".
         open_timeout: seconds to connect and get the ready event.
     """
 
     def __init__(self, url: str, sample_rate: int = 16000, fmt: str = "f32le", channels: int = 1,
                  realtime: bool = True, stream: str | None = None, token: str | None = None,
-                 language: str = "en", outputs=("partial", "final", "lag"), open_timeout: float = 10.0):
+                 language: str = "en", outputs=("partial", "final", "lag"), open_timeout: float = 10.0,
+                 voice: bool = False):
         if fmt not in FORMATS:
             raise RtvoiceError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.url = stream_url(url)
@@ -67,6 +77,8 @@ class StreamClient:
                        "realtime": realtime}
         if stream is not None:
             self.config["stream"] = stream
+        if voice:
+            self.config["voice"] = True
         if token is not None:
             self.config["token"] = token
         self.fmt, self.channels = fmt, channels
@@ -114,6 +126,8 @@ class StreamClient:
                 message = self._ws.recv()
                 if isinstance(message, str):
                     self._events.put(json.loads(message))
+                else:  # the dubbed voice's samples (s16le, at the rate of the last "voice" event)
+                    self._events.put({"type": "audio", "pcm": message})
         except ConnectionClosed as closed:
             frame = closed.rcvd
             self.close_code = frame.code if frame is not None else 1006
@@ -144,11 +158,22 @@ class StreamClient:
                 if samples.dtype.kind == "f":
                     samples = np.clip(np.round(samples * 32767.0), -32768, 32767)
                 data = samples.astype("<i2").tobytes()
-        self._ws.send(data)
+        self._send(data)
 
     def end(self) -> None:
         """No more audio: the server finishes the captions, sends the stats and closes."""
-        self._ws.send(json.dumps({"type": "end"}))
+        self._send(json.dumps({"type": "end"}))
+
+    def _send(self, message) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            self._ws.send(message)
+        except (ConnectionClosed, OSError) as error:
+            frame = getattr(error, "rcvd", None)
+            code = frame.code if frame is not None else 1006
+            reason = (frame.reason if frame is not None else "") or _CLOSE_NAMES.get(code, "connection lost")
+            raise ConnectionLost("closed", f"the server closed the stream ({code} {reason})", code) from error
 
     # -- receiving -------------------------------------------------------------------------------------------
     def events(self, timeout: float | None = None):
@@ -203,8 +228,6 @@ def send_resuming(url: str, audio, realtime: bool = True, max_reconnects: int = 
     Returns {"events": all events (ready of each connection, partial/final/lag, the last stats),
     "reconnects": n, "losses": [{"close_code", "reason", "at_s"}], "servers": [each connection's server]}.
     """
-    from websockets.exceptions import ConnectionClosed
-
     audio = np.asarray(audio, dtype=np.float32)
     events, losses, servers = [], [], []
     resume_at = 0  # samples: the end of the last final received
@@ -254,7 +277,7 @@ def send_resuming(url: str, audio, realtime: bool = True, max_reconnects: int = 
                 for event in client.events(timeout=timeout):
                     take([event])
                 lost = not events or events[-1].get("type") != "stats"
-        except (ConnectionClosed, OSError):
+        except ConnectionLost:
             take(client.poll())
             lost = True
         except ServerError as error:
@@ -293,4 +316,4 @@ def caption_from_event(event: dict):
                         latency=event.get("latency"), forced=event.get("forced", False))
 
 
-__all__ = ["StreamClient", "ServerError", "caption_from_event", "stream_url", "send_resuming", "shift_event"]
+__all__ = ["StreamClient", "ServerError", "ConnectionLost", "caption_from_event", "stream_url", "send_resuming", "shift_event"]

@@ -102,6 +102,7 @@ class StreamConfig:
     stream: the client's name for the stream (caption files, the overlay's ?stream=); None: the server
         names it.
     token: the shared secret, when the server has one.
+    voice: speak each final in the server's voice and send the audio back (rtvoice.server.voice).
     """
 
     sample_rate: int
@@ -112,6 +113,7 @@ class StreamConfig:
     realtime: bool = True
     stream: str | None = None
     token: str | None = field(default=None, repr=False)
+    voice: bool = False
     protocol: int = PROTOCOL_VERSION
 
     @property
@@ -120,7 +122,7 @@ class StreamConfig:
 
 
 _CONFIG_FIELDS = {"type", "protocol", "sample_rate", "format", "channels", "language", "outputs", "realtime",
-                  "stream", "token"}
+                  "stream", "token", "voice"}
 
 
 def _json_object(data, limit: int, what: str, code: str) -> dict:
@@ -185,8 +187,12 @@ def parse_config(data, limits: Limits = Limits()) -> StreamConfig:
     token = message.get("token")
     if token is not None and (not isinstance(token, str) or len(token) > 256):
         raise ProtocolError("bad_config", "'token' must be a string of at most 256 characters")
+    voice = message.get("voice", False)
+    if not isinstance(voice, bool):
+        raise ProtocolError("bad_config", f"'voice' must be true or false, got {voice!r:.20}")
     return StreamConfig(sample_rate=rate, format=fmt, channels=channels, language=language,
-                        outputs=tuple(dict.fromkeys(outputs)), realtime=realtime, stream=stream, token=token)
+                        outputs=tuple(dict.fromkeys(outputs)), realtime=realtime, stream=stream, token=token,
+                        voice=voice)
 
 
 def parse_control(data, limits: Limits = Limits()) -> str:

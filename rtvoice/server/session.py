@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rtvoice.errors import RtvoiceError
 from rtvoice.server.protocol import ProtocolError, RateLimiter, caption_event, close_reason, decode_audio, \
-    error_event, parse_control
+    parse_control
 from rtvoice.server.socket_source import SocketSource
 
 
@@ -77,17 +77,26 @@ class StreamSession:
         self.metrics = server.metrics
         self.loop = loop
         settings = server.settings
-        self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime, name=stream_id)
+        self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime,
+                                   max_queued_s=settings.burst_s if config.realtime else 2.0, name=stream_id)
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.dropped_events = 0
         self.slow = False
         self.closed = False
         self.sinks = server.caption_files(stream_id)
-        self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self)],
-                                        settings.streaming, settings.frontend, settings.pipeline,
+        self.stage = None  # the dubbed voice, when asked for (rtvoice.server.voice)
+        extra = []
+        if config.voice:
+            from rtvoice.server.voice import voice_stage
+
+            self.stage = voice_stage(server.voice, self)
+            extra = self.stage.attach(self.source)
+        self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self), *extra],
+                                        settings.streaming, server.frontend_config, settings.pipeline,
                                         status=self._status)
         self.done: asyncio.Future = loop.create_future()
         self.stats: dict | None = None
+        self.pipeline_error: str | None = None  # set when the pipeline thread failed
         self.outcome = "completed"
         self._thread = threading.Thread(target=self._run, name=f"rtvoice-stream-{stream_id}", daemon=True)
 
@@ -111,6 +120,12 @@ class StreamSession:
                     sink.close()
                 except (OSError, RtvoiceError) as failure:
                     error = error or f"caption files: {failure}"
+            if self.stage is not None:  # every line spoken and sent before the stats
+                try:
+                    self.stage.finish(interrupted=self.closed)
+                    stats.update(self.stage.stats())
+                except Exception as failure:  # the captions are done; the voice's failure is reported
+                    error = error or f"voice: {type(failure).__name__}: {failure}"
         stats["server"] = {"dropped_events": self.dropped_events, "queue_dropped": self.source.queue_dropped,
                            "caption_files": [str(getattr(s, "path", "")) for s in self.sinks]}
         self.loop.call_soon_threadsafe(self._finished, stats, error)
@@ -121,8 +136,8 @@ class StreamSession:
             self.post({"type": "lag", "stream": self.id, "behind": lag.behind, "lag_s": round(lag.last_s, 3),
                        "message": line})
 
-    def post(self, message: dict) -> None:
-        """Queue an event for the client (any thread)."""
+    def post(self, message) -> None:
+        """Queue an event (dict) or voice audio (bytes) for the client (any thread)."""
         self.loop.call_soon_threadsafe(self._put, message)
 
     def publish(self, event) -> None:
@@ -136,7 +151,8 @@ class StreamSession:
         if self.closed:
             return
         waiting = self.outbox.qsize()
-        if message.get("type") == "partial" and waiting >= self.server.settings.outbox.max_partials:
+        if (isinstance(message, dict) and message.get("type") == "partial"
+                and waiting >= self.server.settings.outbox.max_partials):
             self.dropped_events += 1
             self.metrics.dropped_events.inc()
             return
@@ -147,9 +163,7 @@ class StreamSession:
 
     def _finished(self, stats: dict, error: str | None) -> None:
         self.stats = stats
-        if error is not None and not self.done.done():
-            self.outcome = "internal"
-            self._put(error_event("internal", close_reason(error)))
+        self.pipeline_error = error
         if not self.done.done():
             self.done.set_result(stats)
 
@@ -162,7 +176,10 @@ class StreamSession:
             if self.closed:
                 continue
             try:
-                await ws.send_json(message)
+                if isinstance(message, bytes):  # the dubbed voice's audio
+                    await ws.send_bytes(message)
+                else:
+                    await ws.send_json(message)
             except Exception:  # the client went away: the rest is only written to the files
                 self.closed = True
 
@@ -195,6 +212,9 @@ class StreamSession:
                 self.outcome = error.code
             self.source.end()
             await self.done
+            if failure is None and self.pipeline_error is not None:  # the pipeline failed: this stream alone
+                failure = ProtocolError("internal", close_reason(self.pipeline_error))
+                self.outcome = failure.code
             if failure is not None:
                 self._put(failure.event())
             elif self.slow:
