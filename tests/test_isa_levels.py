@@ -19,7 +19,8 @@ def test_isa():
 
 
 @pytest.mark.parametrize("flags, expected", [
-    ("fpu sse4_1 sse4_2 avx f16c avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni", ["AVX512", "AVX2", "AVX", "GENERIC"]),
+    ("fpu sse4_1 sse4_2 avx f16c avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni",
+     ["AVX512", "AVX2", "AVX", "GENERIC"]),
     ("fpu sse4_1 sse4_2 avx f16c fma avx2", ["AVX2", "AVX", "GENERIC"]),  # an AVX2-only AMD EPYC
     ("fpu sse4_1 sse4_2 avx avx512f", ["AVX", "GENERIC"]),  # avx512f alone: not oneDNN's AVX512_CORE, no avx2
     ("fpu sse4_1 sse4_2", ["GENERIC"]),

@@ -299,7 +299,8 @@ class StreamingRecognizer:
         self._committed, self._hypotheses = [], []
         self._start_partial_grid()
         self._partials_shown = 0
-        if self._last_speech_end is not None and start - self._last_speech_end > self.config.context_reset_s * SAMPLE_RATE:
+        pause = None if self._last_speech_end is None else start - self._last_speech_end
+        if pause is not None and pause > self.config.context_reset_s * SAMPLE_RATE:
             self._reset_context()
         self._choose_audio_context()
 
