@@ -440,7 +440,7 @@ def test_a_live_stream_that_outruns_the_recognizer_is_told_it_is_behind(server):
     assert stats["type"] == "stats", stats
     # Whether partials get skipped too depends on how fast this machine catches up on a 14 s burst (none
     # were on a quiet run); that the pipeline skips them while behind is tests/test_overload.py's case.
-    assert stats["overload"]["behind_episodes"] >= 1 and stats["asr"]["skipped_partials"] >= 0
+    assert stats["overload"]["behind_episodes"] >= 1 and "skipped_partials" in stats["asr"]
     assert stats["source"]["dropped"] == 0 and stats["server"]["queue_dropped"] == 0, \
         (stats["source"], stats["server"])  # a burst of 14 s fits
     assert wer([" ".join(TRANSCRIPTS[i] for i in ids)], [finals_text(events)]) <= 0.25
