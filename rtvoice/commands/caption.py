@@ -23,8 +23,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def add_caption_arguments(p: argparse.ArgumentParser) -> None:
-    """Input, recognition, voice-activity and caption-output options (shared with `rtvoice dub`)."""
+def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None:
+    """The input options: a file, - for raw PCM on stdin, or a microphone (shared with `rtvoice stream`, whose
+    --realtime says how the file is sent)."""
     src = p.add_argument_group("input")
     src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), or - for raw PCM on stdin; "
                                               "leave out with --mic")
@@ -32,14 +33,18 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--input-device", metavar="NAME|INDEX",
                      help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
     src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
-                     help="microphone: count the device as lost after this long without audio (s); a lost device "
-                          "ends the captions (written up to then) with exit code 3, see docs/faults.md")
-    src.add_argument("--realtime", action="store_true",
-                     help="pace a file like a live source (for latency figures), or treat stdin as live (paced by its "
-                          "producer); default: as fast as possible")
+                     help="microphone: count the device as lost after this long without audio (s), see "
+                          "docs/faults.md")
+    src.add_argument("--realtime", action="store_true", help=realtime_help)
     src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
     src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
     src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
+
+
+def add_caption_arguments(p: argparse.ArgumentParser) -> None:
+    """Input, recognition, voice-activity and caption-output options (shared with `rtvoice dub`)."""
+    add_source_arguments(p, realtime_help="pace a file like a live source (for latency figures), or treat stdin as "
+                                          "live (paced by its producer); default: as fast as possible")
 
     asr = p.add_argument_group("recognition")
     asr.add_argument("--asr-model", type=Path, metavar="DIR",
@@ -86,7 +91,8 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--timestamps", action="store_true", help="prefix plain-text finals with their times")
 
 
-def _source(args):
+def open_source(args):
+    """The source the input options name (see add_source_arguments)."""
     from rtvoice.errors import RtvoiceError
     from rtvoice.audio.sources import FileSource, MicSource, StdinSource
 
@@ -148,7 +154,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         raise RtvoiceError(str(error)) from error
 
     files = caption_files(args)
-    source = _source(args)
+    source = open_source(args)
     sinks, translated_sinks = [], []
     try:
         terminal = None if args.quiet else TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps)

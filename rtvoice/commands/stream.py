@@ -17,18 +17,11 @@ def register(subparsers) -> None:
         description="A client for `rtvoice serve` (docs/server-protocol.md): the same inputs as `caption`, the "
                     "captions printed and written locally.")
     p.add_argument("url", help="the server, ws://HOST:PORT (path /v1/stream by default)")
-    src = p.add_argument_group("input")
-    src.add_argument("input", nargs="?", help="audio file, or - for raw PCM on stdin; leave out with --mic")
-    src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
-    src.add_argument("--input-device", metavar="NAME|INDEX", help="microphone by name or index (implies --mic)")
-    src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
-                     help="microphone: count the device as lost after this long without audio (s)")
-    src.add_argument("--realtime", action="store_true",
-                     help="pace a file like a live source, or treat stdin as live; default: a file is sent as "
-                          "fast as the server recognises it (flow control, nothing dropped)")
-    src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
-    src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
-    src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
+    from rtvoice.commands.caption import add_source_arguments
+
+    add_source_arguments(p, realtime_help="pace a file like a live source, or treat stdin as live; default: a file "
+                                          "is sent as fast as the server recognises it (flow control, nothing "
+                                          "dropped)")
     net = p.add_argument_group("server")
     net.add_argument("--stream", metavar="NAME", help="the stream's name on the server (caption files, overlay)")
     net.add_argument("--token", metavar="T", help="the server's token")
@@ -54,7 +47,7 @@ CHUNK = 1600  # 16 kHz samples a message (0.1 s)
 def run(args: argparse.Namespace) -> int:
     from rtvoice import RingBuffer
     from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
-    from rtvoice.commands.caption import _source
+    from rtvoice.commands.caption import open_source
     from rtvoice.errors import RtvoiceError
     from rtvoice.server.client import ConnectionLost, StreamClient, caption_from_event
 
@@ -62,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
-    source = _source(args)
+    source = open_source(args)
     sinks = []
     try:
         if not args.quiet:
