@@ -70,7 +70,8 @@ def rtvoice_imports(source: str, module: str) -> set[str]:
     import ast
 
     found = set()
-    package = module if module.endswith("__init__") else module.rsplit(".", 1)[0]
+    # the package a relative import starts from: a package's own name for its __init__, else the parent
+    package = module.removesuffix(".__init__") if module.endswith(".__init__") else module.rsplit(".", 1)[0]
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "rtvoice")
@@ -134,6 +135,7 @@ def test_every_room_has_a_package_docstring():
     ("rtvoice.frontend.vad", "def f():\n    from rtvoice.pipeline.engine import CaptionPipeline", "frontend -> pipeline"),
     ("rtvoice.pipeline.engine", "import rtvoice.server.app", "pipeline -> server"),
     ("rtvoice.metrics.latency", "from ..asr import whisper", "metrics -> asr"),
+    ("rtvoice.metrics.__init__", "from ..asr import whisper", "metrics -> asr"),
     ("rtvoice.mt.apertium", "from rtvoice import commands", "mt -> commands"),
     ("rtvoice.newroom.thing", "import json", "room 'newroom' is not in ALLOWED_IMPORTS"),
 ])
