@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from rtvoice.errors import ModelError
 from rtvoice.models import manifest_paths, read_manifest
@@ -166,16 +167,15 @@ def distribution_installed(name: str) -> bool:
         return False
 
 
-def pinned_requirements() -> dict[str, str]:
-    """name -> version of the `name==version` lines of the runtime requirement files (what a fresh machine
-    installs exactly; transitive packages and Debian packages may come in newer versions there)."""
+def pinned_requirements(generator) -> dict[str, str]:
+    """canonical name -> version of the `name==version` lines of the runtime requirement files (what a fresh
+    machine installs exactly; transitive packages and Debian packages may come in newer versions there)."""
     pins = {}
-    for name in ("runtime.txt", "nodeps.txt"):
-        for line in (REPO / "requirements" / name).read_text().splitlines():
-            line = line.split("#", 1)[0].strip()
-            if "==" in line:
-                package, version = line.split("==", 1)
-                pins[re.sub(r"[-_.]+", "-", package.strip()).lower()] = version.strip()
+    for path in (generator.RUNTIME_REQUIREMENTS, generator.NODEPS_REQUIREMENTS):
+        for requirement in generator.requirements_in(path):
+            exact = [s.version for s in requirement.specifier if s.operator == "=="]
+            if exact:
+                pins[canonicalize_name(requirement.name)] = exact[0]
     return pins
 
 
@@ -187,9 +187,9 @@ def test_committed_notice_names_every_runtime_part(generator, dependencies):
     machine an unpinned transitive package or a Debian security update has another version, and the
     notice is still right about what is shipped (`generate_notice.py --check` is the strict check)."""
     notice = (REPO / "NOTICE.md").read_text()
-    pins = pinned_requirements()
+    pins = pinned_requirements(generator)
     for d in generator.with_model_licences(dependencies, generator.default_models()):
-        version = pins.get(re.sub(r"[-_.]+", "-", d.name).lower())
+        version = pins.get(canonicalize_name(d.name))
         row = f"| {d.name} | {version} | {d.licence} |" if version else f"| {d.name} |"
         assert row in notice, f"NOTICE.md lacks {row!r}: run scripts/generate_notice.py and commit NOTICE.md"
         assert d.licence and re.search(rf"\| {re.escape(d.name)} \| [^|]+ \| {re.escape(d.licence)} \|", notice)
