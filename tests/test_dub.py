@@ -77,3 +77,40 @@ def test_dub_bad_voice_is_a_one_line_error(tmp_path, two_utterances):
     result = run_dub(path, "--voice", tmp_path / "missing.onnx", "--wav", tmp_path / "x.wav", timeout=60)
     assert result.returncode == 2
     assert "missing.onnx" in result.stderr and "Traceback" not in result.stderr
+
+
+def _srt_ends(srt: Path) -> list[float]:
+    """End time (s) of each cue of an SRT file."""
+    ends = []
+    for line in srt.read_text().splitlines():
+        if "-->" in line:
+            h, m, s = line.split("-->")[1].strip().replace(",", ".").split(":")
+            ends.append(int(h) * 3600 + int(m) * 60 + float(s))
+    return ends
+
+
+@pytest.mark.slow
+def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up(tmp_path, two_utterances):
+    """A slowed voice (0.3x: the first line lasts longer than the source's pause and second line together)
+    makes the second line wait behind the first: the lag goes over the threshold once (one terminal line,
+    not one per caption) and the voice catches up when it has said everything."""
+    path, duration, starts, texts = two_utterances
+    stats_path, srt = tmp_path / "stats.json", tmp_path / "dub.srt"
+    result = run_dub(path, "--realtime", "--speed", "0.3", "--lag-warning", "1.5", "--wav", tmp_path / "dub.wav",
+                     "--stats", stats_path, "--srt", srt, "--quiet")
+    assert result.returncode == 0, result.stderr
+    behind = [line for line in result.stderr.splitlines() if "s behind the speaker (" in line]
+    caught_up = [line for line in result.stderr.splitlines() if "caught up with the speaker" in line]
+    assert len(behind) == 1 and len(caught_up) == 1, result.stderr
+    assert result.stderr.index(behind[0]) < result.stderr.index(caught_up[0])
+    stats = json.loads(stats_path.read_text())
+    assert stats["voice_behind_episodes"] == 1 and stats["voice_behind_threshold_s"] == 1.5
+    first, second = stats["voice_behind_line_start_s"]
+    assert stats["voice_behind_s"]["max"] >= second > 1.5
+    # The second line starts playing no earlier than the first has finished: its lag is at least the first
+    # line's lag plus the first line's voice, less the time between the two source lines' ends (SRT).
+    end_first, end_second = _srt_ends(srt)
+    voice_first = stats["tts"]["lines"][0]["audio_s"]
+    assert voice_first > end_second - end_first  # the setting really makes the voice fall behind
+    assert second >= first + voice_first - (end_second - end_first) - 0.05
+    assert stats["voice_behind_longest_s"] > 0 and "voice behind the speaker: p50" in result.stderr

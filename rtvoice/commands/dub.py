@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                        help="dubbed track with --translate-to: speed a line up to X times (pitch kept, Rubber "
                             "Band) to fit its source slot; 1 places lines unfitted (default 1.25 when translating, "
                             "else 1)")
+    voice.add_argument("--lag-warning", type=float, default=2.0, metavar="S",
+                       help="say so on the terminal when the voice runs more than S seconds behind the speaker "
+                            "(and again when it has caught up; live sources; default 2)")
     p.set_defaults(func=run)
 
 
@@ -58,13 +61,15 @@ def _voice(args, name: str):
 def run(args: argparse.Namespace) -> int:
     from rtvoice.commands.caption import run_captions
     from rtvoice.errors import RtvoiceError
-    from rtvoice.pipeline.dubbing import DubStage
+    from rtvoice.pipeline.dubbing import DubStage, VoiceLag
     from rtvoice.tts import PlaybackSink, TimelineSink, TtsEngine
     from rtvoice.tts.fitting import FittedTimelineSink
 
     max_speedup = args.max_speedup if args.max_speedup is not None else (1.25 if args.translate_to else 1.0)
     if not 1.0 <= max_speedup <= 2.0:
         raise RtvoiceError(f"--max-speedup must be within 1..2, got {max_speedup:g}")
+    if not args.lag_warning > 0:
+        raise RtvoiceError(f"--lag-warning must be > 0 s, got {args.lag_warning:g}")
     voice, options = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
@@ -72,5 +77,6 @@ def run(args: argparse.Namespace) -> int:
         sinks.append(timeline)
     if args.wav is None or args.play:
         sinks.append(PlaybackSink(device=args.output_device))
-    stage = DubStage(TtsEngine(voice, options, sinks), timeline)
+    lag = VoiceLag(args.lag_warning, status=lambda line: print(f"rtvoice dub: {line}", file=sys.stderr, flush=True))
+    stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag)
     return run_captions(args, "dub", stage)

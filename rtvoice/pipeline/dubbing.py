@@ -7,18 +7,98 @@ hands each final caption's text to a :class:`rtvoice.tts.TtsEngine`, tagged with
 Dub latency, per line: end of the source speech (the end of the caption's last word, as captured) to
 the first dubbed sample handed to the outputs. Measured for live sources only (a microphone, a file paced
 in real time); a file read as fast as possible has no capture clock.
+
+How far behind the speaker the voice runs (:class:`VoiceLag`), live sources only: a listener hears the
+voice in real time, each line after the one before it, so a line starts playing when its first audio is
+out or when the line before it has finished playing, whichever is later. The voice's lag for a line is
+that moment minus the end of the line's source speech (the voice cannot start a line before its source
+is final, so this is what the queue adds on top of recognition and synthesis); a line still waiting in the
+queue counts with the lag it has at least already. Sampled when a line starts, when one ends with lines
+waiting, and when a final arrives; the terminal gets one line when the lag first goes over the threshold
+and one when the voice has caught up (under it again, or idle), not one per caption.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from rtvoice.metrics.percentiles import Reservoir, percentiles
 from rtvoice.audio.sources import SAMPLE_RATE
+from rtvoice.tts.playback import AudioSink
 
 log = logging.getLogger("rtvoice.dub")
+
+
+class VoiceLag:
+    """How far behind the speaker the voice runs (module docstring), with behind / caught-up announcements.
+
+    Args:
+        threshold_s: a lag over this many seconds is announced (once, until the voice has caught up).
+        status: called with each announcement (one line).
+    """
+
+    def __init__(self, threshold_s: float = 2.0, status: Callable[[str], None] | None = None) -> None:
+        if not threshold_s > 0:
+            raise ValueError(f"the voice lag threshold must be > 0 s, got {threshold_s}")
+        self.threshold_s = threshold_s
+        self.status = status
+        self.samples = Reservoir()  # lag (s) at each look
+        self.line_lags: list[float] = []  # lag (s) of each line as it started playing, the first LINES_KEPT
+        self.episodes = 0  # times it went over the threshold
+        self.longest_s = 0.0  # longest time spent over it
+        self._behind_since: float | None = None
+        self._worst = 0.0
+        self._lock = threading.Lock()
+
+    LINES_KEPT = 1000
+
+    def observe(self, now: float, lag_s: float, waiting: int, line_start: bool = False) -> None:
+        """A look at the lag (s) at wall time ``now`` with ``waiting`` lines queued."""
+        with self._lock:
+            self.samples.append(lag_s)
+            if line_start and len(self.line_lags) < self.LINES_KEPT:
+                self.line_lags.append(round(lag_s, 4))
+            if self._behind_since is None:
+                if lag_s > self.threshold_s:
+                    self._behind_since, self._worst = now, lag_s
+                    self.episodes += 1
+                    self._say(f"voice: {lag_s:.1f} s behind the speaker ({waiting} line(s) waiting)")
+            else:
+                self._worst = max(self._worst, lag_s)
+                if lag_s <= self.threshold_s:
+                    self._caught_up(now, f"{lag_s:.1f} s behind")
+
+    def idle(self, now: float) -> None:
+        """The voice has said everything it was given: caught up, if it was behind."""
+        with self._lock:
+            if self._behind_since is not None:
+                self._caught_up(now, "idle")
+
+    def _caught_up(self, now: float, how: str) -> None:
+        behind_for = now - self._behind_since
+        self.longest_s = max(self.longest_s, behind_for)
+        self._say(f"voice: caught up with the speaker ({how}) after {behind_for:.1f} s behind, at most "
+                  f"{self._worst:.1f} s")
+        self._behind_since = None
+
+    def _say(self, line: str) -> None:
+        if self.status is not None:
+            self.status(line)
+        else:
+            log.info("%s", line)
+
+    def stats(self, now: float | None = None) -> dict:
+        with self._lock:
+            longest = self.longest_s
+            if self._behind_since is not None and now is not None:
+                longest = max(longest, now - self._behind_since)
+            return {"voice_behind_s": percentiles(self.samples), "voice_behind_threshold_s": self.threshold_s,
+                    "voice_behind_episodes": self.episodes, "voice_behind_longest_s": round(longest, 3),
+                    "voice_behind_line_start_s": list(self.line_lags)}
 
 
 class DubStage:
@@ -27,14 +107,20 @@ class DubStage:
     Args:
         engine: a started-or-not TtsEngine whose sinks are the outputs (speaker, dubbed track).
         timeline: the engine's TimelineSink, if a dubbed track is written (for its placement clock).
+        lag: how far behind the speaker the voice runs (live sources); default threshold 2 s, logged.
     """
 
     LINES_KEPT = 32
     HANDOFFS_KEPT = 1000
 
-    def __init__(self, engine, timeline=None):
+    def __init__(self, engine, timeline=None, lag: VoiceLag | None = None):
         self.engine = engine
         self.timeline = timeline
+        self.lag = lag or VoiceLag()
+        self._play_end = 0.0  # wall time at which a live listener has heard all the voice's audio so far
+        self._waiting: deque = deque()  # (utterance, source end wall time) of lines not started yet
+        self._lag_lock = threading.Lock()
+        engine.sinks.append(_LagSink(self))
         # (caption event, utterance): the latest LINES_KEPT lines; the figures cover every line (a long run's
         # memory stays bounded: lines are counted and their latency summarised once spoken).
         self.lines: deque[tuple[object, object]] = deque(maxlen=self.LINES_KEPT)
@@ -70,6 +156,11 @@ class DubStage:
             utterance = self.engine.speak(event.text, tag=event)
         self.lines.append((event, utterance))
         self._unsettled.append((event, utterance))
+        end = self._speech_end_wall(event)
+        if end is not None:
+            with self._lag_lock:
+                self._waiting.append((utterance, end))
+            self._look_at_waiting()
         self.line_count += 1
         if len(self.handoffs) < self.HANDOFFS_KEPT:
             # when the line's source caption became final and when its text reached the voice (time.time());
@@ -78,6 +169,42 @@ class DubStage:
             self.handoffs.append({"segment": event.segment, "final_at": round(source.emitted_at, 4),
                                   "spoken_at": round(time.time(), 4), "language": getattr(event, "language", None)})
         self._settle()
+
+    # ---------------------------------------------------------------- voice lag (TTS worker and caption threads)
+    def _look_at_waiting(self) -> None:
+        """Sample the lag the oldest line still waiting has at least (the voice is behind by that much)."""
+        now = time.time()
+        with self._lag_lock:
+            waiting = [(u, end) for u, end in self._waiting if u.t_first_audio is None and not u.done]
+            if not waiting:
+                return
+            lag = max(now, self._play_end) - waiting[0][1]
+        self.lag.observe(now, lag, len(waiting))
+
+    def _line_audio(self, utterance, samples: int, offset: int) -> None:
+        now = time.time()
+        seconds = samples / self.engine.voice.sample_rate
+        with self._lag_lock:
+            start = max(now, self._play_end)
+            self._play_end = start + seconds
+            if offset:
+                return
+            entry = next(((u, end) for u, end in self._waiting if u is utterance), None)
+            if entry is None:
+                return
+            self._waiting.remove(entry)
+            waiting = sum(1 for u, _ in self._waiting if not u.done)
+        self.lag.observe(now, start - entry[1], waiting, line_start=True)
+
+    def _line_end(self, utterance) -> None:
+        with self._lag_lock:
+            self._waiting = deque((u, end) for u, end in self._waiting if u is not utterance and not u.done)
+            idle = not self._waiting
+            play_end = self._play_end
+        if idle:
+            self.lag.idle(max(time.time(), play_end))
+        else:
+            self._look_at_waiting()
 
     def _settle(self) -> None:
         """Summarise the lines already spoken (the voice speaks them in order)."""
@@ -111,6 +238,7 @@ class DubStage:
         dub = percentiles(self.latencies())
         tts = self.engine.stats()
         return {
+            **self.lag.stats(time.time()),
             "dub_latency_s": dub,
             "dub_latency_p50_s": dub["p50"],  # flat copies for `rtvoice bench` budgets
             "dub_latency_p95_s": dub["p95"],
@@ -131,6 +259,24 @@ class DubStage:
         if dub["n"]:
             lines.append(f"dub latency (end of speech -> first dubbed sample): p50 {dub['p50']:.2f} s, "
                          f"p95 {dub['p95']:.2f} s over {dub['n']} line(s)")
+        behind = s["voice_behind_s"]
+        if behind["n"]:
+            lines.append(f"voice behind the speaker: p50 {behind['p50']:.2f} s, p95 {behind['p95']:.2f} s, max "
+                         f"{behind['max']:.2f} s; over {self.lag.threshold_s:g} s {s['voice_behind_episodes']} "
+                         f"time(s), longest {s['voice_behind_longest_s']:.1f} s")
         if hasattr(self.timeline, "report_line"):  # a track fitted to the source slots: what fitting did
             lines.append(self.timeline.report_line())
         return lines
+
+
+class _LagSink(AudioSink):
+    """Engine sink that tells the DubStage when each line's audio comes out (for :class:`VoiceLag`)."""
+
+    def __init__(self, stage: DubStage) -> None:
+        self.stage = stage
+
+    def write(self, utterance, samples, offset: int) -> None:
+        self.stage._line_audio(utterance, len(samples), offset)
+
+    def end(self, utterance) -> None:
+        self.stage._line_end(utterance)
