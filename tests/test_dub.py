@@ -90,13 +90,17 @@ def _srt_ends(srt: Path) -> list[float]:
 
 
 @pytest.mark.slow
-def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up(tmp_path, two_utterances):
-    """A slowed voice (0.3x: the first line lasts longer than the source's pause and second line together)
-    makes the second line wait behind the first: the lag goes over the threshold once (one terminal line,
-    not one per caption) and the voice catches up when it has said everything."""
-    path, duration, starts, texts = two_utterances
+def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up(tmp_path, speech_recordings):
+    """Three sentences, a slowed voice (0.25x): the first line lasts longer than the pause and second
+    sentence after it, so the second line waits behind it and starts over the threshold (one terminal line,
+    not one per caption); a 10 s pause lets the voice finish, so the third line starts within the
+    threshold again (the caught-up line)."""
+    a, b, c = (next(r for r in speech_recordings if r.id == i).load() for i in ("spk1_snt1", "spk1_snt2", "spk1_snt3"))
+    silence = lambda s: np.zeros(int(s * 16000), np.float32)  # noqa: E731
+    path = tmp_path / "three.wav"
+    sf.write(path, np.concatenate([silence(0.5), a, silence(1.0), b, silence(10.0), c, silence(1.0)]), 16000)
     stats_path, srt = tmp_path / "stats.json", tmp_path / "dub.srt"
-    result = run_dub(path, "--realtime", "--speed", "0.3", "--lag-warning", "1.5", "--wav", tmp_path / "dub.wav",
+    result = run_dub(path, "--realtime", "--speed", "0.25", "--lag-warning", "2.5", "--wav", tmp_path / "dub.wav",
                      "--stats", stats_path, "--srt", srt, "--quiet")
     assert result.returncode == 0, result.stderr
     behind = [line for line in result.stderr.splitlines() if "s behind the speaker (" in line]
@@ -104,12 +108,12 @@ def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up
     assert len(behind) == 1 and len(caught_up) == 1, result.stderr
     assert result.stderr.index(behind[0]) < result.stderr.index(caught_up[0])
     stats = json.loads(stats_path.read_text())
-    assert stats["voice_behind_episodes"] == 1 and stats["voice_behind_threshold_s"] == 1.5
-    first, second = stats["voice_behind_line_start_s"]
-    assert stats["voice_behind_s"]["max"] >= second > 1.5
+    assert stats["voice_behind_episodes"] == 1 and stats["voice_behind_threshold_s"] == 2.5
+    first, second, third = stats["voice_behind_line_start_s"]
+    assert stats["voice_behind_s"]["max"] >= second > 2.5 >= third
     # The second line starts playing no earlier than the first has finished: its lag is at least the first
     # line's lag plus the first line's voice, less the time between the two source lines' ends (SRT).
-    end_first, end_second = _srt_ends(srt)
+    end_first, end_second, _ = _srt_ends(srt)
     voice_first = stats["tts"]["lines"][0]["audio_s"]
     assert voice_first > end_second - end_first  # the setting really makes the voice fall behind
     assert second >= first + voice_first - (end_second - end_first) - 0.05

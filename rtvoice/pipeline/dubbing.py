@@ -14,8 +14,11 @@ out or when the line before it has finished playing, whichever is later. The voi
 that moment minus the end of the line's source speech (the voice cannot start a line before its source
 is final, so this is what the queue adds on top of recognition and synthesis); a line still waiting in the
 queue counts with the lag it has at least already. Sampled when a line starts, when one ends with lines
-waiting, and when a final arrives; the terminal gets one line when the lag first goes over the threshold
-and one when the voice has caught up (under it again, or idle), not one per caption.
+waiting, and when a final arrives. The lag includes recognition (a final comes some time after the end of
+its speech): it is what a listener of the dubbed voice experiences. The terminal gets one line when the lag
+first goes over the threshold and one when the voice has caught up, i.e. a line starts within the
+threshold again; a voice that is idle between lines is not counted as caught up (when recognition is
+what is slow, every line starts late, and that is one episode, not one pair of lines per caption).
 """
 
 from __future__ import annotations
@@ -69,21 +72,12 @@ class VoiceLag:
                     self._say(f"voice: {lag_s:.1f} s behind the speaker ({waiting} line(s) waiting)")
             else:
                 self._worst = max(self._worst, lag_s)
-                if lag_s <= self.threshold_s:
-                    self._caught_up(now, f"{lag_s:.1f} s behind")
-
-    def idle(self, now: float) -> None:
-        """The voice has said everything it was given: caught up, if it was behind."""
-        with self._lock:
-            if self._behind_since is not None:
-                self._caught_up(now, "idle")
-
-    def _caught_up(self, now: float, how: str) -> None:
-        behind_for = now - self._behind_since
-        self.longest_s = max(self.longest_s, behind_for)
-        self._say(f"voice: caught up with the speaker ({how}) after {behind_for:.1f} s behind, at most "
-                  f"{self._worst:.1f} s")
-        self._behind_since = None
+                if line_start and lag_s <= self.threshold_s:
+                    behind_for = now - self._behind_since
+                    self.longest_s = max(self.longest_s, behind_for)
+                    self._say(f"voice: caught up with the speaker ({lag_s:.1f} s behind) after {behind_for:.1f} s "
+                              f"behind, at most {self._worst:.1f} s")
+                    self._behind_since = None
 
     def _say(self, line: str) -> None:
         if self.status is not None:
@@ -199,12 +193,7 @@ class DubStage:
     def _line_end(self, utterance) -> None:
         with self._lag_lock:
             self._waiting = deque((u, end) for u, end in self._waiting if u is not utterance and not u.done)
-            idle = not self._waiting
-            play_end = self._play_end
-        if idle:
-            self.lag.idle(max(time.time(), play_end))
-        else:
-            self._look_at_waiting()
+        self._look_at_waiting()
 
     def _settle(self) -> None:
         """Summarise the lines already spoken (the voice speaks them in order)."""
