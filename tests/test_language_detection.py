@@ -246,3 +246,34 @@ def test_a_looping_whisper_translation_falls_back_or_is_dropped():
     alone = WhisperTranslator(Pair("es", "en"), strict)
     assert alone.translate_audio(audio, transcript) is None
     assert alone.loops == 1 and alone.dropped_lines == 1 and alone.stats()["dropped_lines"] == 1
+
+
+@pytest.mark.slow
+def test_a_locked_stream_keeps_its_language(tmp_path, detecting):
+    """`language_lock=1`: the first final (Spanish) locks the stream; the English utterance after it is
+    decoded as Spanish, not detected (no probability); without the lock it is detected as English."""
+    from rtvoice.asr import StreamingConfig
+    from rtvoice.audio.sources import FileSource
+    from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+
+    pause = np.zeros(int(PAUSE_S * 16000), np.float32)
+    wav = tmp_path / "es_en.wav"
+    sf.write(wav, np.concatenate([_audio("fleurs-es-006")[0], pause, _audio("spk1_snt1")[0], pause]), 16000)
+    outcomes = {}
+    for lock in (1, 0):
+        finals = []
+
+        class Collect:
+            def write(self, event):
+                if event.is_final:
+                    finals.append(event)
+
+        pipeline = CaptionPipeline(FileSource(wav), detecting, [Collect()], StreamingConfig(language_lock=lock),
+                                   config=PipelineConfig(clock="virtual"))
+        stats = pipeline.run()["asr"]
+        outcomes[lock] = (stats, finals)
+    stats, finals = outcomes[1]
+    assert stats["language_locked"] == "es" and finals[0].language == "es" and finals[0].language_probability
+    assert all(e.language == "es" and e.language_probability is None for e in finals[1:]) and len(finals) >= 2
+    stats, finals = outcomes[0]
+    assert stats["language_locked"] is None and finals[-1].language == "en" and stats["language_changes"] >= 1
