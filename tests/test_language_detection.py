@@ -277,3 +277,23 @@ def test_a_locked_stream_keeps_its_language(tmp_path, detecting):
     assert all(e.language == "es" and e.language_probability is None for e in finals[1:]) and len(finals) >= 2
     stats, finals = outcomes[0]
     assert stats["language_locked"] is None and finals[-1].language == "en" and stats["language_changes"] >= 1
+
+
+@pytest.mark.slow
+def test_dub_speaks_english_for_detected_german_and_spanish(tmp_path):
+    """`rtvoice dub --language auto --translate-to en`: a German and a Spanish clip become English captions
+    (de by Whisper's translate task, es by Apertium) and an English voice on the dubbed track."""
+    pause = np.zeros(int(PAUSE_S * 16000), np.float32)
+    wav = tmp_path / "de_es.wav"
+    sf.write(wav, np.concatenate([_audio("fleurs-de-005")[0], pause, _audio("fleurs-es-006")[0], pause]), 16000)
+    dubbed, english, stats = tmp_path / "dub.wav", tmp_path / "en.jsonl", tmp_path / "stats.json"
+    run = subprocess.run([sys.executable, "-m", "rtvoice", "dub", str(wav), "--language", "auto", "--translate-to",
+                          "en", "--threads", "2", "--wav", str(dubbed), "--jsonl", f"en={english}", "--stats",
+                          str(stats), "--quiet"], env=ENV, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    lines = _jsonl(english)
+    assert {e["source_language"] for e in lines} == {"de", "es"}, lines
+    assert all(english_word_rate(e["text"]) >= 0.7 for e in lines), lines
+    voice, rate = sf.read(dubbed, dtype="float32")
+    assert rate > 0 and np.abs(voice).max() > 0.01  # something was spoken
+    assert json.loads(stats.read_text())["translation"]["translated_lines"] == len(lines)
