@@ -190,7 +190,7 @@ class TranslationStage:
         if not event.is_final or not event.text.strip():
             return
         with self._wake:
-            self._queue.append(event)
+            self._queue.append((event, time.time()))
             self.max_queue = max(self.max_queue, len(self._queue))
             self._wake.notify()
 
@@ -217,15 +217,15 @@ class TranslationStage:
                 self._wake.wait_for(lambda: self._queue or self._closing)
                 if not self._queue:
                     return
-                event = self._queue.popleft()
-            self._translate(event)
+                event, queued_at = self._queue.popleft()
+            self._translate(event, queued_at)
 
-    def _translate(self, event) -> None:
+    def _translate(self, event, queued_at: float) -> None:
         router = self.translator
         source = getattr(event, "language", None) or router.source
         if source == router.target:  # already in the target language: shown as it is
             self.passed_through += 1
-            self._emit(event, Translation(event.text, event.text, 0.0), source)
+            self._emit(event, Translation(event.text, event.text, 0.0), source, queued_at)
             return
         translator = router.for_source(source)
         if translator is None:
@@ -249,11 +249,14 @@ class TranslationStage:
             return
         self.lines += 1
         self.line_ms.append(result.ms)
-        self._emit(event, result, source)
+        self._emit(event, result, source, queued_at)
 
-    def _emit(self, event, result: Translation, source: str) -> None:
+    def _emit(self, event, result: Translation, source: str, queued_at: float) -> None:
+        # On the source caption's clock (wall time live, the virtual clock of `rtvoice bench --clock virtual`):
+        # its emission plus the real time the line spent queued and translated.
+        emitted_at = event.emitted_at + (time.time() - queued_at)
         translated = TranslatedCaption(event, result.text, self.translator.target, source,
-                                       emitted_at=time.time(), translation_s=result.ms / 1e3)
+                                       emitted_at=emitted_at, translation_s=result.ms / 1e3)
         self.final_to_translation_s.append(translated.emitted_at - event.emitted_at)
         self.outputs.write(translated)
         for listener in self._listeners:
