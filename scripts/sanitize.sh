@@ -46,7 +46,7 @@ case "$mode" in
     echo "== ASan+UBSan: native test programs"
     run_native_tests
     preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
-    mapfile -t native_tests < <(ls tests/test_{ring_buffer,features,lstm,vad,silero*,endpoint*,denois*,dc_blocker,callback_meter,frontend*}.py 2>/dev/null || true)
+    mapfile -t native_tests < <(ls tests/test_{ring_buffer,features,lstm,vad,vad_level,silero*,endpoint*,denois*,dc_blocker,callback_meter,frontend*}.py 2>/dev/null || true)
     echo "== ASan+UBSan: ${#native_tests[@]} Python test files against the sanitized module"
     if ! RTVOICE_SANITIZED=1 LD_PRELOAD="$preload" PYTHONPATH="$root/$stage" PYTHONFAULTHANDLER=1 \
         "$py" -P -m pytest -q -p no:cacheprovider -m "not slow" "${native_tests[@]}"; then  # -P: not the checkout first

@@ -49,3 +49,37 @@ def transcribe(model, audio_16k: np.ndarray, language: str) -> str:
     segments, _ = model.transcribe(audio_16k.astype(np.float32), language=language, beam_size=1,
                                    condition_on_previous_text=False)
     return " ".join(s.text.strip() for s in segments)
+
+
+ENGLISH_ANALYSER = Path("/usr/share/apertium/apertium-eng-spa/eng-spa.automorf.bin")  # Debian apertium-eng-spa
+
+
+def english_word_rate(text: str) -> float:
+    """Share of the words of `text` that Apertium's English morphological analyser knows (lt-proc, an
+    English lexicon independent of Whisper): near 1 for English, low for German, French, Spanish or
+    Portuguese (cognates and names aside), 0 for Chinese."""
+    import subprocess
+
+    words = re.findall(r"[^\W\d_]+", text)
+    if not words:
+        return 0.0
+    analysed = subprocess.run(["lt-proc", "-a", str(ENGLISH_ANALYSER)], input=" ".join(words) + "\n",
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+    units = re.findall(r"\^([^/$]*)/([^$]*)\$", analysed)
+    known = sum(1 for surface, analyses in units if surface.isalpha() and not analyses.startswith("*"))
+    total = sum(1 for surface, _ in units if surface.isalpha())
+    return known / total if total else 0.0
+
+
+def speech_multi_rows() -> list[dict]:
+    """The rows of ../shared/data/speech_multi/manifest.tsv, with the wav path made absolute."""
+    import csv
+
+    from conftest import shared_data_dir
+
+    folder = shared_data_dir() / "speech_multi"
+    with open(folder / "manifest.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    for row in rows:
+        row["path"] = folder / row["wav"]
+    return rows

@@ -22,7 +22,7 @@ from rtvoice.asr import StreamingConfig
 from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
 from rtvoice.frontend.front_end import EndpointerConfig, FrontEndConfig
 from rtvoice.audio.sources import FileSource
-from rtvoice.frontend.vad import SileroVad, endpoint_probabilities, segments_from_events
+from rtvoice.frontend.vad import SileroVad, VadLevel, endpoint_probabilities, segments_from_events
 
 REPO = Path(__file__).resolve().parents[1]
 SR = 16000
@@ -158,10 +158,15 @@ def test_minutes_of_silence_give_no_captions_in_bounded_memory(tmp_path):
     assert peaks[5] - peaks[1 / 3] < 30 * 1024, peaks  # KiB: 15x the audio, under 30 MiB more memory
 
 
+def _front_end_probabilities(audio: np.ndarray) -> np.ndarray:
+    """The VAD's probabilities as the front end computes them (on its level-normalised copy)."""
+    return SileroVad().process(VadLevel().process(audio)[0])
+
+
 def _squeeze_pauses(audio: np.ndarray) -> np.ndarray:
     """`audio` with every run of VAD chunks below the onset threshold cut to 3 chunks (96 ms), and none
     at either end."""
-    probs = SileroVad().process(audio)
+    probs = _front_end_probabilities(audio)
     speech = np.flatnonzero(probs >= 0.5)
     keep, quiet = [], 0
     for i in range(speech[0], speech[-1] + 1):
@@ -177,7 +182,7 @@ def continuous_speech(speech_recordings, dev_long, copies: int) -> tuple[np.ndar
     audio = np.tile(_squeeze_pauses(dev_long.load()), copies)
     unbounded = EndpointerConfig(max_segment_s=3600.0)
     for _ in range(6):  # the VAD's probabilities move once the audio around them changed: squeeze again
-        segments = segments_from_events(endpoint_probabilities(SileroVad().process(audio), len(audio), unbounded))
+        segments = segments_from_events(endpoint_probabilities(_front_end_probabilities(audio), len(audio), unbounded))
         if len(segments) == 1:
             break
         audio = _squeeze_pauses(audio)

@@ -108,4 +108,6 @@ def test_bench_translate_to_dubs_the_translation_and_reports_it(dataset, tmp_pat
     assert figures["translation_n"] == figures["caption_final_n"] >= 2  # every final translated
     assert 0 < figures["translation_ms_p50"] < 1000 and figures["final_to_translation_p50_s"] > 0
     assert figures["dub_n"] == figures["translation_n"] and figures["dub_p50_s"] > 0
+    # the translated line is timed on the captions' virtual clock (it was wall time: a dub latency of 1e9 s)
+    assert figures["caption_final_p50_s"] < figures["dub_p50_s"] < 60
     assert figures["wer"] < 0.3  # the English captions are scored as before

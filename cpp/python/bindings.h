@@ -20,6 +20,7 @@ void BindRingBuffer(py::module_ &m);
 void BindFeatures(py::module_ &m);
 void BindDenoiser(py::module_ &m);
 void BindDcBlocker(py::module_ &m);
+void BindVadLevel(py::module_ &m);
 void BindLstm(py::module_ &m);
 void BindVad(py::module_ &m);
 void BindEndpointer(py::module_ &m);

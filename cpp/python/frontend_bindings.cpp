@@ -59,6 +59,7 @@ void BindFrontEnd(py::module_ &m) {
       .def_readwrite("dc_block", &FrontEndConfig::dc_block, "remove a DC offset first (one-pole high-pass)")
       .def_readwrite("dc_blocker", &FrontEndConfig::dc_blocker, "DcBlockerConfig used when dc_block is true")
       .def_readwrite("denoise", &FrontEndConfig::denoise, "run the denoiser before the VAD")
+      .def_readwrite("vad_level", &FrontEndConfig::vad_level, "VadLevelConfig: gain on the VAD's copy of the audio")
       .def_readwrite("endpointer", &FrontEndConfig::endpointer, "EndpointerConfig")
       .def_readwrite("audio_queue_blocks", &FrontEndConfig::audio_queue_blocks,
                      "clean-audio queue capacity in blocks of 512 samples")
@@ -149,6 +150,8 @@ Native front end: a C++ worker thread running Silero VAD and the endpointer on a
             d["input_overflow"] = s.input_overflow;
             d["nonfinite_samples"] = s.nonfinite_samples;
             d["dc_offset_max"] = s.dc_offset_max;
+            d["vad_gain_max_db"] = s.vad_gain_max_db;
+            d["vad_raised_chunks"] = s.vad_raised_chunks;
             d["chunks"] = s.chunks;
             d["audio_dropped_blocks"] = s.audio_dropped_blocks;
             d["audio_dropped_samples"] = s.audio_dropped_samples;

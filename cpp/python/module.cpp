@@ -33,6 +33,7 @@ PYBIND11_MODULE(_core, m) {
   rtvoice_py::BindDcBlocker(m);
   rtvoice_py::BindLstm(m);
   rtvoice_py::BindVad(m);
+  rtvoice_py::BindVadLevel(m);
   rtvoice_py::BindEndpointer(m);
   rtvoice_py::BindFrontEnd(m);
   rtvoice_py::BindCallbackMeter(m);

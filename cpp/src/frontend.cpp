@@ -49,6 +49,11 @@ void FrontEndConfig::Validate() const {
       throw std::invalid_argument("FrontEndConfig denoiser.sample_rate must equal sample_rate (16000), got " +
                                   std::to_string(denoiser.sample_rate));
   }
+  vad_level.Validate();
+  if (vad_level.sample_rate != sample_rate || vad_level.chunk_samples != kChunk)
+    throw std::invalid_argument("FrontEndConfig vad_level must use sample_rate 16000 and chunk_samples 512, got " +
+                                std::to_string(vad_level.sample_rate) + " and " +
+                                std::to_string(vad_level.chunk_samples));
   endpointer.Validate();
   if (endpointer.sample_rate != sample_rate || endpointer.chunk_samples != kChunk)
     throw std::invalid_argument("FrontEndConfig endpointer must use sample_rate 16000 and chunk_samples 512, got " +
@@ -65,7 +70,7 @@ std::string FrontEndConfig::ToString() const {
   std::ostringstream os;
   os << "FrontEndConfig(sample_rate=" << sample_rate << ", input_capacity_samples=" << input_capacity_samples
      << ", dc_block=" << (dc_block ? "true" : "false") << ", dc_blocker=" << dc_blocker.ToString()
-     << ", denoise=" << (denoise ? "true" : "false") << ", endpointer=" << endpointer.ToString()
+     << ", denoise=" << (denoise ? "true" : "false") << ", vad_level=" << vad_level.ToString() << ", endpointer=" << endpointer.ToString()
      << ", audio_queue_blocks=" << audio_queue_blocks << ", prob_queue_capacity=" << prob_queue_capacity
      << ", event_queue_capacity=" << event_queue_capacity << ", idle_sleep_ms=" << idle_sleep_ms << ")";
   return os.str();
@@ -75,13 +80,15 @@ FrontEnd::FrontEnd(const FrontEndConfig &config, std::shared_ptr<const SileroVad
     : config_(Validated(config)),
       input_(RingBufferConfig{config.input_capacity_samples, 1}),
       vad_(std::move(vad_model)),
+      vad_level_(config.vad_level),
       endpointer_(config.endpointer),
       audio_(config.audio_queue_blocks),
       probs_(config.prob_queue_capacity),
       events_(config.event_queue_capacity),
       denoised_(kChunk, 0.0f),
       read_buffer_(kChunk, 0.0f),
-      staging_(kChunk, 0.0f) {
+      staging_(kChunk, 0.0f),
+      vad_input_(kChunk, 0.0f) {
   if (config_.dc_block) dc_blocker_ = std::make_unique<DcBlocker>(config_.dc_blocker);
   if (config_.denoise) {
     denoiser_ = std::make_unique<Denoiser>(config_.denoiser);
@@ -209,7 +216,13 @@ void FrontEnd::ProcessChunk(const float *samples, std::size_t n) {
   std::fill(block.samples + n, block.samples + kChunk, 0.0f);  // the last chunk of a stream may be partial
   if (!audio_.Push(block)) audio_dropped_samples_.fetch_add(n, std::memory_order_relaxed);
 
-  const float prob = vad_.Prob(block.samples);  // zero-padded like SileroVad.process()
+  // zero-padded like SileroVad.process(); the VAD hears a level-normalised copy (rtvoice/vad_level.h)
+  const float gain = vad_level_.Apply(block.samples, kChunk, vad_input_.data());
+  if (gain > 1.0f) {
+    vad_raised_chunks_.fetch_add(1, std::memory_order_relaxed);
+    if (gain > vad_gain_max_.load(std::memory_order_relaxed)) vad_gain_max_.store(gain, std::memory_order_relaxed);
+  }
+  const float prob = vad_.Prob(vad_input_.data());
   probs_.Push(ChunkProbability{clean_position_, static_cast<std::uint32_t>(n), prob});
 
   SegmentEvent events[Endpointer::kMaxEventsPerCall];
@@ -286,6 +299,8 @@ FrontEndStats FrontEnd::Stats() const {
   s.input_overflow = input_.OverflowFrames();
   s.nonfinite_samples = nonfinite_.load(std::memory_order_relaxed);
   s.dc_offset_max = dc_offset_max_.load(std::memory_order_relaxed);
+  s.vad_gain_max_db = 20.0 * std::log10(static_cast<double>(vad_gain_max_.load(std::memory_order_relaxed)));
+  s.vad_raised_chunks = vad_raised_chunks_.load(std::memory_order_relaxed);
   s.chunks = chunks_.load(std::memory_order_relaxed);
   s.audio_dropped_blocks = audio_.Dropped();
   s.audio_dropped_samples = audio_dropped_samples_.load(std::memory_order_relaxed);

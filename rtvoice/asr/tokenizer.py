@@ -53,8 +53,9 @@ class WhisperTokenizer:
         self.sot_prev = self._special("<|startofprev|>")
         self.no_timestamps = self._special("<|notimestamps|>")
         self.transcribe = self._special("<|transcribe|>")
+        self.translate = self._special("<|translate|>") if multilingual else None
         if multilingual:
-            self.language_token = self._special(f"<|{language}|>")
+            self.language_token = self.language_token_of(language)
         else:
             self.language_token = None
         self._piece_cache: dict[int, str] = {}
@@ -65,17 +66,30 @@ class WhisperTokenizer:
             raise ModelError(f"tokenizer has no {name} token (not a Whisper tokenizer, or wrong language code)")
         return token
 
+    def language_token_of(self, language: str) -> int:
+        """The token of a language code (``de`` → ``<|de|>``); a code Whisper does not know is a ModelError."""
+        return self._special(f"<|{language}|>")
+
     @property
     def sot_sequence(self) -> list[int]:
         """Start of the decoder input: <|startoftranscript|> [<|lang|> <|transcribe|>] (no timestamps token)."""
-        if self.multilingual:
-            return [self.sot, self.language_token, self.transcribe]
-        return [self.sot]
+        return self.sot_sequence_for()
 
-    def prompt(self, prefix: list[int] = (), previous: list[int] = (), max_previous: int = 223) -> list[int]:
+    def sot_sequence_for(self, language: str | None = None, task: str = "transcribe") -> list[int]:
+        """The start sequence for `language` (None: the tokenizer's own) and task ("transcribe", or
+        "translate": Whisper's any-language → English task); English-only models take neither."""
+        if not self.multilingual:
+            if task != "transcribe":
+                raise ModelError("an English-only Whisper model cannot translate (use a multilingual model)")
+            return [self.sot]
+        token = self.language_token if language is None else self.language_token_of(language)
+        return [self.sot, token, self.translate if task == "translate" else self.transcribe]
+
+    def prompt(self, prefix: list[int] = (), previous: list[int] = (), max_previous: int = 223,
+               language: str | None = None, task: str = "transcribe") -> list[int]:
         """Decoder prompt: optional previous text, the start sequence, no-timestamps, then a forced prefix."""
         head = [self.sot_prev, *list(previous)[-max_previous:]] if previous else []
-        return [*head, *self.sot_sequence, self.no_timestamps, *prefix]
+        return [*head, *self.sot_sequence_for(language, task), self.no_timestamps, *prefix]
 
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text, add_special_tokens=False).ids

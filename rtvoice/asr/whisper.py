@@ -32,6 +32,8 @@ SECONDS_PER_ENCODER_FRAME = 0.02  # the encoder halves the frame rate
 DEFAULT_MODEL = "whisper-tiny.en-ct2"
 MULTILINGUAL_MODEL = "whisper-base-ct2"  # the packaged model for any --language but English
 DEVICES = ("auto", "cpu", "cuda")
+AUTO = "auto"  # --language auto: the multilingual model detects the language (see WhisperRecognizer.transcribe)
+TASKS = ("transcribe", "translate")  # translate: Whisper's own any-language → English task
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,12 @@ class Transcript:
     encode_s: float = 0.0
     decode_s: float = 0.0
     align_s: float = 0.0
+    language: str | None = None  # the language decoded in (None: an English-only model)
+    # With language detection: the detector's probability of `language` (0..1); None when it was given.
+    language_probability: float | None = None
+    detected: str | None = None  # with detection: the detector's most probable language (may differ: see below)
+    prefix_dropped: bool = False  # detection chose another language than the forced prefix's: decoded without it
+    task: str = "transcribe"
 
     @property
     def suspicious(self) -> bool:
@@ -167,7 +175,10 @@ class WhisperConfig:
     compute_type: CTranslate2 compute type; None for int8 on CPU and float16 on CUDA.
     threads: CPU threads for one decode (0: CTranslate2's default).
     beam_size: 1 for greedy decoding.
-    language: language code for multilingual models (English-only models ignore it).
+    language: language code for multilingual models (English-only models ignore it), or "auto": the
+        multilingual model detects the language of each window it decodes (see ``transcribe``).
+    min_language_probability: with detection, a most probable language below this probability does not
+        replace the caller's usual language (a short or unclear window keeps the language of the stream).
     window: padding rule for the encoder window.
     checks: hallucination checks that trigger the full-window fallback.
     """
@@ -181,8 +192,11 @@ class WhisperConfig:
     window: WindowRule = WindowRule()
     checks: HallucinationChecks = HallucinationChecks()
     no_speech_threshold: float = 0.6  # with avg log-prob below min_avg_logprob: silence, no text
+    min_language_probability: float = 0.5
 
     def __post_init__(self):
+        if not 0.0 <= self.min_language_probability <= 1.0:
+            raise ValueError(f"min_language_probability must be within 0..1, got {self.min_language_probability}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.threads < 0:
@@ -237,7 +251,7 @@ class WhisperRecognizer:
         self.config = config
         files = None  # model files handed to CTranslate2 from memory (a model joined from parts)
         if config.model_dir is None and config.language != "en":
-            # not English: the packaged multilingual base model, its model.bin joined from two packages
+            # not English (or auto): the packaged multilingual base model, its model.bin joined from two packages
             from rtvoice.models import packaged_parts
 
             model, weights = packaged_parts(MULTILINGUAL_MODEL)
@@ -270,7 +284,12 @@ class WhisperRecognizer:
         self.compute_type = self._model.compute_type
         self.n_mels = self._model.n_mels
         self.multilingual = self._model.is_multilingual
-        self.tokenizer = WhisperTokenizer(self.model_dir / "tokenizer.json", self.multilingual, config.language)
+        self.detects_language = config.language == AUTO
+        if self.detects_language and not self.multilingual:
+            raise ModelError(f"--language auto needs a multilingual Whisper model; {self.model_name} is English-only "
+                             "(leave out --asr-model for the packaged multilingual base)")
+        self.tokenizer = WhisperTokenizer(self.model_dir / "tokenizer.json", self.multilingual,
+                                          "en" if self.detects_language else config.language)
         self.has_alignment_heads = bool(model_config.get("alignment_heads"))
         self._mel = WhisperLogMel(self.n_mels)
         self._ct2 = ctranslate2
@@ -279,7 +298,24 @@ class WhisperRecognizer:
         self.fallbacks = 0
 
     def describe(self) -> str:
-        return f"{self.model_name} on {self.device} ({self.compute_type})"
+        detection = ", language detected" if self.detects_language else ""
+        return f"{self.model_name} on {self.device} ({self.compute_type}){detection}"
+
+    def _language_of(self, language: str | None) -> str | None:
+        """The language a decode runs in: the given code, the configured one, or AUTO (detect)."""
+        if not self.multilingual:
+            return "en"
+        return language or self.config.language
+
+    def _detect(self, encoded, usual: str | None) -> tuple[str, float, str]:
+        """(language to decode in, its probability, the most probable language) from an encoder output:
+        the most probable language, unless it is below ``min_language_probability`` and there is a usual
+        language, which then stays."""
+        guesses = [(code[2:-2], float(p)) for code, p in self._model.detect_language(encoded)[0]]
+        best, p_best = guesses[0]
+        if usual is not None and best != usual and p_best < self.config.min_language_probability:
+            return usual, dict(guesses).get(usual, 0.0), best
+        return best, p_best, best
 
     # -- pieces ------------------------------------------------------------------------------------------
     def features(self, audio: np.ndarray, frames: int) -> np.ndarray:
@@ -301,6 +337,9 @@ class WhisperRecognizer:
         word_timestamps: bool = True,
         fallback: bool = True,
         window: WindowRule | None = None,
+        language: str | None = None,
+        usual_language: str | None = None,
+        task: str = "transcribe",
     ) -> Transcript:
         """Decode one window of 16 kHz mono float32 audio (at most 30 s).
 
@@ -310,7 +349,15 @@ class WhisperRecognizer:
             word_timestamps: align words to the audio (cross-attention DTW); times relative to the audio start.
             fallback: decode again on the full 30 s window if the result looks hallucinated.
             window: padding rule (default: the configured one).
+            language: a language code, None (the configured language) or "auto": detect it on this window's
+                encoder output (one decoder step; multilingual models only) and decode in it.
+            usual_language: with "auto", the language of the stream so far: kept when the detection is
+                unsure (below ``min_language_probability``), and the language of `prefix`, which is dropped
+                (``prefix_dropped``) when another language is detected (it would be text in the wrong one).
+            task: "transcribe", or "translate" (multilingual models: English text for any language).
         """
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise AudioFormatError(f"audio must be mono (1-D), got shape {audio.shape}")
@@ -318,16 +365,23 @@ class WhisperRecognizer:
         if n > FULL_WINDOW_FRAMES:
             raise AudioFormatError(f"{len(audio) / SAMPLE_RATE:.2f} s of audio is longer than Whisper's 30 s window")
         rule = window or self.config.window
+        language = self._language_of(language)
         with self._lock:
-            result, encoded = self._decode(audio, n, rule.frames(n), list(prefix), list(previous))
+            result, encoded = self._decode(audio, n, rule.frames(n), list(prefix), list(previous), language,
+                                           usual_language, task)
             if fallback and result.problems and result.window_frames < FULL_WINDOW_FRAMES:
-                retry, encoded = self._decode(audio, n, FULL_WINDOW_FRAMES, list(prefix), list(previous))
+                # The retry keeps the language chosen on the first window (and its prefix decision).
+                kept_prefix = [] if result.prefix_dropped else list(prefix)
+                retry, encoded = self._decode(audio, n, FULL_WINDOW_FRAMES, kept_prefix, list(previous),
+                                              result.language, None, task)
+                retry.language_probability, retry.detected = result.language_probability, result.detected
+                retry.prefix_dropped = result.prefix_dropped
                 retry.encode_s += result.encode_s
                 retry.decode_s += result.decode_s
                 retry.fell_back = True
                 self.fallbacks += 1
                 result = retry
-            if word_timestamps and result.tokens:
+            if word_timestamps and result.tokens and task == "transcribe":
                 self._align(result, n, audio, encoded)
             self.decodes += 1
         return result
@@ -356,8 +410,14 @@ class WhisperRecognizer:
             t0 = time.perf_counter()
             features = np.concatenate([self.features(a, frames) for a in audios])
             encoded = np.asarray(self._model.encode(self._ct2.StorageView.from_array(features), to_cpu=True))
+            languages, probabilities = [self._language_of(None)] * len(requests), [None] * len(requests)
+            if languages[0] == AUTO:  # one detection per window, from the batch's encoder output
+                detected = self._model.detect_language(self._ct2.StorageView.from_array(encoded))
+                languages = [guesses[0][0][2:-2] for guesses in detected]
+                probabilities = [float(guesses[0][1]) for guesses in detected]
             t1 = time.perf_counter()
-            prompts = [self.tokenizer.prompt(list(r.prefix), list(r.previous)) for r in requests]
+            prompts = [self.tokenizer.prompt(list(r.prefix), list(r.previous), language=language)
+                       for r, language in zip(requests, languages)]
             max_new = [int(12 + 8 * len(a) / SAMPLE_RATE) for a in audios]
             # One suppress_blank for the batch: only when no request forces a prefix (as transcribe does alone).
             results = self._model.generate(
@@ -370,9 +430,13 @@ class WhisperRecognizer:
                 share = 1 / len(requests)  # each request is charged its share of the batch's time
                 transcript = self._transcript(result, list(r.prefix), len(audio) / SAMPLE_RATE, frames, max_new[i])
                 transcript.encode_s, transcript.decode_s = (t1 - t0) * share, (t2 - t1) * share
+                transcript.language, transcript.language_probability = languages[i], probabilities[i]
+                transcript.detected = languages[i] if probabilities[i] is not None else None
                 own = self._ct2.StorageView.from_array(np.ascontiguousarray(encoded[i:i + 1]))
                 if r.fallback and transcript.problems and frames < FULL_WINDOW_FRAMES:
-                    retry, own = self._decode(audio, n, FULL_WINDOW_FRAMES, list(r.prefix), list(r.previous))
+                    retry, own = self._decode(audio, n, FULL_WINDOW_FRAMES, list(r.prefix), list(r.previous),
+                                              languages[i])
+                    retry.language_probability, retry.detected = transcript.language_probability, transcript.detected
                     retry.encode_s += transcript.encode_s
                     retry.decode_s += transcript.decode_s
                     retry.fell_back = True
@@ -384,13 +448,21 @@ class WhisperRecognizer:
                 out.append(transcript)
         return out
 
-    def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int]):
-        """Encode a window of `frames` frames and decode it; returns (Transcript, encoder output)."""
+    def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int],
+                language: str | None = None, usual_language: str | None = None, task: str = "transcribe"):
+        """Encode a window of `frames` frames and decode it (in `language`; AUTO: detected, see
+        ``transcribe``); returns (Transcript, encoder output)."""
         seconds = len(audio) / SAMPLE_RATE
         t0 = time.perf_counter()
         encoded = self.encode(audio, frames)
+        probability = detected = None
+        dropped = False
+        if language == AUTO:
+            language, probability, detected = self._detect(encoded, usual_language)
+            if prefix and usual_language is not None and language != usual_language:
+                prefix, dropped = [], True
         t1 = time.perf_counter()
-        prompt = self.tokenizer.prompt(prefix, previous)
+        prompt = self.tokenizer.prompt(prefix, previous, language=language if self.multilingual else None, task=task)
         # A generous cap on the tokens for the audio present: a runaway repetition stops early.
         max_new = int(12 + 8 * seconds)
         result = self._model.generate(
@@ -400,6 +472,8 @@ class WhisperRecognizer:
         t2 = time.perf_counter()
         transcript = self._transcript(result, prefix, seconds, frames, max_new)
         transcript.encode_s, transcript.decode_s = t1 - t0, t2 - t1
+        transcript.language, transcript.language_probability, transcript.detected = language, probability, detected
+        transcript.prefix_dropped, transcript.task = dropped, task
         return transcript, encoded
 
     def _transcript(self, result, prefix: list[int], seconds: float, frames: int, max_new: int) -> Transcript:
@@ -443,7 +517,8 @@ class WhisperRecognizer:
                 out.append(Word(w.text, start, position, float("nan")))
             transcript.words = out
             return
-        result = self._model.align(encoded, self.tokenizer.sot_sequence, [tokens + [self.tokenizer.eot]],
+        sot = self.tokenizer.sot_sequence_for(transcript.language if self.multilingual else None)
+        result = self._model.align(encoded, sot, [tokens + [self.tokenizer.eot]],
                                    max(n, 1))[0]
         pairs = np.asarray(result.alignments, dtype=np.int64).reshape(-1, 2)
         probs = np.asarray(result.text_token_probs, dtype=np.float64)

@@ -254,7 +254,7 @@ class TerminalWriter:
 
     def _final(self, event) -> None:
         text = event.text.strip()
-        if text and hasattr(event, "language"):  # a translation: its language first
+        if text and hasattr(event, "source_language"):  # a translation: its language first
             text = f"[{event.language}] {text}"
         if self.tty:
             self.stream.write(self.CLEAR)

@@ -36,9 +36,12 @@ def register(subparsers) -> None:
     p.add_argument("--max-regression", default=None, metavar="PCT",
                    help="with --compare: fail when a figure got worse by more than this (e.g. 10%%)")
     p.add_argument("--asr-model", type=Path, metavar="DIR", help="CTranslate2 Whisper model (default tiny.en)")
-    from rtvoice.commands.caption import add_context_argument
+    p.add_argument("--language", default="en", help="language code (any but en: the packaged multilingual base), "
+                                                     "or auto (detected per final, docs/translation.md)")
+    from rtvoice.commands.caption import add_context_argument, add_mt_argument
 
     add_context_argument(p)
+    add_mt_argument(p)
     p.add_argument("--voice", type=Path, help="Piper voice FILE.onnx (default en_US joe medium)")
     p.add_argument("--translate-to", metavar="LANG", help="translate each final into LANG and dub the translation "
                                                            "(Kokoro voice for es/pt); adds translation_* figures")
@@ -62,15 +65,16 @@ def run(args: argparse.Namespace) -> int:
     inputs = load_inputs(args.input, args.dataset)
 
     whisper_config = None
-    if args.asr_model is not None:
+    if args.asr_model is not None or args.language != "en":
         from rtvoice.asr import WhisperConfig
 
-        whisper_config = WhisperConfig(model_dir=args.asr_model)
+        whisper_config = WhisperConfig(model_dir=args.asr_model, language=args.language)
     from rtvoice.asr import StreamingConfig
 
     report = run_bench(inputs, args.clock, progress=lambda line: print(line, file=sys.stderr),
                        whisper_config=whisper_config, voice_path=args.voice, audio_device=args.audio_device,
-                       streaming_config=StreamingConfig(context=args.context), translate_to=args.translate_to)
+                       streaming_config=StreamingConfig(context=args.context), translate_to=args.translate_to,
+                       mt=args.mt)
     print(render_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import signal
@@ -55,12 +56,17 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
                                                           "float16 on CUDA)")
     asr.add_argument("--threads", type=int, default=0, help="CPU threads for decoding (0: CTranslate2 default)")
     asr.add_argument("--beam-size", type=int, default=1, help="1 = greedy")
-    asr.add_argument("--language", default="en", help="language code for multilingual models")
+    asr.add_argument("--language", default="en",
+                     help="language code (any but en runs the packaged multilingual base), or auto: detected on "
+                          "each final's segment (docs/translation.md)")
+    asr.add_argument("--language-lock", type=int, default=0, metavar="N",
+                     help="--language auto: after N finals in a row detected in one language, keep it (0: never)")
 
     mt = p.add_argument_group("translation")
     mt.add_argument("--translate-to", metavar="LANG",
                     help="translate each final caption into LANG as it arrives (see `rtvoice languages`); write "
                          "the translation with --srt LANG=FILE, --vtt LANG=FILE, --jsonl LANG=FILE")
+    add_mt_argument(mt)
     asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
                      help="decode the growing segment again after this much new audio (s)")
     asr.add_argument("--agreement", type=int, default=3, metavar="N",
@@ -121,6 +127,15 @@ class CaptionStage(Protocol):
 
 
 
+def add_mt_argument(group) -> None:
+    """``--mt``: which backend translates a pair (shared with `rtvoice bench`)."""
+    from rtvoice.pipeline.translation import MT_CHOICES
+
+    group.add_argument("--mt", choices=MT_CHOICES, default="auto",
+                       help="auto: the text backend of the pair, else Whisper's translate task for any → en (the "
+                            "final's audio decoded again); whisper: Whisper's translate task for any → en")
+
+
 def add_context_argument(group) -> None:
     """``--context``: what each speech segment's decode is given from the speech before it (docs/asr.md)."""
     from rtvoice.asr.streaming import CONTEXTS, StreamingConfig
@@ -146,7 +161,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     try:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
         streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
-                                    agreement=args.agreement)
+                                    agreement=args.agreement, language_lock=args.language_lock)
         whisper_config = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                        threads=args.threads, beam_size=args.beam_size, language=args.language)
         frontend_config = _frontend_config(args)
@@ -169,9 +184,11 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                     into.append(writer(chosen[kind], layout))
             if "jsonl" in chosen:
                 into.append(JsonlWriter(chosen["jsonl"], language=language))
-        if args.translate_to is not None:
-            stage = _translation_stage(args, translated_sinks, stage)
         recognizer = WhisperRecognizer(whisper_config)
+        if args.translate_to is not None:
+            stage = _translation_stage(args, translated_sinks, stage, recognizer)
+            if stage.translator.needs_audio:  # Whisper's translate task decodes each final's audio again
+                streaming = dataclasses.replace(streaming, keep_final_audio=True)
     except RtvoiceError:
         CaptionFanout(sinks).close()
         CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
@@ -255,14 +272,17 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
     return files
 
 
-def _translation_stage(args, outputs: list, next_stage):
-    """Open the translator for --language -> --translate-to (one clear error when it cannot)."""
-    from rtvoice.mt import open_translator
-    from rtvoice.pipeline.translation import TranslationStage
+def _translation_stage(args, outputs: list, next_stage, recognizer):
+    """The translation of --language -> --translate-to: with a fixed language its translator is opened now
+    (one clear error when the pair cannot be translated; dictionaries / model loaded before the first
+    caption); with auto, each detected language's translator is opened on its first line."""
+    from rtvoice.asr.whisper import AUTO
+    from rtvoice.pipeline.translation import TranslationStage, TranslatorRouter
 
-    translator = open_translator(args.language, args.translate_to)
-    translator.warm_up()  # its dictionaries / model load now, not on the first caption
-    return TranslationStage(translator, outputs, next_stage=next_stage)
+    source = None if args.language == AUTO else args.language
+    router = TranslatorRouter(args.translate_to, source, recognizer, getattr(args, "mt", "auto"))
+    router.open_now()
+    return TranslationStage(router, outputs, next_stage=next_stage)
 
 
 def _end_of_input(failure: Exception | None, stopped: bool) -> dict:

@@ -41,6 +41,9 @@ def _voice(args, name: str):
     from rtvoice.tts.kokoro import ESPEAK_VOICES, KokoroVoice
 
     language = args.translate_to or args.language
+    if language == "auto" and args.voice is None:
+        raise RtvoiceError("rtvoice dub --language auto needs --translate-to LANG or --voice FILE.onnx (the voice "
+                           "speaks one language)")
     if args.voice is not None or language == "en":
         return load_voice_from_args(args, name)
     if language not in ESPEAK_VOICES:

@@ -70,6 +70,11 @@ def run_languages(args: argparse.Namespace) -> int:
         rows.append((f"{info.pair.source}-{info.pair.target}",
                      f"{language_name(info.pair.source)} → {language_name(info.pair.target)}", info.backend,
                      info.quality, "yes" if info.installed else f"no: {info.install}"))
+    from rtvoice.pipeline.whisper_translation import QUALITY, whisper_pairs
+
+    for pair, installed, install in whisper_pairs():  # speech only: captions/dub, not `rtvoice translate`
+        rows.append((f"{pair.source}-{pair.target}", f"{language_name(pair.source)} → {language_name(pair.target)}",
+                     "whisper", QUALITY, "yes (speech only: caption/dub/bench)" if installed else f"no: {install}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])

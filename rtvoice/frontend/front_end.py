@@ -47,9 +47,10 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from rtvoice import _core
-from rtvoice.frontend.vad import CHUNK_SAMPLES, SAMPLE_RATE, EndpointerConfig, SegmentEvent, load_silero_model
+from rtvoice.frontend.vad import (CHUNK_SAMPLES, SAMPLE_RATE, EndpointerConfig, SegmentEvent, VadLevelConfig,
+                                  load_silero_model)
 
-__all__ = ["FrontEnd", "FrontEndConfig", "FrontEndStats", "SegmentEvent", "EndpointerConfig"]
+__all__ = ["FrontEnd", "FrontEndConfig", "FrontEndStats", "SegmentEvent", "EndpointerConfig", "VadLevelConfig"]
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,12 @@ class FrontEndConfig:
     long the worker sleeps while less than one chunk is waiting. denoise: run rtvoice's denoiser before
     the VAD (default settings). dc_block: remove a DC offset first (a one-pole high-pass at
     dc_cutoff_hz, Hz); with an offset of 0.3 the VAD would hear no speech.
-    endpointer: segmenting rules.
+    vad_level: the gain on the VAD's copy of the audio (a quiet speaker after a loud one; the clean stream
+    is not changed). endpointer: segmenting rules.
     """
 
     endpointer: EndpointerConfig = field(default_factory=EndpointerConfig)
+    vad_level: VadLevelConfig = field(default_factory=VadLevelConfig)
     denoise: bool = False
     dc_block: bool = True
     dc_cutoff_hz: float = 10.0
@@ -99,6 +102,9 @@ class FrontEndConfig:
         config.dc_block = self.dc_block
         config.dc_blocker.sample_rate = self.sample_rate
         config.dc_blocker.cutoff_hz = float(self.dc_cutoff_hz)
+        if not isinstance(self.vad_level, VadLevelConfig):
+            raise ValueError(f"FrontEndConfig.vad_level must be a VadLevelConfig, got {self.vad_level!r}")
+        config.vad_level = self.vad_level.native()
         config.endpointer = self.endpointer.native()
         config.audio_queue_blocks = max(1, math.ceil(self.audio_queue_s * self.sample_rate / CHUNK_SAMPLES))
         config.prob_queue_capacity = self.prob_queue
@@ -116,6 +122,8 @@ class FrontEndStats:
     input_overflow: int
     nonfinite_samples: int
     dc_offset_max: float
+    vad_gain_max_db: float  # largest gain the VAD's level stage applied (dB)
+    vad_raised_chunks: int  # chunks the VAD heard raised
     chunks: int
     audio_dropped_blocks: int
     audio_dropped_samples: int

@@ -5,6 +5,9 @@
   (located with :func:`rtvoice.models.packaged_model` and sha256-checked, read with ``onnx``); the
   ``silero_vad`` package itself is never imported (it imports torch). Probabilities match ONNX Runtime
   running that file to within 1e-4.
+- :class:`VadLevel` — the gain on what the VAD hears (never on what the recogniser gets): a quiet
+  speaker after a loud one is raised towards ``target_peak`` so that Silero's recurrent state hears it
+  (see ``cpp/include/rtvoice/vad_level.h`` and docs/asr.md, "Quiet speakers").
 - :class:`Endpointer` — turns per-chunk probabilities into speech-start / speech-end events at exact
   sample positions (hysteresis, minimum speech, minimum trailing silence, padding, forced splits).
 
@@ -12,6 +15,7 @@ Example::
 
     vad = SileroVad()
     probs = vad.process(audio)            # float32 mono 16 kHz -> one probability per 512 samples
+    heard, gains = VadLevel().process(audio)   # what the front end's VAD hears, gain per chunk
     segments = speech_segments(audio)     # [(start_sample, end_sample, forced_end), ...]
 """
 
@@ -101,6 +105,50 @@ class SileroVad(_core.SileroVad):
 
     def __init__(self, model: _core.SileroVadModel | None = None):
         super().__init__(model if model is not None else load_silero_model())
+
+
+@dataclass(frozen=True)
+class VadLevelConfig:
+    """The VAD's level stage (validated at construction; a bad value raises ValueError).
+
+    enabled: False gives gain 1 throughout. target_peak: the peak (linear full scale) a quiet input is raised
+    to. max_gain_db: largest gain (dB). window_s: how long (s) a loud peak holds the gain down. floor: no gain
+    while the window's peak is below this (linear; digital silence, dither). max_noise_rms: the noise floor
+    (the quietest chunk RMS in the window, digital silence left out) is raised to at most this (linear), so
+    noise between words is not made loud enough to pass for speech. Measured in docs/asr.md.
+    """
+
+    enabled: bool = True
+    target_peak: float = 0.25
+    max_gain_db: float = 24.0
+    window_s: float = 1.5
+    floor: float = 1e-4
+    max_noise_rms: float = 1e-3
+
+    def __post_init__(self):
+        self.native()
+
+    def native(self) -> _core.VadLevelConfig:
+        if not isinstance(self.enabled, bool):
+            raise ValueError(f"VadLevelConfig.enabled must be True or False, got {self.enabled!r}")
+        config = _core.VadLevelConfig()
+        config.enabled = self.enabled
+        for name in ("target_peak", "max_gain_db", "window_s", "floor", "max_noise_rms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"VadLevelConfig.{name} must be a number, got {value!r}")
+            setattr(config, name, float(value))
+        config.sample_rate, config.chunk_samples = SAMPLE_RATE, CHUNK_SAMPLES
+        config.validate()
+        return config
+
+
+class VadLevel(_core.VadLevel):
+    """One stream of the VAD's level stage. ``process(audio)`` -> (what the VAD hears, float32 gain per
+    512-sample chunk), chunk by chunk as the front end does it; ``reset()`` starts a new stream."""
+
+    def __init__(self, config: VadLevelConfig | None = None):
+        super().__init__((config or VadLevelConfig()).native())
 
 
 # --- endpointing ---------------------------------------------------------------------------------------
@@ -216,8 +264,11 @@ def endpoint_probabilities(probs, total_samples: int, config: EndpointerConfig |
     return events + endpointer.finish()
 
 
-def speech_segments(audio, config: EndpointerConfig | None = None, vad: SileroVad | None = None) -> list[Segment]:
-    """Offline: speech segments of a whole 16 kHz float recording (SileroVad + Endpointer)."""
+def speech_segments(audio, config: EndpointerConfig | None = None, vad: SileroVad | None = None,
+                    level: VadLevelConfig | None = None) -> list[Segment]:
+    """Offline: speech segments of a whole 16 kHz float recording (VadLevel + SileroVad + Endpointer, as the
+    front end computes them)."""
     audio = np.asarray(audio, np.float32)
-    probs = (vad if vad is not None else SileroVad()).process(audio)
+    heard, _ = VadLevel(level).process(audio)
+    probs = (vad if vad is not None else SileroVad()).process(heard)
     return segments_from_events(endpoint_probabilities(probs, len(audio), config))

@@ -40,3 +40,15 @@ def normalize_english(text: str) -> str:
     text = re.sub(r"[^\w' ]+", " ", text)
     text = re.sub(r"(?<!\w)'|'(?!\w)", " ", text)  # quotes, not apostrophes inside words
     return " ".join(text.split())
+
+
+def normalize_multilingual(text: str, language: str) -> str:
+    """Normalisation for WER/CER in any language (FLEURS-style references): NFC, lower-case, every
+    character that is not a letter, digit or space removed (apostrophes and hyphens become spaces, as
+    FLEURS writes some and not others), runs of spaces collapsed. For languages written without spaces
+    (zh, ja) all spaces are removed: score those by character error rate. No numbers are spelled out."""
+    text = unicodedata.normalize("NFC", text).lower()
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    if language in ("zh", "ja"):
+        return "".join(text.split())
+    return " ".join(text.split())

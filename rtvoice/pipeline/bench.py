@@ -192,7 +192,7 @@ def offline_long_form(recognizer, paths: list[Path], progress=print) -> tuple[li
 
 def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whisper_config=None,
               voice_path: Path | None = None, audio_device: str | None = None, streaming_config=None,
-              translate_to: str | None = None) -> dict:
+              translate_to: str | None = None, mt: str = "auto") -> dict:
     """Run every input through the chain; returns the JSON report (see the module docstring). With
     ``translate_to``, finals are translated (rtvoice.pipeline.translation) and the voice speaks the
     translation (Kokoro for es/pt unless ``voice_path``); ``translation_*`` figures are added."""
@@ -212,10 +212,16 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     streaming_config = streaming_config or StreamingConfig()
     translator = None
     if translate_to is not None:
-        from rtvoice.mt import open_translator
+        from rtvoice.asr.whisper import AUTO
+        from rtvoice.pipeline.translation import TranslatorRouter
 
-        translator = open_translator((whisper_config or WhisperConfig()).language, translate_to)
-        translator.warm_up()
+        language = recognizer.config.language
+        translator = TranslatorRouter(translate_to, None if language == AUTO else language, recognizer, mt)
+        translator.open_now()
+        if translator.needs_audio:  # Whisper's translate task decodes each final's audio again
+            import dataclasses
+
+            streaming_config = dataclasses.replace(streaming_config, keep_final_audio=True)
     if translate_to in ("es", "pt") and voice_path is None:
         from rtvoice.tts.kokoro import KokoroVoice
 

@@ -7,6 +7,13 @@ never holds recognition up; the worker translates finals in the order they came 
 terminal) and then to the next stage, the dubbing voice when there is one. Only finals are translated,
 so a translated line never reaches the voice before its source caption is final.
 
+Source language per line: with ``--language auto`` each final carries the language it was detected in,
+and the :class:`TranslatorRouter` gives the translator for that source (opened on its first line, then
+kept): a text backend when one has the pair, else Whisper's own translate task for X→English (the
+final's audio decoded again, rtvoice.pipeline.whisper_translation). A line already in the target language
+passes through unchanged (counted); a line whose pair no backend translates is counted and reported once
+per pair, never an error.
+
 A line whose translation fails is counted and reported (its source caption is written as usual); the
 following lines go on. The queue is not bounded: a final is never dropped. How long finals waited for
 the worker (queue depth, wait) is in the stats.
@@ -22,22 +29,138 @@ from collections import deque
 from rtvoice.captions.translated import TranslatedCaption
 from rtvoice.captions.writers import CaptionFanout
 from rtvoice.metrics.percentiles import Reservoir, percentiles
+from rtvoice.mt.base import Pair, Translation, TranslationError, Translator, UnsupportedPairError
 
 log = logging.getLogger("rtvoice.translate")
+
+MT_CHOICES = ("auto", "whisper")  # --mt: the text backend of the pair, else Whisper → en; or Whisper → en first
+
+
+class TranslatorRouter:
+    """The translator for each source language of a stream into one `target`.
+
+    Args:
+        target: the target language.
+        source: the stream's source language, or None when it is detected per line.
+        recognizer: the multilingual recognizer, for Whisper's translate task (None: text backends only).
+        mt: "auto" (the pair's text backend, else Whisper for X→en) or "whisper" (Whisper for X→en, the
+            text backend as the fallback of a line that loops).
+        open_text: opens a text translator for (source, target) (rtvoice.mt.open_translator).
+    """
+
+    def __init__(self, target: str, source: str | None = None, recognizer=None, mt: str = "auto",
+                 open_text=None):
+        from rtvoice.mt import open_translator
+
+        if mt not in MT_CHOICES:
+            raise TranslationError(f"--mt must be one of {', '.join(MT_CHOICES)}, got {mt!r}")
+        if mt == "whisper" and target != "en":
+            raise TranslationError(f"--mt whisper translates into English only (Whisper's translate task), not "
+                                   f"{target}")
+        self.target, self.source, self.recognizer, self.mt = target, source, recognizer, mt
+        self._open_text = open_text or open_translator
+        self._lock = threading.Lock()
+        self._translators: dict[str, Translator] = {}
+        self._unsupported: dict[str, str] = {}  # source language -> why (reported once)
+        self.unsupported_lines: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, translator: Translator) -> "TranslatorRouter":
+        """A router with one ready translator (a fixed source language)."""
+        router = cls(translator.target, translator.source)
+        router._translators[translator.source] = translator
+        return router
+
+    @property
+    def needs_audio(self) -> bool:
+        """Whether a line may be translated from its audio (Whisper), so finals must carry it."""
+        return self.recognizer is not None and getattr(self.recognizer, "multilingual", False) and self.target == "en"
+
+    def _whisper(self, pair: Pair, fallback: Translator | None) -> Translator:
+        from rtvoice.pipeline.whisper_translation import WhisperTranslator
+
+        return WhisperTranslator(pair, self.recognizer, fallback=fallback)
+
+    def _open(self, source: str) -> Translator:
+        """A translator for source → target, or an UnsupportedPairError/TranslationError saying why not."""
+        try:
+            pair = Pair(source, self.target)
+        except ValueError as error:
+            raise UnsupportedPairError(f"translation {source}→{self.target}: {error}") from error
+        text = None
+        try:
+            text = self._open_text(source, self.target)
+        except UnsupportedPairError:
+            if not self.needs_audio:
+                raise
+        if self.needs_audio and (text is None or self.mt == "whisper"):
+            return self._whisper(pair, text)
+        text.warm_up()
+        return text
+
+    def for_source(self, source: str) -> Translator | None:
+        """The translator of `source` (opened on first use); None when the pair cannot be translated (why:
+        :meth:`unsupported_reason`)."""
+        with self._lock:
+            if source in self._translators:
+                return self._translators[source]
+            if source in self._unsupported:
+                return None
+            try:
+                translator = self._open(source)
+            except (TranslationError, ValueError) as error:
+                self._unsupported[source] = str(error)
+                log.warning("translation: lines in %s are not translated (%s)", source, error)
+                return None
+            self._translators[source] = translator
+            return translator
+
+    def open_now(self) -> None:
+        """With a fixed source: open its translator now, so an unsupported pair is an error at start."""
+        if self.source is None or self.source == self.target:
+            return
+        with self._lock:
+            if self.source not in self._translators:
+                self._translators[self.source] = self._open(self.source)
+
+    def count_unsupported(self, source: str) -> None:
+        with self._lock:
+            self.unsupported_lines[source] = self.unsupported_lines.get(source, 0) + 1
+
+    def translators(self) -> list[Translator]:
+        with self._lock:
+            return list(self._translators.values())
+
+    def describe(self) -> str:
+        opened = self.translators()
+        if len(opened) == 1 and self.source is not None:
+            return opened[0].describe()
+        names = "; ".join(t.describe() for t in opened) or "no line translated"
+        return f"detected language → {self.target} ({names})"
+
+    def unsupported_report(self) -> list[str]:
+        with self._lock:
+            return [f"{n} line(s) in {source} not translated: {self._unsupported.get(source, '?')}"
+                    for source, n in sorted(self.unsupported_lines.items())]
+
+    def close(self) -> None:
+        for translator in self.translators():
+            translator.close()
 
 
 class TranslationStage:
     """Caption stage (see rtvoice.commands.caption.CaptionStage) that translates finals.
 
     Args:
-        translator: a :class:`rtvoice.mt.Translator` for source language → target language.
+        translator: a :class:`rtvoice.mt.Translator` for source language → target language, or a
+            :class:`TranslatorRouter` (the source language of each line is the one it was detected in).
         outputs: writers for the translated captions (closed by ``finish``).
         next_stage: a caption stage fed with the translated captions instead of the source ones (the
             dubbing voice), attached, finished and reported with this one.
     """
 
     def __init__(self, translator, outputs: list, next_stage=None, owns_translator: bool = True):
-        self.translator = translator
+        self.translator = translator if isinstance(translator, TranslatorRouter) else TranslatorRouter.of(translator)
         self.owns_translator = owns_translator  # False: the caller closes it (one translator for many runs)
         self.outputs = CaptionFanout(outputs)
         self.next_stage = next_stage
@@ -48,6 +171,8 @@ class TranslationStage:
         self._worker = threading.Thread(target=self._run, name="rtvoice-translate", daemon=True)
         self.lines = 0
         self.failed_lines = 0
+        self.passed_through = 0  # lines already in the target language
+        self.dropped_lines = 0  # Whisper translations that looped, with no text backend to fall back on
         self.max_queue = 0
         self.final_to_translation_s = Reservoir()  # final emitted -> translation ready (s): queue + translation
         self.line_ms = Reservoir()  # the translation call of each line (ms), this stage's lines only
@@ -65,7 +190,7 @@ class TranslationStage:
         if not event.is_final or not event.text.strip():
             return
         with self._wake:
-            self._queue.append(event)
+            self._queue.append((event, time.time()))
             self.max_queue = max(self.max_queue, len(self._queue))
             self._wake.notify()
 
@@ -92,31 +217,62 @@ class TranslationStage:
                 self._wake.wait_for(lambda: self._queue or self._closing)
                 if not self._queue:
                     return
-                event = self._queue.popleft()
-            self._translate(event)
+                event, queued_at = self._queue.popleft()
+            self._translate(event, queued_at)
 
-    def _translate(self, event) -> None:
+    def _translate(self, event, queued_at: float) -> None:
+        router = self.translator
+        source = getattr(event, "language", None) or router.source
+        if source == router.target:  # already in the target language: shown as it is
+            self.passed_through += 1
+            self._emit(event, Translation(event.text, event.text, 0.0), source, queued_at)
+            return
+        translator = router.for_source(source)
+        if translator is None:
+            router.count_unsupported(source)
+            return
         try:
-            result = self.translator.translate(event.text)
+            if getattr(translator, "needs_audio", False):
+                if getattr(event, "audio", None) is None:
+                    raise TranslationError("the final carries no audio for Whisper's translate task")
+                result = translator.translate_audio(event.audio, event.text)
+                if result is None:
+                    self.dropped_lines += 1
+                    return
+            else:
+                result = translator.translate(event.text)
         except Exception as error:  # noqa: BLE001 - one failed line is reported; the captions go on
             self.failed_lines += 1
             if self._first_error is None:
                 self._first_error = str(error)
                 log.warning("translation: a line failed (%s); the captions and the following lines go on", error)
             return
-        translated = TranslatedCaption(event, result.text, self.translator.target, self.translator.source,
-                                       emitted_at=time.time(), translation_s=result.ms / 1e3)
         self.lines += 1
-        self.final_to_translation_s.append(translated.emitted_at - event.emitted_at)
         self.line_ms.append(result.ms)
+        self._emit(event, result, source, queued_at)
+
+    def _emit(self, event, result: Translation, source: str, queued_at: float) -> None:
+        # On the source caption's clock (wall time live, the virtual clock of `rtvoice bench --clock virtual`):
+        # its emission plus the real time the line spent queued and translated.
+        emitted_at = event.emitted_at + (time.time() - queued_at)
+        translated = TranslatedCaption(event, result.text, self.translator.target, source,
+                                       emitted_at=emitted_at, translation_s=result.ms / 1e3)
+        self.final_to_translation_s.append(translated.emitted_at - event.emitted_at)
         self.outputs.write(translated)
         for listener in self._listeners:
             listener.write(translated)
 
     # ---------------------------------------------------------------- figures
     def stats(self) -> dict:
-        out = {"translation": {**self.translator.stats(), "translated_lines": self.lines,
+        router = self.translator
+        opened = [t.stats() for t in router.translators()]
+        head = dict(opened[0]) if len(opened) == 1 else {
+            "backend": ",".join(sorted({t["backend"] for t in opened})), "pair": f"*-{router.target}",
+            "lines": self.lines, "ms": percentiles(self.line_ms)}
+        out = {"translation": {**head, "translated_lines": self.lines,
                                "failed_lines": self.failed_lines, "max_queue": self.max_queue,
+                               "passed_through_lines": self.passed_through, "dropped_lines": self.dropped_lines,
+                               "unsupported_lines": dict(router.unsupported_lines), "pairs": opened,
                                "final_to_translation_s": percentiles(self.final_to_translation_s)}}
         if self.next_stage is not None:
             out.update(self.next_stage.stats())
@@ -130,6 +286,15 @@ class TranslationStage:
                  f"{(wait['p50'] or 0) * 1e3:.0f} ms, p95 {(wait['p95'] or 0) * 1e3:.0f} ms"]
         if self.failed_lines:
             lines.append(f"translation: {self.failed_lines} line(s) failed ({self._first_error})")
+        if self.passed_through:
+            lines.append(f"translation: {self.passed_through} line(s) already in {self.translator.target}, shown as "
+                         "they are")
+        lines += [f"translation: {line}" for line in self.translator.unsupported_report()]
+        for stats in t["pairs"]:
+            if stats.get("loops"):
+                lines.append(f"translation: Whisper {stats['pair']}: {stats['loops']} result(s) looped: "
+                             f"{stats['fallback_lines']} translated by the text backend, {stats['dropped_lines']} "
+                             "dropped")
         if self.next_stage is not None:
             lines += self.next_stage.report_lines()
         return lines

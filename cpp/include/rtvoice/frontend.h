@@ -2,7 +2,8 @@
 // speech segment events.
 //
 //   producer (audio callback / file reader) --Write()--> Input() RingBuffer
-//   worker thread: [DC blocker] -> [denoise] -> Silero VAD (512-sample chunks) -> Endpointer
+//   worker thread: [DC blocker] -> [denoise] -> Silero VAD (512-sample chunks, on a level-normalised
+//       copy: rtvoice/vad_level.h) -> Endpointer
 //       -> audio queue   (AudioBlock: up to 512 clean samples + absolute start sample)
 //       -> prob queue    (ChunkProbability: chunk start sample + speech probability)
 //       -> event queue   (SegmentEvent: speech_start / speech_end at a sample, forced flag)
@@ -38,6 +39,7 @@
 #include "rtvoice/denoiser.h"
 #include "rtvoice/silero_vad.h"
 #include "rtvoice/spsc_queue.h"
+#include "rtvoice/vad_level.h"
 
 namespace rtvoice {
 
@@ -51,6 +53,9 @@ struct FrontEndConfig {
   // Run rtvoice::Denoiser before the VAD.
   bool denoise = false;
   DenoiserConfig denoiser;  // sample_rate must equal sample_rate
+  // Gain on the VAD's copy of each chunk (the clean stream is not changed); sample_rate / chunk_samples
+  // must match (16000 / 512).
+  VadLevelConfig vad_level;
   EndpointerConfig endpointer;                  // sample_rate / chunk_samples must match (16000 / 512)
   std::size_t audio_queue_blocks = 1024;        // clean-audio blocks of 512 samples (32.8 s)
   std::size_t prob_queue_capacity = 4096;       // per-chunk probabilities (131 s)
@@ -80,6 +85,8 @@ struct FrontEndStats {
   std::uint64_t input_overflow = 0;      // samples the producer could not write (ring full)
   std::uint64_t nonfinite_samples = 0;   // NaN/Inf input samples replaced by 0
   double dc_offset_max = 0.0;            // largest |offset| the DC blocker removed (smoothed over ~0.5 s)
+  double vad_gain_max_db = 0.0;          // largest gain the VAD level stage applied (dB)
+  std::uint64_t vad_raised_chunks = 0;   // chunks the VAD heard raised (gain > 1)
   std::uint64_t chunks = 0;              // VAD chunks processed
   std::uint64_t audio_dropped_blocks = 0, audio_dropped_samples = 0;
   std::uint64_t probs_dropped = 0;
@@ -136,6 +143,7 @@ class FrontEnd {
   FrontEndConfig config_;
   RingBuffer input_;
   SileroVad vad_;
+  VadLevel vad_level_;
   Endpointer endpointer_;
   SpscQueue<AudioBlock> audio_;
   SpscQueue<ChunkProbability> probs_;
@@ -150,6 +158,7 @@ class FrontEnd {
   std::vector<float> denoised_;     // denoiser output scratch, one chunk
   std::vector<float> read_buffer_;  // one chunk from the input ring
   std::vector<float> staging_;      // clean samples waiting to fill a chunk
+  std::vector<float> vad_input_;    // the VAD's level-normalised copy of a chunk
   std::size_t staged_ = 0;
   std::int64_t clean_position_ = 0;
 
@@ -167,6 +176,8 @@ class FrontEnd {
   std::atomic<std::uint64_t> events_emitted_{0}, input_high_water_{0};
   std::atomic<std::int64_t> busy_ns_{0};
   std::atomic<double> dc_offset_max_{0.0};
+  std::atomic<float> vad_gain_max_{1.0f};
+  std::atomic<std::uint64_t> vad_raised_chunks_{0};
 };
 
 }  // namespace rtvoice
