@@ -45,6 +45,8 @@ SPEECH_TESTS = [
     "tests/test_dub.py",
     "tests/test_overload.py",
     "tests/test_tts_roundtrip.py",
+    "tests/test_language_detection.py",
+    "tests/test_multilingual_wer.py",
 ]
 
 

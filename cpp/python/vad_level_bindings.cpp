@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <vector>
 
 #include "bindings.h"
 #include "rtvoice/vad_level.h"
@@ -23,9 +24,11 @@ void BindVadLevel(py::module_ &m) {
       .def("__repr__", &VadLevelConfig::ToString);
 
   py::class_<VadLevel>(m, "VadLevel", R"doc(
-The VAD's level stage: each chunk scaled by target_peak / (peak over the last window_s), within
-[1, max_gain]. ``process(audio)`` works chunk by chunk (chunk_samples; a trailing partial chunk is
-scaled on its own samples) and returns (scaled float32 audio, gain per chunk), the same as the front end.
+The VAD's level stage: each chunk scaled by target_peak / (peak over the last window_s), at most
+max_noise_rms / (quietest chunk RMS over the window, digital silence left out), within [1, max_gain]; no
+gain while the window's peak is under floor. ``process(audio)`` works chunk by chunk (chunk_samples; a
+trailing partial chunk zero-padded, as the front end does) and returns (scaled float32 audio, gain per
+chunk).
 )doc")
       .def(py::init<const VadLevelConfig &>(), py::arg("config") = VadLevelConfig())
       .def(
@@ -38,8 +41,16 @@ scaled on its own samples) and returns (scaled float32 audio, gain per chunk), t
             py::array_t<float> gains(static_cast<py::ssize_t>((n + chunk - 1) / chunk));
             float *o = out.mutable_data();
             float *g = gains.mutable_data();
-            for (std::size_t i = 0, k = 0; i < n; i += chunk, ++k)
-              g[k] = self.Apply(samples.data() + i, std::min(chunk, n - i), o + i);
+            std::vector<float> last(chunk, 0.0f);
+            for (std::size_t i = 0, k = 0; i < n; i += chunk, ++k) {
+              if (n - i >= chunk) {
+                g[k] = self.Apply(samples.data() + i, chunk, o + i);
+              } else {  // the front end zero-pads a stream's last partial chunk: so is it measured here
+                std::copy(samples.data() + i, samples.data() + n, last.begin());
+                g[k] = self.Apply(last.data(), chunk, last.data());
+                std::copy(last.begin(), last.begin() + static_cast<std::ptrdiff_t>(n - i), o + i);
+              }
+            }
             return py::make_tuple(out, gains);
           },
           py::arg("audio"), "Finite float samples -> (scaled float32 samples, float32 gain per chunk).")

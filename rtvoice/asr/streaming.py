@@ -1,7 +1,7 @@
 """Streaming captions from VAD-gated speech segments: partial captions while the speaker talks, a final
 caption with word timestamps at the end of each segment.
 
-Policy (LocalAgreement-n, n = 3 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
+Policy (LocalAgreement-n, n = 2 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
 System"):
 
 - While a segment is open, the growing segment is decoded again every ``partial_interval_s`` of audio, at
@@ -123,20 +123,19 @@ class StreamingConfig:
 
     partial_interval_s: float = 0.3  # decode the growing segment again after this much new audio
     min_partial_audio_s: float = 0.3  # no partial decode on less audio than this
-    # LocalAgreement-n: how many consecutive hypotheses must agree before tokens are committed. 3, measured on
-    # dev_long (docs/asr.md): with 2, hypotheses of the first ~1.5 s of a segment sometimes agree on a wrong
-    # opening ("How do you marry the more" for "Had he married a more"), and streaming WER ranged 1.7-7.8%
-    # with the partial interval (0.2-0.4 s); with 3 it was 3.5% at every interval. It costs commit latency
-    # (p50 0.55 -> 0.90 s), not the latency of words first shown or of finals.
-    agreement: int = 3
+    # LocalAgreement-n: how many consecutive hypotheses must agree before tokens are committed, and what
+    # each segment's decodes are given from the speech before it: "none"; "text": the preceding committed
+    # text as the prompt (Whisper's condition_on_previous_text); "audio": the last context_audio_s of the
+    # preceding speech, its committed words forced as the decoder prefix; "both". Reset after a
+    # hallucination or a pause > context_reset_s. Measured together (docs/asr.md, "Context across
+    # segments"; dev_long and speech_more/long, 1062 words, with the VAD's level stage): agreement 2 with
+    # context "both" made 1 + 67 errors and committed words p50 0.41-0.43 s after they were spoken (compute
+    # not counted); agreement 3 without context 3 + 74, p50 0.69-0.74 s; agreement 2 without context 6 + 82
+    # (without context, hypotheses of a segment's first 1.5 s agree on wrong openings: "How do you marry
+    # the more" for "Had he married a more"; the previous text and audio settle them).
+    agreement: int = 2
     min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
-    # What each segment's decodes are given from the speech before it (docs/asr.md, "Context across
-    # segments"): "none"; "text": the preceding committed text as the prompt (Whisper's
-    # condition_on_previous_text); "audio": the last context_audio_s of the preceding speech, its committed
-    # words forced as the decoder prefix; "both". Reset after a hallucination or a pause > context_reset_s.
-    # "none" by default: measured on dev_long and speech_more/long (1062 words), no context made 118 errors,
-    # audio 119, both 121, text 128 (text prompts make partials repeat themselves), and context costs compute.
-    context: str = "none"
+    context: str = "both"
     max_previous_tokens: int = 96  # text context: at most this many tokens of earlier finals
     context_audio_s: float = 3.0  # audio context: whole words of the previous final within this many seconds
     context_reset_s: float = 10.0  # a pause longer than this (s) starts without context
@@ -446,11 +445,13 @@ class StreamingRecognizer:
         if language is None:
             language, usual = self._language_for(end, final)
         context_tokens, start = self._context_tokens, self._context_start
-        if end - start > FULL_WINDOW_FRAMES * HOP:  # context and segment would not fit Whisper's 30 s
+        if end - start > FULL_WINDOW_FRAMES * HOP or language == AUTO:
+            # Context and segment would not fit Whisper's 30 s; or the language is being detected, which must
+            # hear this segment only (the previous speech is in the stream's language, the one in question).
             context_tokens, start = [], self._segment_start
         audio = self._audio.slice(start, end)
         previous = []
-        if self.config.text_context:
+        if self.config.text_context and language != AUTO:
             # The context words end the previous text: not given twice.
             previous = self._previous[:len(self._previous) - len(context_tokens)][-self.config.max_previous_tokens:]
         extra = {} if language is None else {"language": language, "usual_language": usual}
@@ -546,6 +547,8 @@ class StreamingRecognizer:
             self.stats.language_changes += 1
         if sure:
             self._agreeing = self._agreeing + 1 if result.language == self._stream_language else 1
+        else:
+            self._agreeing = 0  # "in a row": an unsure final breaks the run
         self._stream_language = result.language
         if self.config.language_lock and self._agreeing >= self.config.language_lock:
             self.stats.language_locked = result.language
@@ -560,7 +563,8 @@ class StreamingRecognizer:
             start=words[0].start if words else self._seconds(self._segment_start), end=speech_end, words=words,
             committed_words=len(words), emitted_at=emitted_at,
             latency=self._latency(speech_end_sample, emitted_at), forced=forced, **self._language_fields(result),
-            audio=self._audio.slice(self._segment_start, end) if self.config.keep_final_audio else None,
+            # a copy: a view would pin the whole history buffer for as long as the event lives
+            audio=self._audio.slice(self._segment_start, end).copy() if self.config.keep_final_audio else None,
         )
 
     def _remember(self, result: Transcript, words: tuple[Word, ...]) -> None:

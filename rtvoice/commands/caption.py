@@ -44,6 +44,8 @@ def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None
 
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     """Input, recognition, voice-activity and caption-output options (shared with `rtvoice dub`)."""
+    from rtvoice.asr.streaming import StreamingConfig
+
     add_source_arguments(p, realtime_help="pace a file like a live source (for latency figures), or treat stdin as "
                                           "live (paced by its producer); default: as fast as possible")
 
@@ -67,10 +69,11 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
                     help="translate each final caption into LANG as it arrives (see `rtvoice languages`); write "
                          "the translation with --srt LANG=FILE, --vtt LANG=FILE, --jsonl LANG=FILE")
     add_mt_argument(mt)
-    asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
+    asr.add_argument("--partial-interval", type=float, default=StreamingConfig.partial_interval_s, metavar="S",
                      help="decode the growing segment again after this much new audio (s)")
-    asr.add_argument("--agreement", type=int, default=3, metavar="N",
-                     help="commit words once N consecutive partial hypotheses agree on them")
+    asr.add_argument("--agreement", type=int, default=StreamingConfig.agreement, metavar="N",
+                     help="commit words once N consecutive partial hypotheses agree on them "
+                          f"(default: {StreamingConfig.agreement})")
     add_context_argument(asr)
 
     fe = p.add_argument_group("voice activity")

@@ -29,7 +29,8 @@ from collections import deque
 from rtvoice.captions.translated import TranslatedCaption
 from rtvoice.captions.writers import CaptionFanout
 from rtvoice.metrics.percentiles import Reservoir, percentiles
-from rtvoice.mt.base import Pair, Translation, TranslationError, Translator, UnsupportedPairError
+from rtvoice.errors import RtvoiceError
+from rtvoice.mt.base import BackendMissingError, Pair, Translation, TranslationError, Translator, UnsupportedPairError
 
 log = logging.getLogger("rtvoice.translate")
 
@@ -90,8 +91,8 @@ class TranslatorRouter:
         text = None
         try:
             text = self._open_text(source, self.target)
-        except UnsupportedPairError:
-            if not self.needs_audio:
+        except (UnsupportedPairError, BackendMissingError):
+            if not self.needs_audio:  # Whisper's translate task can still take the pair
                 raise
         if self.needs_audio and (text is None or self.mt == "whisper"):
             return self._whisper(pair, text)
@@ -108,7 +109,7 @@ class TranslatorRouter:
                 return None
             try:
                 translator = self._open(source)
-            except (TranslationError, ValueError) as error:
+            except (RtvoiceError, ValueError, OSError, RuntimeError) as error:  # a backend that cannot start
                 self._unsupported[source] = str(error)
                 log.warning("translation: lines in %s are not translated (%s)", source, error)
                 return None
@@ -218,11 +219,17 @@ class TranslationStage:
                 if not self._queue:
                     return
                 event, queued_at = self._queue.popleft()
-            self._translate(event, queued_at)
+            try:
+                self._translate(event, queued_at)
+            except Exception as error:  # noqa: BLE001 - the worker must outlive one bad line, or every later one is lost
+                self.failed_lines += 1
+                if self._first_error is None:
+                    self._first_error = str(error)
+                    log.warning("translation: a line failed (%s); the captions and the following lines go on", error)
 
     def _translate(self, event, queued_at: float) -> None:
         router = self.translator
-        source = getattr(event, "language", None) or router.source
+        source = getattr(event, "language", None) or router.source or "unknown"
         if source == router.target:  # already in the target language: shown as it is
             self.passed_through += 1
             self._emit(event, Translation(event.text, event.text, 0.0), source, queued_at)

@@ -7,7 +7,7 @@
 //
 // The gain for a chunk is target_peak / (the largest sample magnitude over the last window_s, this chunk
 // included), clamped to [1, max_gain_db]: loud input is never attenuated, a quiet speaker is raised to
-// about target_peak, and since the window includes the chunk the raised chunk never exceeds target_peak
+// about target_peak, and since the window includes the chunk a raised chunk never exceeds target_peak
 // (no clipping). Below `floor` (digital silence, dither) the gain is 1, so nothing is made out of nothing.
 // Noise is not raised into speech: the gain is also at most max_noise_rms / (the quietest chunk RMS over
 // the window, digital silence left out), so a noisy feed (noise floor -52 dBFS at 20 dB SNR) is not raised
