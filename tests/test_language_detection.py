@@ -26,6 +26,7 @@ from speech_data import load_speech, utterance_ids
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 # One clip a language, then English: the mixed recording of the CLI tests (1.5 s pauses between clips).
+ZH_CLIPS = ("BAC009S0724W0121", "BAC009S0764W0121")
 MIX = ["fleurs-es-000", "fleurs-de-001", "spk1_snt1", "fleurs-fr-004", "BAC009S0724W0121", "fleurs-pt-002"]
 PAUSE_S = 1.5
 
@@ -246,6 +247,17 @@ def test_a_looping_whisper_translation_falls_back_or_is_dropped():
     alone = WhisperTranslator(Pair("es", "en"), strict)
     assert alone.translate_audio(audio, transcript) is None
     assert alone.loops == 1 and alone.dropped_lines == 1 and alone.stats()["dropped_lines"] == 1
+
+
+def test_a_translation_that_does_not_loop_is_not_decoded_again(detecting):
+    """Chinese translations of clean speech score under Whisper's -1.0 log-probability bar (about -1.8); only a
+    loop may send a line to the 30 s window again (that decode holds the recognizer the captions share)."""
+    translator = WhisperTranslator(Pair("zh", "en"), detecting)
+    before = detecting.fallbacks
+    for clip in ZH_CLIPS:
+        audio, _, transcript = _audio(clip)
+        assert translator.translate_audio(audio, transcript) is not None
+    assert translator.loops == 0 and detecting.fallbacks == before
 
 
 @pytest.mark.slow

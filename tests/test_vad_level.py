@@ -72,6 +72,10 @@ def test_a_loud_peak_holds_the_gain_down_for_the_window_then_lets_go():
     assert np.abs(heard).max() <= 0.5 + 1e-6
 
 
+def test_settings_take_numpy_numbers():
+    assert VadLevel(VadLevelConfig(max_gain_db=np.float32(18.0))).max_gain == pytest.approx(10 ** (18 / 20), rel=1e-5)
+
+
 def test_disabled_stage_is_the_identity():
     audio = np.random.default_rng(1).normal(0, 0.01, 5000).astype(np.float32)
     heard, gains = VadLevel(VadLevelConfig(enabled=False)).process(audio)

@@ -24,6 +24,7 @@
 #include "rtvoice/endpointer.h"
 #include "rtvoice/frontend.h"
 #include "rtvoice/silero_vad.h"
+#include "rtvoice/vad_level.h"
 
 using namespace rtvoice;
 
@@ -112,12 +113,14 @@ Offline RunOffline(const std::vector<float> &x, std::shared_ptr<const SileroVadM
                    const EndpointerConfig &config) {
   Offline o;
   SileroVad vad(model);
+  VadLevel level{VadLevelConfig{}};  // the front end's VAD hears a level-normalised copy (default settings)
   Endpointer ep(config);
   SegmentEvent ev[Endpointer::kMaxEventsPerCall];
   for (std::size_t i = 0; i < x.size(); i += 512) {
     const std::size_t n = std::min<std::size_t>(512, x.size() - i);
     float chunk[512] = {0};
     std::copy(x.begin() + i, x.begin() + i + n, chunk);
+    level.Apply(chunk, 512, chunk);
     o.probs.push_back(vad.Prob(chunk));
     const std::size_t k = ep.Accept(o.probs.back(), n, ev);
     o.events.insert(o.events.end(), ev, ev + k);

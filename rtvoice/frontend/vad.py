@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import numbers
 import threading
 from dataclasses import dataclass
 
@@ -135,7 +136,7 @@ class VadLevelConfig:
         config.enabled = self.enabled
         for name in ("target_peak", "max_gain_db", "window_s", "floor", "max_noise_rms"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
                 raise ValueError(f"VadLevelConfig.{name} must be a number, got {value!r}")
             setattr(config, name, float(value))
         config.sample_rate, config.chunk_samples = SAMPLE_RATE, CHUNK_SAMPLES

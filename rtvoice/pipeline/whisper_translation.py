@@ -65,11 +65,11 @@ class WhisperTranslator(Translator):
         """English for one final: `audio` its segment (16 kHz float32, ≤ 30 s), `text` its caption (for the
         fallback). None when the result looped and there is no fallback (the line is dropped)."""
         t0 = time.perf_counter()
-        result = self.recognizer.transcribe(audio, language=self.source, task="translate", word_timestamps=False,
-                                            fallback=True)
-        english = " ".join(result.text.split())
-        truncated = any(p.startswith("no end of text") for p in result.problems)
-        loop = self.loop_checks.problems(english, result.avg_logprob, result.audio_seconds, truncated)
+        english, loop = self._decode(audio, fallback=False)
+        if loop:
+            # Only a real loop earns the retry on the full 30 s window: the recognizer's own checks would also
+            # retry every line under -1.0 log-probability (most German and Chinese ones), holding recognition.
+            english, loop = self._decode(audio, fallback=True)
         if loop or not english:
             self.loops += 1
             why = ", ".join(loop) or "no text"
@@ -81,11 +81,21 @@ class WhisperTranslator(Translator):
                 self.dropped_lines += 1
                 return None
             self.fallback_lines += 1
-            return self.fallback.translate(text)
+            fallen_back = self.fallback.translate(text)
+            # the line's time includes the Whisper decodes it tried first
+            return Translation(text, fallen_back.text, (time.perf_counter() - t0) * 1e3)
         ms = (time.perf_counter() - t0) * 1e3
         with self._timings_lock:
             self._timings.append(ms)
         return Translation(text, english, ms)
+
+    def _decode(self, audio: np.ndarray, fallback: bool) -> tuple[str, list[str]]:
+        """(English text, the loop checks' problems) of one translate decode."""
+        result = self.recognizer.transcribe(audio, language=self.source, task="translate", word_timestamps=False,
+                                            fallback=fallback)
+        english = " ".join(result.text.split())
+        truncated = any(p.startswith("no end of text") for p in result.problems)
+        return english, self.loop_checks.problems(english, result.avg_logprob, result.audio_seconds, truncated)
 
     def _translate(self, line: str) -> str:
         raise TranslationError("Whisper's translate task translates speech: it needs the caption's audio")
