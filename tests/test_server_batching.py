@@ -36,6 +36,22 @@ def test_a_batch_gives_what_each_decode_gives_alone():
     assert model.transcribe_batch([]) == []
 
 
+def test_requests_with_previous_text_of_different_lengths_share_a_batch_call():
+    """Streams with text context (the default, context "both") prompt with previous text of different lengths;
+    CTranslate2 refuses such prompts in one generate call ("<|startoftranscript|> ... at the same position"),
+    which ended streams of the Ray test with an internal error. Each still gets what it gets alone."""
+    model = whisper()
+    audios = [load_speech(i) for i in IDS]
+    previous = [(), tuple(model.tokenizer.encode(" He was ill.")),
+                tuple(model.tokenizer.encode(" The birch canoe slid on the smooth planks.")), ()]
+    requests = [DecodeRequest(a, previous=p) for a, p in zip(audios, previous)]
+    batched = model.transcribe_batch(requests)
+    for i, (audio, prev, many) in enumerate(zip(audios, previous, batched)):
+        alone = model.transcribe(audio, previous=list(prev))
+        assert wer([alone.text], [many.text]) <= 0.15, (alone.text, many.text)
+        assert wer([TRANSCRIPTS[IDS[i]]], [many.text]) <= 0.25
+
+
 def test_calls_due_together_run_as_one_batch():
     shared = SharedRecognizer(whisper(), batching=True)
     audios = [load_speech(i) for i in IDS]

@@ -419,11 +419,23 @@ class WhisperRecognizer:
             prompts = [self.tokenizer.prompt(list(r.prefix), list(r.previous), language=language)
                        for r, language in zip(requests, languages)]
             max_new = [int(12 + 8 * len(a) / SAMPLE_RATE) for a in audios]
-            # One suppress_blank for the batch: only when no request forces a prefix (as transcribe does alone).
-            results = self._model.generate(
-                self._ct2.StorageView.from_array(encoded), prompts, beam_size=self.config.beam_size,
-                max_length=max(len(p) + m for p, m in zip(prompts, max_new)), return_scores=True,
-                return_no_speech_prob=True, suppress_blank=not any(r.prefix for r in requests))
+            # CTranslate2 needs <|startoftranscript|> at the same position in every prompt of a batch; with text
+            # context the previous-text prompts differ in length, so requests are decoded in groups by that
+            # position (streams whose context has reached max_previous_tokens share one).
+            groups: dict[int, list[int]] = {}
+            for i, prompt in enumerate(prompts):
+                groups.setdefault(prompt.index(self.tokenizer.sot), []).append(i)
+            results: list = [None] * len(requests)
+            for members in groups.values():
+                rows = encoded if len(members) == len(requests) else np.ascontiguousarray(encoded[members])
+                # One suppress_blank per group: only when no request forces a prefix (as transcribe does alone).
+                decoded = self._model.generate(
+                    self._ct2.StorageView.from_array(rows), [prompts[i] for i in members],
+                    beam_size=self.config.beam_size,
+                    max_length=max(len(prompts[i]) + max_new[i] for i in members), return_scores=True,
+                    return_no_speech_prob=True, suppress_blank=not any(requests[i].prefix for i in members))
+                for i, result in zip(members, decoded):
+                    results[i] = result
             t2 = time.perf_counter()
             out = []
             for i, (r, audio, n, result) in enumerate(zip(requests, audios, ns, results)):
