@@ -43,6 +43,15 @@ def register(subparsers) -> None:
                      help="decode one stream at a time (default: decodes due together run as one batch)")
     asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
                      help="decode a growing segment again after this much new audio (s)")
+    from rtvoice.asr.streaming import CONTEXTS
+    from rtvoice.server.app import SERVER_STREAMING
+
+    asr.add_argument("--agreement", type=int, default=SERVER_STREAMING.agreement, metavar="N",
+                     help="commit words once N consecutive partial hypotheses agree on them "
+                          f"(default: {SERVER_STREAMING.agreement}; many streams share the cores, see docs/server.md)")
+    asr.add_argument("--context", choices=CONTEXTS, default=SERVER_STREAMING.context,
+                     help="what each segment's decode gets from the speech before it (docs/asr.md; default: "
+                          f"{SERVER_STREAMING.context}: context makes every decode longer)")
     p.set_defaults(func=run)
 
 
@@ -58,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         limits = Limits(max_frame_bytes=args.max_frame_bytes, stall_timeout_s=args.stall_timeout)
         settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
                                   out_dir=args.out, limits=limits,
-                                  streaming=StreamingConfig(partial_interval_s=args.partial_interval),
+                                  streaming=StreamingConfig(partial_interval_s=args.partial_interval,
+                                                            agreement=args.agreement, context=args.context),
                                   batching=not args.no_batching, voice=args.voice)
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                 threads=args.threads)

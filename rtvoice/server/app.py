@@ -55,6 +55,13 @@ def check_bind(host: str, token: str | None) -> None:
                            f"(clients send it in their config or an 'Authorization: Bearer' header)")
 
 
+# The server's streaming policy: LocalAgreement-3 without context, not the single-feed default (agreement 2,
+# context "both"), because many streams share the cores and context makes every decode longer. Measured on the
+# quiet 2-core machine (bench/server_capacity.py, 4 real-time streams, batching on, one run each, 14:22-14:25
+# UTC): final p95 0.99 s with this policy, 1.64 s with the single-feed one (docs/server.md). `rtvoice serve --context/--agreement` choose.
+SERVER_STREAMING = StreamingConfig(agreement=3, context="none")
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """How the server runs.
@@ -72,7 +79,7 @@ class ServerSettings:
     out_dir: Path | None = None
     limits: Limits = Limits()
     outbox: OutboxLimits = OutboxLimits()
-    streaming: StreamingConfig = StreamingConfig()
+    streaming: StreamingConfig = field(default_factory=lambda: SERVER_STREAMING)
     pipeline: PipelineConfig = PipelineConfig()
     frontend: object = None  # rtvoice.frontend.front_end.FrontEndConfig; None: the defaults with a burst-sized input ring
     burst_s: float = 16.0  # live streams: audio a client may send ahead in one burst (after a network stall)
