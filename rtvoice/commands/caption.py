@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import re
 import signal
@@ -190,8 +189,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         recognizer = WhisperRecognizer(whisper_config)
         if args.translate_to is not None:
             stage = _translation_stage(args, translated_sinks, stage, recognizer)
-            if stage.translator.needs_audio:  # Whisper's translate task decodes each final's audio again
-                streaming = dataclasses.replace(streaming, keep_final_audio=True)
+            streaming = stage.translator.streaming_config(streaming)
     except RtvoiceError:
         CaptionFanout(sinks).close()
         CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
@@ -279,12 +277,9 @@ def _translation_stage(args, outputs: list, next_stage, recognizer):
     """The translation of --language -> --translate-to: with a fixed language its translator is opened now
     (one clear error when the pair cannot be translated; dictionaries / model loaded before the first
     caption); with auto, each detected language's translator is opened on its first line."""
-    from rtvoice.asr.whisper import AUTO
     from rtvoice.pipeline.translation import TranslationStage, TranslatorRouter
 
-    source = None if args.language == AUTO else args.language
-    router = TranslatorRouter(args.translate_to, source, recognizer, getattr(args, "mt", "auto"))
-    router.open_now()
+    router = TranslatorRouter.for_stream(args.translate_to, recognizer, getattr(args, "mt", "auto"))
     return TranslationStage(router, outputs, next_stage=next_stage)
 
 

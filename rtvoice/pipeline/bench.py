@@ -212,16 +212,10 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     streaming_config = streaming_config or StreamingConfig()
     translator = None
     if translate_to is not None:
-        from rtvoice.asr.whisper import AUTO
         from rtvoice.pipeline.translation import TranslatorRouter
 
-        language = recognizer.config.language
-        translator = TranslatorRouter(translate_to, None if language == AUTO else language, recognizer, mt)
-        translator.open_now()
-        if translator.needs_audio:  # Whisper's translate task decodes each final's audio again
-            import dataclasses
-
-            streaming_config = dataclasses.replace(streaming_config, keep_final_audio=True)
+        translator = TranslatorRouter.for_stream(translate_to, recognizer, mt)
+        streaming_config = translator.streaming_config(streaming_config)
     if translate_to in ("es", "pt") and voice_path is None:
         from rtvoice.tts.kokoro import KokoroVoice
 

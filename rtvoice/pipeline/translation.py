@@ -21,6 +21,7 @@ the worker (queue depth, wait) is in the stats.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -64,6 +65,22 @@ class TranslatorRouter:
         self._translators: dict[str, Translator] = {}
         self._unsupported: dict[str, str] = {}  # source language -> why (reported once)
         self.unsupported_lines: dict[str, int] = {}
+
+    @classmethod
+    def for_stream(cls, target: str, recognizer, mt: str = "auto") -> "TranslatorRouter":
+        """The router for a stream recognised by `recognizer`: its language fixed (the translator opened now, so
+        an unsupported pair is one error at start) or AUTO (each detected language's opened on its first line)."""
+        from rtvoice.asr.whisper import AUTO
+
+        language = recognizer.config.language
+        router = cls(target, None if language == AUTO else language, recognizer, mt)
+        router.open_now()
+        return router
+
+    def streaming_config(self, streaming):
+        """`streaming` (a StreamingConfig) with finals carrying their audio when a line may be translated from it
+        (Whisper's translate task decodes each final's audio again)."""
+        return dataclasses.replace(streaming, keep_final_audio=True) if self.needs_audio else streaming
 
     @classmethod
     def of(cls, translator: Translator) -> "TranslatorRouter":
