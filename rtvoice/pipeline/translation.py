@@ -238,7 +238,7 @@ class TranslationStage:
                 event, queued_at = self._queue.popleft()
             try:
                 self._translate(event, queued_at)
-            except Exception as error:  # noqa: BLE001 - the worker must outlive one bad line, or every later one is lost
+            except Exception as error:  # noqa: BLE001 - one bad line is reported; the worker must outlive it
                 self.failed_lines += 1
                 if self._first_error is None:
                     self._first_error = str(error)
@@ -255,22 +255,16 @@ class TranslationStage:
         if translator is None:
             router.count_unsupported(source)
             return
-        try:
-            if getattr(translator, "needs_audio", False):
-                if getattr(event, "audio", None) is None:
-                    raise TranslationError("the final carries no audio for Whisper's translate task")
-                result = translator.translate_audio(event.audio, event.text)
-                if result is None:
-                    self.dropped_lines += 1
-                    return
-            else:
-                result = translator.translate(event.text)
-        except Exception as error:  # noqa: BLE001 - one failed line is reported; the captions go on
-            self.failed_lines += 1
-            if self._first_error is None:
-                self._first_error = str(error)
-                log.warning("translation: a line failed (%s); the captions and the following lines go on", error)
-            return
+        # A failure here is one failed line, counted and reported by _run; the captions and later lines go on.
+        if getattr(translator, "needs_audio", False):
+            if getattr(event, "audio", None) is None:
+                raise TranslationError("the final carries no audio for Whisper's translate task")
+            result = translator.translate_audio(event.audio, event.text)
+            if result is None:
+                self.dropped_lines += 1
+                return
+        else:
+            result = translator.translate(event.text)
         self.lines += 1
         self.line_ms.append(result.ms)
         self._emit(event, result, source, queued_at)
