@@ -89,19 +89,25 @@ def _srt_ends(srt: Path) -> list[float]:
     return ends
 
 
+def _srt_texts(srt: Path) -> list[str]:
+    """Text of each cue of an SRT file (its lines joined)."""
+    return [" ".join(block.splitlines()[2:]) for block in srt.read_text().strip().split("\n\n")]
+
+
 @pytest.mark.slow
 def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up(tmp_path, speech_recordings):
     """Three sentences, a slowed voice (0.25x): the first line lasts longer than the pause and second
     sentence after it, so the second line waits behind it and starts over the threshold (one terminal line,
     not one per caption); a 10 s pause lets the voice finish, so the third line starts within the
-    threshold again (the caught-up line)."""
+    threshold again (the caught-up line). With --catch-up 1.5 the late line, and only it, is spoken 1.5x
+    faster (the voice's own speed control): fewer seconds of voice per character than the other two."""
     a, b, c = (next(r for r in speech_recordings if r.id == i).load() for i in ("spk1_snt1", "spk1_snt2", "spk1_snt3"))
     silence = lambda s: np.zeros(int(s * 16000), np.float32)  # noqa: E731
     path = tmp_path / "three.wav"
     sf.write(path, np.concatenate([silence(0.5), a, silence(1.0), b, silence(10.0), c, silence(1.0)]), 16000)
     stats_path, srt = tmp_path / "stats.json", tmp_path / "dub.srt"
-    result = run_dub(path, "--realtime", "--speed", "0.25", "--lag-warning", "2.5", "--wav", tmp_path / "dub.wav",
-                     "--stats", stats_path, "--srt", srt, "--quiet")
+    result = run_dub(path, "--realtime", "--speed", "0.25", "--lag-warning", "2.5", "--catch-up", "1.5",
+                     "--wav", tmp_path / "dub.wav", "--stats", stats_path, "--srt", srt, "--quiet")
     assert result.returncode == 0, result.stderr
     behind = [line for line in result.stderr.splitlines() if "s behind the speaker (" in line]
     caught_up = [line for line in result.stderr.splitlines() if "caught up with the speaker" in line]
@@ -118,3 +124,8 @@ def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up
     assert voice_first > end_second - end_first  # the setting really makes the voice fall behind
     assert second >= first + voice_first - (end_second - end_first) - 0.05
     assert stats["voice_behind_longest_s"] > 0 and "voice behind the speaker: p50" in result.stderr
+    lines = stats["tts"]["lines"]
+    assert [line["speedup"] for line in lines] == [1.0, 1.5, 1.0] and stats["dub_caught_up_lines"] == 1
+    per_char = [line["audio_s"] / len(text) for line, text in zip(lines, _srt_texts(srt))]
+    assert per_char[1] < 0.85 * min(per_char[0], per_char[2]), per_char
+    assert "1 line(s) spoken 1.5x faster to catch up" in result.stderr

@@ -29,6 +29,10 @@ def register(subparsers) -> None:
     voice.add_argument("--lag-warning", type=float, default=2.0, metavar="S",
                        help="say so on the terminal when the voice runs more than S seconds behind the speaker "
                             "(and again when it has caught up; live sources; default 2)")
+    voice.add_argument("--catch-up", type=float, default=None, metavar="X",
+                       help="live sources: a line that would start more than --lag-warning seconds behind the "
+                            "speaker is spoken X times faster (the voice's own speed, not a stretch); 1: never "
+                            "(default: as --max-speedup, 1.25 when translating, else 1)")
     p.set_defaults(func=run)
 
 
@@ -73,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         raise RtvoiceError(f"--max-speedup must be within 1..2, got {max_speedup:g}")
     if not args.lag_warning > 0:
         raise RtvoiceError(f"--lag-warning must be > 0 s, got {args.lag_warning:g}")
+    catch_up = args.catch_up if args.catch_up is not None else max_speedup
+    if not 1.0 <= catch_up <= 2.0:
+        raise RtvoiceError(f"--catch-up must be within 1..2, got {catch_up:g}")
     voice, options = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
@@ -81,5 +88,5 @@ def run(args: argparse.Namespace) -> int:
     if args.wav is None or args.play:
         sinks.append(PlaybackSink(device=args.output_device))
     lag = VoiceLag(args.lag_warning, status=lambda line: print(f"rtvoice dub: {line}", file=sys.stderr, flush=True))
-    stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag)
+    stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up)
     return run_captions(args, "dub", stage)

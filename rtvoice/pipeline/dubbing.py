@@ -102,15 +102,22 @@ class DubStage:
         engine: a started-or-not TtsEngine whose sinks are the outputs (speaker, dubbed track).
         timeline: the engine's TimelineSink, if a dubbed track is written (for its placement clock).
         lag: how far behind the speaker the voice runs (live sources); default threshold 2 s, logged.
+        catch_up: live sources: a line that would start more than the lag threshold behind the speaker is
+            spoken this much faster (the voice's own speed control; 1.0: never), so that a voice whose lines
+            are longer than the speech they replace (a translation) does not fall ever further behind.
     """
 
     LINES_KEPT = 32
     HANDOFFS_KEPT = 1000
 
-    def __init__(self, engine, timeline=None, lag: VoiceLag | None = None):
+    def __init__(self, engine, timeline=None, lag: VoiceLag | None = None, catch_up: float = 1.0):
+        if not 1.0 <= catch_up <= 2.0:
+            raise ValueError(f"the catch-up speed-up must be within 1..2, got {catch_up}")
         self.engine = engine
         self.timeline = timeline
         self.lag = lag or VoiceLag()
+        self.catch_up = catch_up
+        self.caught_up_lines = 0  # lines spoken faster to catch up
         self._play_end = 0.0  # wall time at which a live listener has heard all the voice's audio so far
         self._waiting: deque = deque()  # (utterance, source end wall time) of lines not started yet
         self._lag_lock = threading.Lock()
@@ -143,14 +150,16 @@ class DubStage:
             anchor = self._source.clock.anchor
             if anchor is not None:  # lines placed no earlier than their audio was ready
                 self.timeline.clock_origin = anchor - self._wall_minus_perf
+        end = self._speech_end_wall(event)
+        speedup = self._catch_up_speedup(end)
         try:
-            utterance = self.engine.speak(event.text, tag=event)
+            utterance = self.engine.speak(event.text, tag=event, speedup=speedup)
         except Exception as error:  # an earlier line failed to synthesise: report it, the chain goes on
             log.warning("voice: a line failed (%s); captions and the following lines go on", error)
-            utterance = self.engine.speak(event.text, tag=event)
+            utterance = self.engine.speak(event.text, tag=event, speedup=speedup)
+        self.caught_up_lines += speedup > 1.0
         self.lines.append((event, utterance))
         self._unsettled.append((event, utterance))
-        end = self._speech_end_wall(event)
         if end is not None:
             with self._lag_lock:
                 self._waiting.append((utterance, end))
@@ -163,6 +172,18 @@ class DubStage:
             self.handoffs.append({"segment": event.segment, "final_at": round(source.emitted_at, 4),
                                   "spoken_at": round(time.time(), 4), "language": getattr(event, "language", None)})
         self._settle()
+
+    def _catch_up_speedup(self, source_end: float | None) -> float:
+        """The speed-up for a line whose source speech ended at wall time `source_end`: ``catch_up`` when it
+        cannot start within the lag threshold (the voice is still speaking, or has lines waiting, until
+        later than that), else 1."""
+        if self.catch_up <= 1.0 or source_end is None:
+            return 1.0
+        with self._lag_lock:
+            busy_until = self._play_end
+            if any(u.t_first_audio is None and not u.done for u, _ in self._waiting):
+                busy_until = float("inf")  # lines before it are not even out yet
+        return self.catch_up if max(time.time(), busy_until) - source_end > self.lag.threshold_s else 1.0
 
     # ---------------------------------------------------------------- voice lag (TTS worker and caption threads)
     def _look_at_waiting(self) -> None:
@@ -232,6 +253,8 @@ class DubStage:
             "dub_latency_p50_s": dub["p50"],  # flat copies for `rtvoice bench` budgets
             "dub_latency_p95_s": dub["p95"],
             "dub_lines": self.line_count,
+            "dub_catch_up": self.catch_up,
+            "dub_caught_up_lines": self.caught_up_lines,
             "dub_failed_lines": self.failed_lines,
             "dub_handoffs": list(self.handoffs),
             "tts": tts,
@@ -253,6 +276,9 @@ class DubStage:
             lines.append(f"voice behind the speaker: p50 {behind['p50']:.2f} s, p95 {behind['p95']:.2f} s, max "
                          f"{behind['max']:.2f} s; over {self.lag.threshold_s:g} s {s['voice_behind_episodes']} "
                          f"time(s), longest {s['voice_behind_longest_s']:.1f} s")
+        if self.caught_up_lines:
+            lines.append(f"voice: {self.caught_up_lines} line(s) spoken {self.catch_up:g}x faster to catch up with "
+                         f"the speaker")
         if hasattr(self.timeline, "report_line"):  # a track fitted to the source slots: what fitting did
             lines.append(self.timeline.report_line())
         return lines

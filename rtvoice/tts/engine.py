@@ -51,6 +51,7 @@ class Utterance:
     first_write_wait_s: float = 0.0  # of which the first write waited for room in a sink
     t_done: float | None = None  # last sample handed to the sinks
     samples: int = 0
+    speedup: float = 1.0  # on top of the voice's speed (see TtsEngine.speak)
     compute_s: float = 0.0
     underruns: int = 0
     report: SynthesisReport = field(default_factory=SynthesisReport)
@@ -146,13 +147,16 @@ class TtsEngine:
             self._started = True
         return self
 
-    def speak(self, text: str, tag: object = None) -> Utterance:
-        """Queue ``text``; returns at once. Empty text gives an utterance that is done at once."""
+    def speak(self, text: str, tag: object = None, speedup: float = 1.0) -> Utterance:
+        """Queue ``text``; returns at once. Empty text gives an utterance that is done at once. ``speedup``
+        speeds this text up on top of the options' speed (the voice's own duration control, not a stretch)."""
         if self._closed:
             raise RtvoiceError("the voice engine is closed")
+        if not 0.5 <= speedup <= 2.0:
+            raise ValueError(f"speedup must be within 0.5..2, got {speedup}")
         self._raise_error()
         self.start()
-        utt = Utterance(self._next_id, text, tag, t_submitted=time.perf_counter())
+        utt = Utterance(self._next_id, text, tag, t_submitted=time.perf_counter(), speedup=float(speedup))
         self._next_id += 1
         with self._idle:
             self._pending += 1
@@ -255,6 +259,7 @@ class TtsEngine:
         return {"id": u.id, "submitted_s": u.t_submitted - t0, "first_audio_s": u.first_audio_s,
                 "end_to_end_first_audio_s": u.end_to_end_first_audio_s,
                 "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
+                "speedup": u.speedup,
                 "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
 
     # ---------------------------------------------------------------- worker
@@ -304,7 +309,8 @@ class TtsEngine:
         offset = 0
         began = False
         try:
-            for chunk in self.synthesizer.stream(utt.text, utt.report, cancelled=self._cancel.is_set):
+            for chunk in self.synthesizer.stream(utt.text, utt.report, cancelled=self._cancel.is_set,
+                                                 speedup=utt.speedup):
                 if not began:
                     for sink in self.sinks:
                         sink.begin(utt)

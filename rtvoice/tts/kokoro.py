@@ -204,11 +204,13 @@ class KokoroSynthesizer:
             report.sentences = sentence_index + 1
 
     def stream(self, text: str, report: SynthesisReport | None = None,
-               cancelled: Callable[[], bool] | None = None) -> Iterator[Chunk]:
+               cancelled: Callable[[], bool] | None = None, speedup: float = 1.0) -> Iterator[Chunk]:
+        """As :meth:`rtvoice.tts.synthesis.Synthesizer.stream` (``speedup``: Kokoro's own speed control, which
+        also shortens the run: its cost follows the audio)."""
         report = report if report is not None else SynthesisReport()
         for sentence, piece, ids in self.pieces(text, report):
             t0 = time.perf_counter()
-            audio = soft_limit(self.voice.synthesize_ids(ids, self.options.speed) * self.gain)
+            audio = soft_limit(self.voice.synthesize_ids(ids, self.options.speed * speedup) * self.gain)
             spent = time.perf_counter() - t0
             report.compute_s += spent
             report.samples += len(audio)

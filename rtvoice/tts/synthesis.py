@@ -183,18 +183,21 @@ class Synthesizer:
             start, size = stop, min(size * 2, o.max_chunk_frames)
         return out
 
-    def piece_audio(self, ids: list[int], first_window: int | None = None) -> Iterator[tuple[np.ndarray, bool]]:
+    def piece_audio(self, ids: list[int], first_window: int | None = None,
+                    speedup: float = 1.0) -> Iterator[tuple[np.ndarray, bool]]:
         """Raw audio of one piece, window by window, with a last-window flag. Joined, the windows are
-        the whole-piece output. ``first_window`` frames (default ``first_chunk_frames``) come first."""
+        the whole-piece output. ``first_window`` frames (default ``first_chunk_frames``) come first;
+        ``speedup`` speeds the voice up beyond ``options.speed`` (a multiplier)."""
         v = self.voice
+        scales = (self.scales[0], self.scales[1] / speedup, self.scales[2])
         if not v.streaming:
-            audio = v.synthesize_whole(ids, self.scales, self.sid)
+            audio = v.synthesize_whole(ids, scales, self.sid)
             step = self.options.max_chunk_frames * v.hop
             starts = list(range(0, len(audio), step)) or [0]
             for i, start in enumerate(starts):
                 yield audio[start:start + step], i == len(starts) - 1
             return
-        enc = v.encode(ids, self.scales, self.sid)
+        enc = v.encode(ids, scales, self.sid)
         ctx = v.options.decoder_context
         z = None  # (1, channels, frames), filled up to z_to
         z_to = 0
@@ -213,8 +216,9 @@ class Synthesizer:
             yield v.decode_window(enc, z, start, stop), i == len(windows) - 1
 
     def stream(self, text: str, report: SynthesisReport | None = None,
-               cancelled: Callable[[], bool] | None = None) -> Iterator[Chunk]:
-        """Audio chunks for ``text``; empty or unsayable text yields nothing."""
+               cancelled: Callable[[], bool] | None = None, speedup: float = 1.0) -> Iterator[Chunk]:
+        """Audio chunks for ``text``; empty or unsayable text yields nothing. ``speedup``: a speed-up for this
+        text on top of ``options.speed`` (e.g. a dubbing voice catching up with the speaker)."""
         report = report if report is not None else SynthesisReport()
         rate = self.voice.sample_rate
         keep = int(self.options.join_pause_s * rate)
@@ -229,7 +233,7 @@ class Synthesizer:
             # the next piece starts with long windows (less context recomputed) instead of the ramp.
             ahead = 0.0 if t_first is None else report.samples / rate - (time.perf_counter() - t_first)
             first_window = self.options.max_chunk_frames if ahead >= self.options.ramp_ahead_s else None
-            for raw, last in self.piece_audio(ids, first_window):
+            for raw, last in self.piece_audio(ids, first_window, speedup):
                 audio = raw * gain
                 if first and piece > 0:
                     audio = self._trim_head(audio, keep // 3, ramp)
