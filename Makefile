@@ -57,7 +57,7 @@ run: build
 
 # --- tests ------------------------------------------------------------------------------------
 test: build sanitize fuzz-smoke bench-smoke
-	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -p no:cacheprovider; rc=$$?; \
+	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -p no:cacheprovider --durations=25; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test-fast: build

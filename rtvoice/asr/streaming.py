@@ -19,7 +19,8 @@ System"):
   last seconds of the previous final's audio with its words forced as the decoder prefix ("audio"; those
   words are decoded again and dropped from the result). The context is dropped after a final that looked
   hallucinated (it fell back to the 30 s window) and after a pause longer than ``context_reset_s``; a final
-  that hears nothing after its audio context is decoded again without it.
+  that hears nothing after its audio context is decoded again without it, and so is a partial once the
+  segment holds ``context_retry_s`` of audio (the next partials keep the context).
 - Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
   behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
 - Language detection (``WhisperConfig(language="auto")``, docs/translation.md "Which language is spoken"):
@@ -139,6 +140,10 @@ class StreamingConfig:
     max_previous_tokens: int = 96  # text context: at most this many tokens of earlier finals
     context_audio_s: float = 3.0  # audio context: whole words of the previous final within this many seconds
     context_reset_s: float = 10.0  # a pause longer than this (s) starts without context
+    # A partial that still hears nothing after its audio context once the segment holds this much audio (s)
+    # is decoded again without it, as a final is at once (Whisper may end the text at a change of voice: on
+    # speech_more/long, 19 partials in a row gave only the context words).
+    context_retry_s: float = 1.0
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
@@ -172,6 +177,8 @@ class StreamingConfig:
             raise ValueError(f"context_audio_s must be within 0..10 s, got {self.context_audio_s}")
         if self.context_reset_s < 0:
             raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
+        if self.context_retry_s < 0:
+            raise ValueError(f"context_retry_s must be >= 0, got {self.context_retry_s}")
 
     @property
     def text_context(self) -> bool:
@@ -191,7 +198,7 @@ class StreamingStats:
     finals: int = 0
     forced_splits: int = 0
     context_resets: int = 0  # context from earlier speech dropped (a hallucination or a long pause)
-    context_retries: int = 0  # finals decoded again without their audio context (nothing heard after it)
+    context_retries: int = 0  # decodes repeated without their audio context (nothing heard after it)
     fallbacks: int = 0  # decodes repeated on the full 30 s window
     # Language detection: finals per language decoded; finals in another language than the final before;
     # finals decoded again from scratch because their committed words were decoded in the stream's (other)
@@ -438,14 +445,15 @@ class StreamingRecognizer:
         return self._stream_language, None
 
     def _decode(self, end: int, word_timestamps: bool, fallback: bool, final: bool = False,
-                language: str | None = None) -> Transcript:
-        """Decode the open segment up to stream sample `end`, with its context; the result holds the segment's
-        own tokens, text and words only (word times from the segment start)."""
+                language: str | None = None, audio_context: bool = True) -> Transcript:
+        """Decode the open segment up to stream sample `end`, with its context (the audio context only with
+        `audio_context`); the result holds the segment's own tokens, text and words only (word times from the
+        segment start)."""
         usual = None
         if language is None:
             language, usual = self._language_for(end, final)
         context_tokens, start = self._context_tokens, self._context_start
-        if end - start > FULL_WINDOW_FRAMES * HOP or language == AUTO:
+        if end - start > FULL_WINDOW_FRAMES * HOP or language == AUTO or not audio_context:
             # Context and segment would not fit Whisper's 30 s; or the language is being detected, which must
             # hear this segment only (the previous speech is in the stream's language, the one in question).
             context_tokens, start = [], self._segment_start
@@ -468,12 +476,20 @@ class StreamingRecognizer:
                 detected.language_probability = result.language_probability
                 return detected
             return result
-        if context_tokens and fallback and len(result.tokens) <= len(context_tokens) + len(self._committed):
+        heard_nothing = context_tokens and len(result.tokens) <= len(context_tokens) + len(self._committed)
+        if heard_nothing and fallback:
             # Nothing heard after the context: Whisper may end the text at a change of voice or level (a
             # quiet speaker after a loud one). The segment is speech (the VAD said so): decode it alone.
             self.stats.context_retries += 1
             self._context_tokens, self._context_start = [], self._segment_start
             return self._decode(end, word_timestamps, fallback, final, language if usual is None else None)
+        if (heard_nothing and not self._committed
+                and end - self._segment_start >= self.config.context_retry_s * SAMPLE_RATE):
+            # The same for a partial, once the segment holds enough audio to hear words in; the context stays
+            # for the next decodes (their committed words, forced after it, carry them past the change).
+            self.stats.context_retries += 1
+            return self._decode(end, word_timestamps, fallback, final, language if usual is None else None,
+                                audio_context=False)
         if context_tokens:
             n_context = len(self.tokenizer.split_words(context_tokens))
             result.tokens = result.tokens[len(context_tokens):]

@@ -173,7 +173,11 @@ class WhisperConfig:
         default (whisper-tiny.en-ct2, sha256-verified).
     device: auto (CUDA when CTranslate2 sees a GPU), cpu or cuda.
     compute_type: CTranslate2 compute type; None for int8 on CPU and float16 on CUDA.
-    threads: CPU threads for one decode (0: CTranslate2's default).
+    threads: CPU threads for the encoder (0: CTranslate2's default).
+    decoder_threads: CPU threads for the decoder (generation, word alignment, language detection), a second
+        instance of the model; None: the encoder's instance and threads. A decoder step is a few small matrix
+        products, which a second thread slows down (tiny.en int8 on 2 cores, docs/asr.md "Threads"); the
+        encoder's large ones gain from it.
     beam_size: 1 for greedy decoding.
     language: language code for multilingual models (English-only models ignore it), or "auto": the
         multilingual model detects the language of each window it decodes (see ``transcribe``).
@@ -187,6 +191,7 @@ class WhisperConfig:
     device: str = "auto"
     compute_type: str | None = None
     threads: int = 0
+    decoder_threads: int | None = 1
     beam_size: int = 1
     language: str = "en"
     window: WindowRule = WindowRule()
@@ -201,6 +206,8 @@ class WhisperConfig:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
+        if self.decoder_threads is not None and self.decoder_threads < 0:
+            raise ValueError(f"decoder_threads must be >= 0 or None, got {self.decoder_threads}")
         if self.beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
         if self.model_dir is not None:
@@ -275,12 +282,19 @@ class WhisperRecognizer:
         if compute_type not in supported and compute_type not in ("default", "auto"):
             raise ModelError(f"compute type {compute_type!r} is not supported on {self.device} "
                              f"(supported: {', '.join(sorted(supported))})")
-        try:
-            self._model = ctranslate2.models.Whisper(
-                str(self.model_dir) if files is None else self.model_name, device=self.device,
-                compute_type=compute_type, intra_threads=config.threads, files=files)
-        except (RuntimeError, ValueError, OSError) as error:
-            raise ModelError(f"cannot load Whisper model from {self.model_dir}: {error}") from error
+        def load(threads: int):
+            try:
+                return ctranslate2.models.Whisper(
+                    str(self.model_dir) if files is None else self.model_name, device=self.device,
+                    compute_type=compute_type, intra_threads=threads, files=files)
+            except (RuntimeError, ValueError, OSError) as error:
+                raise ModelError(f"cannot load Whisper model from {self.model_dir}: {error}") from error
+
+        self._model = load(config.threads)
+        # The decoder's own instance (CPU only: CUDA has no threads to choose).
+        separate = (self.device == "cpu" and config.decoder_threads is not None
+                    and config.decoder_threads != config.threads)
+        self._decoder = load(config.decoder_threads) if separate else self._model
         self.compute_type = self._model.compute_type
         self.n_mels = self._model.n_mels
         self.multilingual = self._model.is_multilingual
@@ -311,7 +325,7 @@ class WhisperRecognizer:
         """(language to decode in, its probability, the most probable language) from an encoder output:
         the most probable language, unless it is below ``min_language_probability`` and there is a usual
         language, which then stays."""
-        guesses = [(code[2:-2], float(p)) for code, p in self._model.detect_language(encoded)[0]]
+        guesses = [(code[2:-2], float(p)) for code, p in self._decoder.detect_language(encoded)[0]]
         best, p_best = guesses[0]
         if usual is not None and best != usual and p_best < self.config.min_language_probability:
             return usual, dict(guesses).get(usual, 0.0), best
@@ -412,7 +426,7 @@ class WhisperRecognizer:
             encoded = np.asarray(self._model.encode(self._ct2.StorageView.from_array(features), to_cpu=True))
             languages, probabilities = [self._language_of(None)] * len(requests), [None] * len(requests)
             if languages[0] == AUTO:  # one detection per window, from the batch's encoder output
-                detected = self._model.detect_language(self._ct2.StorageView.from_array(encoded))
+                detected = self._decoder.detect_language(self._ct2.StorageView.from_array(encoded))
                 languages = [guesses[0][0][2:-2] for guesses in detected]
                 probabilities = [float(guesses[0][1]) for guesses in detected]
             t1 = time.perf_counter()
@@ -429,7 +443,7 @@ class WhisperRecognizer:
             for members in groups.values():
                 rows = encoded if len(members) == len(requests) else np.ascontiguousarray(encoded[members])
                 # One suppress_blank per group: only when no request forces a prefix (as transcribe does alone).
-                decoded = self._model.generate(
+                decoded = self._decoder.generate(
                     self._ct2.StorageView.from_array(rows), [prompts[i] for i in members],
                     beam_size=self.config.beam_size,
                     max_length=max(len(prompts[i]) + max_new[i] for i in members), return_scores=True,
@@ -477,7 +491,7 @@ class WhisperRecognizer:
         prompt = self.tokenizer.prompt(prefix, previous, language=language if self.multilingual else None, task=task)
         # A generous cap on the tokens for the audio present: a runaway repetition stops early.
         max_new = int(12 + 8 * seconds)
-        result = self._model.generate(
+        result = self._decoder.generate(
             encoded, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=not prefix,
         )[0]
@@ -530,7 +544,7 @@ class WhisperRecognizer:
             transcript.words = out
             return
         sot = self.tokenizer.sot_sequence_for(transcript.language if self.multilingual else None)
-        result = self._model.align(encoded, sot, [tokens + [self.tokenizer.eot]],
+        result = self._decoder.align(encoded, sot, [tokens + [self.tokenizer.eot]],
                                    max(n, 1))[0]
         pairs = np.asarray(result.alignments, dtype=np.int64).reshape(-1, 2)
         probs = np.asarray(result.text_token_probs, dtype=np.float64)

@@ -70,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
                                   streaming=StreamingConfig(partial_interval_s=args.partial_interval,
                                                             agreement=args.agreement, context=args.context),
                                   batching=not args.no_batching, voice=args.voice)
+        # One copy of the model: batched decoder steps are large enough to gain from --threads.
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
-                                threads=args.threads)
+                                threads=args.threads, decoder_threads=None)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
     if args.ray:

@@ -36,7 +36,7 @@ def deployment(replicas: int = 2, max_streams: int = 4, batching: bool = True, n
 
         name = serve.get_replica_context().replica_id.unique_id
         recognizer = WhisperRecognizer(WhisperConfig(model_dir=Path(model_dir) if model_dir else None,
-                                                     device=device, threads=threads))
+                                                     device=device, threads=threads, decoder_threads=None))
         out = Path(out_dir) / name if out_dir else None
         settings = ServerSettings(max_streams=max_streams, token=token, out_dir=out, batching=batching, name=name)
         return CaptionServer(recognizer, settings).app()
