@@ -327,6 +327,27 @@ def test_the_dubbed_voice_comes_back_on_the_socket():
     assert stats["type"] == "stats" and stats["dub_lines"] == len(finals) and stats["dub_failed_lines"] == 0
 
 
+def test_a_live_streams_voice_says_when_it_runs_behind_the_speaker():
+    """A live stream with the voice, a server whose lag threshold (0.2 s) is below what recognition alone
+    takes (a final comes ~0.5 s after the end of its speech): the first line already starts over it, so a
+    voice_lag event says so, once, with a lag over the threshold, before the stats."""
+    settings = ServerSettings(port=0, voice=True, voice_lag_s=0.2, limits=LIMITS)
+    running = RunningServer(CaptionServer(whisper(), settings)).start()
+    try:
+        with StreamClient(running.url, realtime=True, voice=True) as client:
+            send_recording(client, joined([load_speech(i) for i in ["spk1_snt1", "spk1_snt4"]]), realtime=True)
+            events = list(client.events(timeout=120))
+    finally:
+        running.stop()
+    lags = [e for e in events if e["type"] == "voice_lag"]
+    assert len(lags) == 1 and lags[0]["behind"] is True and lags[0]["lag_s"] > 0.2, lags
+    assert "behind the speaker" in lags[0]["message"] and lags[0]["stream"] == events[0]["stream"]
+    assert events.index(lags[0]) < len(events) - 1 and events[-1]["type"] == "stats"
+    assert events[-1]["voice_behind_episodes"] == 1
+    with pytest.raises(ValueError, match="voice_lag_s"):
+        ServerSettings(voice_lag_s=0)
+
+
 def test_a_voice_asked_of_a_server_without_one_is_refused(server):
     with pytest.raises(ServerError) as refused:
         StreamClient(server.url, voice=True).connect()

@@ -30,6 +30,9 @@ def register(subparsers) -> None:
                      help="with --ray: rtvoice servers (each with its model and --max-streams streams)")
     net.add_argument("--voice", action="store_true",
                      help="load the default voice: streams may ask for their finals spoken back (config 'voice')")
+    net.add_argument("--voice-lag-warning", type=float, default=2.0, metavar="S",
+                     help="send a live stream a voice_lag event when its voice runs more than S seconds behind "
+                          "the speaker, and again when it has caught up (default 2)")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, metavar="DIR",
                      help="write each stream's captions to DIR/<stream>.srt, .vtt and .jsonl (flushed at each final)")
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                                   out_dir=args.out, limits=limits,
                                   streaming=StreamingConfig(partial_interval_s=args.partial_interval,
                                                             agreement=args.agreement, context=args.context),
-                                  batching=not args.no_batching, voice=args.voice)
+                                  batching=not args.no_batching, voice=args.voice,
+                                  voice_lag_s=args.voice_lag_warning)
         # One copy of the model: batched decoder steps are large enough to gain from --threads.
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                 threads=args.threads, decoder_threads=None)

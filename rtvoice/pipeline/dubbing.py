@@ -41,14 +41,17 @@ class VoiceLag:
 
     Args:
         threshold_s: a lag over this many seconds is announced (once, until the voice has caught up).
-        status: called with each announcement (one line).
+        status: called with each announcement (one line); None: logged.
+        notify: called with each announcement as (behind, lag in s, the line), e.g. for a socket event.
     """
 
-    def __init__(self, threshold_s: float = 2.0, status: Callable[[str], None] | None = None) -> None:
+    def __init__(self, threshold_s: float = 2.0, status: Callable[[str], None] | None = None,
+                 notify: Callable[[bool, float, str], None] | None = None) -> None:
         if not threshold_s > 0:
             raise ValueError(f"the voice lag threshold must be > 0 s, got {threshold_s}")
         self.threshold_s = threshold_s
         self.status = status
+        self.notify = notify
         self.samples = Reservoir()  # lag (s) at each look
         self.line_lags: list[float] = []  # lag (s) of each line as it started playing, the first LINES_KEPT
         self.episodes = 0  # times it went over the threshold
@@ -69,21 +72,23 @@ class VoiceLag:
                 if lag_s > self.threshold_s:
                     self._behind_since, self._worst = now, lag_s
                     self.episodes += 1
-                    self._say(f"voice: {lag_s:.1f} s behind the speaker ({waiting} line(s) waiting)")
+                    self._say(True, lag_s, f"voice: {lag_s:.1f} s behind the speaker ({waiting} line(s) waiting)")
             else:
                 self._worst = max(self._worst, lag_s)
                 if line_start and lag_s <= self.threshold_s:
                     behind_for = now - self._behind_since
                     self.longest_s = max(self.longest_s, behind_for)
-                    self._say(f"voice: caught up with the speaker ({lag_s:.1f} s behind) after {behind_for:.1f} s "
-                              f"behind, at most {self._worst:.1f} s")
+                    self._say(False, lag_s, f"voice: caught up with the speaker ({lag_s:.1f} s behind) after "
+                                            f"{behind_for:.1f} s behind, at most {self._worst:.1f} s")
                     self._behind_since = None
 
-    def _say(self, line: str) -> None:
+    def _say(self, behind: bool, lag_s: float, line: str) -> None:
         if self.status is not None:
             self.status(line)
         else:
             log.info("%s", line)
+        if self.notify is not None:
+            self.notify(behind, lag_s, line)
 
     def stats(self, now: float | None = None) -> dict:
         with self._lock:

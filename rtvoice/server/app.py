@@ -86,6 +86,7 @@ class ServerSettings:
     max_line_chars: int = 42
     max_lines: int = 2
     voice: bool = False  # load the default Piper voice: streams may ask for their finals spoken back
+    voice_lag_s: float = 2.0  # a live stream's voice this far behind its speaker is announced (voice_lag)
     name: str = ""  # this server's name in ready events and /healthz (a Ray Serve replica's id)
     batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
     max_batch: int = 8
@@ -95,6 +96,8 @@ class ServerSettings:
             raise ValueError(f"max_streams must be within 1..256, got {self.max_streams}")
         if not 1 <= self.burst_s <= 120:
             raise ValueError(f"burst_s must be within 1..120 s, got {self.burst_s}")
+        if not self.voice_lag_s > 0:
+            raise ValueError(f"voice_lag_s must be > 0 s, got {self.voice_lag_s}")
         if not 1 <= self.max_batch <= 64:
             raise ValueError(f"max_batch must be within 1..64, got {self.max_batch}")
         if not 0 <= self.port <= 65535:

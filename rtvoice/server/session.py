@@ -89,7 +89,7 @@ class StreamSession:
         if config.voice:
             from rtvoice.server.voice import voice_stage
 
-            self.stage = voice_stage(server.voice, self)
+            self.stage = voice_stage(server.voice, self, settings.voice_lag_s)
             extra = self.stage.attach(self.source)
         self.pipeline = CaptionPipeline(self.source, server.recognizer, [*self.sinks, _Forward(self), *extra],
                                         settings.streaming, server.frontend_config, settings.pipeline,

@@ -6,6 +6,11 @@ Each final caption is spoken by the server's voice (one loaded Piper voice, a Tt
     {"type": "voice", "stream", "segment", "text", "sample_rate", "format": "s16le"}   (JSON)
     binary messages: that line's samples, s16le mono at sample_rate, as they are synthesised
     {"type": "voice_end", "stream", "segment", "samples"}                               (JSON)
+
+and, for a live stream, when the voice falls more than ``voice_lag_s`` behind the speaker and when it has
+caught up (rtvoice.pipeline.dubbing.VoiceLag, as ``rtvoice dub --lag-warning``):
+
+    {"type": "voice_lag", "stream", "behind": true|false, "lag_s", "message"}                (JSON)
 """
 
 from __future__ import annotations
@@ -42,12 +47,17 @@ class SocketVoiceSink(AudioSink):
                            "segment": getattr(utterance.tag, "segment", None), "samples": self._samples})
 
 
-def voice_stage(voice, session):
-    """A DubStage speaking a stream's finals into its socket."""
-    from rtvoice.pipeline.dubbing import DubStage
+def voice_stage(voice, session, lag_threshold_s: float = 2.0):
+    """A DubStage speaking a stream's finals into its socket, its lag announced as voice_lag events."""
+    from rtvoice.pipeline.dubbing import DubStage, VoiceLag
     from rtvoice.tts import TtsEngine
 
-    return DubStage(TtsEngine(voice, sinks=[SocketVoiceSink(session)]))
+    def announce(behind: bool, lag_s: float, line: str) -> None:
+        session.post({"type": "voice_lag", "stream": session.id, "behind": behind, "lag_s": round(lag_s, 3),
+                      "message": line})
+
+    lag = VoiceLag(lag_threshold_s, notify=announce)  # and logged, as before
+    return DubStage(TtsEngine(voice, sinks=[SocketVoiceSink(session)]), lag=lag)
 
 
 __all__ = ["SocketVoiceSink", "voice_stage"]
