@@ -22,6 +22,9 @@ class CaptionCollector:
     def write(self, event):
         self.events.append(event)
 
+    def close(self):
+        """A caption sink is closed at the end of its stage (nothing to release here)."""
+
     @property
     def finals(self):
         return [e for e in self.events if e.is_final]

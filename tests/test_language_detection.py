@@ -15,6 +15,7 @@ import pytest
 import sacrebleu
 import soundfile as sf
 
+from asr_support import CaptionCollector
 from multilingual_asr import english_word_rate, speech_multi_rows
 from rtvoice.asr import CaptionEvent, WhisperConfig, WhisperRecognizer
 from rtvoice.asr.whisper import HallucinationChecks
@@ -187,21 +188,13 @@ def test_a_line_whose_translation_fails_is_counted_and_the_next_ones_go_on(caplo
                 raise RuntimeError("the backend broke")
             return line.upper()
 
-    got = []
-
-    class Collect:
-        def write(self, event):
-            got.append(event)
-
-        def close(self):
-            pass
-
-    stage = TranslationStage(TranslatorRouter.of(FailsOnce(Pair("en", "pt"))), [Collect()])
+    collected = CaptionCollector()
+    stage = TranslationStage(TranslatorRouter.of(FailsOnce(Pair("en", "pt"))), [collected])
     stage.attach(None)
     for n, text in enumerate(["good one", "bad one", "good two", "bad two", "good three"]):
         stage.write(_final(text, "en", n))
     stage.finish(interrupted=False)
-    assert [e.text for e in got] == ["GOOD ONE", "GOOD TWO", "GOOD THREE"]
+    assert [e.text for e in collected.events] == ["GOOD ONE", "GOOD TWO", "GOOD THREE"]
     t = stage.stats()["translation"]
     assert t["failed_lines"] == 2 and t["translated_lines"] == 3
     assert sum("a line failed (the backend broke)" in r.message for r in caplog.records) == 1
@@ -213,21 +206,13 @@ def test_the_stage_routes_each_line_to_the_translator_of_its_language():
     first line, an English line passed through, a German line (no text backend) counted, never fatal."""
     lines = [("Hola, mi amigo.", "es"), ("Good morning.", "en"), ("Guten Morgen.", "de"),
              ("Bom dia a todos.", "pt"), ("Buenos días.", "es"), ("Gute Nacht.", "de")]
-    got = []
-
-    class Collect:
-        def write(self, event):
-            got.append(event)
-
-        def close(self):
-            pass
-
-    stage = TranslationStage(TranslatorRouter("en"), [Collect()])
+    collected = CaptionCollector()
+    stage = TranslationStage(TranslatorRouter("en"), [collected])
     stage.attach(None)
     for n, (text, language) in enumerate(lines):
         stage.write(_final(text, language, n))
     stage.finish(interrupted=False)
-    by_segment = {e.segment: e for e in got}
+    by_segment = {e.segment: e for e in collected.events}
     assert sorted(by_segment) == [0, 1, 3, 4]
     assert by_segment[1].text == "Good morning." and by_segment[1].source_language == "en"
     with open_translator("es", "en") as es, open_translator("pt", "en") as pt:

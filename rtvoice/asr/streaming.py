@@ -477,17 +477,17 @@ class StreamingRecognizer:
                 return detected
             return result
         heard_nothing = context_tokens and len(result.tokens) <= len(context_tokens) + len(self._committed)
-        if heard_nothing and fallback:
+        # A partial retries once the segment holds enough audio to hear words in.
+        partial_may_retry = (not self._committed
+                             and end - self._segment_start >= self.config.context_retry_s * SAMPLE_RATE)
+        if heard_nothing and (fallback or partial_may_retry):
             # Nothing heard after the context: Whisper may end the text at a change of voice or level (a
-            # quiet speaker after a loud one). The segment is speech (the VAD said so): decode it alone.
+            # quiet speaker after a loud one). The segment is speech (the VAD said so): decode it alone. A
+            # final drops the context for good; a partial keeps it for the next decodes (their committed
+            # words, forced after it, carry them past the change).
             self.stats.context_retries += 1
-            self._context_tokens, self._context_start = [], self._segment_start
-            return self._decode(end, word_timestamps, fallback, final, language if usual is None else None)
-        if (heard_nothing and not self._committed
-                and end - self._segment_start >= self.config.context_retry_s * SAMPLE_RATE):
-            # The same for a partial, once the segment holds enough audio to hear words in; the context stays
-            # for the next decodes (their committed words, forced after it, carry them past the change).
-            self.stats.context_retries += 1
+            if fallback:
+                self._context_tokens, self._context_start = [], self._segment_start
             return self._decode(end, word_timestamps, fallback, final, language if usual is None else None,
                                 audio_context=False)
         if context_tokens:
