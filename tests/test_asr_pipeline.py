@@ -172,13 +172,19 @@ def test_cli_errors_are_one_line(args, message, speech_recordings):
 # tiny.en's output moves with them. Each attempt keeps the <= 2 point bound; two reruns until the reference
 # run is made offset-matched.
 @pytest.mark.flaky(reruns=2)
-def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_recordings):  # noqa: F811
-    """dev_long (53 s, 115 words) played into a PulseAudio null sink and captured from its monitor as a
-    microphone gives the file path's captions: WER difference <= 2 points (one word is 0.9 points), with
-    latency figures from the capture clock."""
-    refs = [" ".join(r.text for r in speech_recordings)]
+def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_recordings, tmp_path):  # noqa: F811
+    """dev_long 18.6-41.7 s (23 s: two LibriVox utterances and three Harvard sentences, 5 speech segments, 50
+    words, each cut in the middle of a pause) played into a PulseAudio null sink and captured from its
+    monitor as a microphone gives the file path's captions: at most 2 word errors apart (as when the whole
+    53 s file was played: 2 points of 115 words), with latency figures from the capture clock."""
+    clip = tmp_path / "middle.wav"
+    sf.write(clip, dev_long.load()[int(18.6 * SR):int(41.66 * SR)], SR, subtype="PCM_16")
+    utterances = speech_recordings[3:8]
+    assert [r.id for r in utterances][::4] == ["sense_and_sensibility_01_austen_64kb-0920", "spk1_snt3"]
+    refs = [" ".join(r.text for r in utterances)]
+    words = len(refs[0].split())
     file_out = CaptionCollector()
-    CaptionPipeline(FileSource(dev_long.path), whisper(), [file_out]).run()
+    CaptionPipeline(FileSource(clip), whisper(), [file_out]).run()
     mic_out = CaptionCollector()
     pipeline = CaptionPipeline(MicSource("pulse"), whisper(), [mic_out])
     import threading
@@ -186,16 +192,16 @@ def test_microphone_captions_match_file_captions(pulse_server, dev_long, speech_
     runner = threading.Thread(target=lambda: setattr(pipeline, "result", pipeline.run()))
     runner.start()
     time.sleep(0.5)
-    pulse_server.play(dev_long.path)
+    pulse_server.play(clip)
     time.sleep(1.5)  # let the last segment end
     pipeline.request_stop()
     runner.join(120)
     stats = pipeline.result
     mic = " ".join(e.text for e in mic_out.finals)
     file = " ".join(e.text for e in file_out.finals)
-    assert len(mic_out.finals) == len(file_out.finals) == 11, (mic, file)
-    assert abs(wer(refs, [mic]) - wer(refs, [file])) <= 0.02, (mic, file)
+    assert len(mic_out.finals) == len(file_out.finals) == len(utterances), (mic, file)
+    assert abs(wer(refs, [mic]) - wer(refs, [file])) * words <= 2.01, (mic, file)
     assert stats["source"]["dropped"] == 0 and stats["source"]["device_overflow"] == 0
     latency = stats["latency"]
-    assert latency["final_after_speech_end_s"]["n"] == 11
-    assert latency["word_first_shown_s"]["n"] > 100
+    assert latency["final_after_speech_end_s"]["n"] == len(utterances)
+    assert latency["word_first_shown_s"]["n"] >= words - 5
