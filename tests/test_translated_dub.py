@@ -2,7 +2,7 @@
 
 - The Kokoro voice (Spanish, Portuguese) is understood back: multilingual Whisper base transcribes it
   with a bounded character error rate against the text it was given.
-- `rtvoice dub --translate-to pt` on a real recording: the dubbed track is in Portuguese (transcribed back
+- `rtvoice dub --realtime --translate-to pt` on a real recording: the dubbed track is in Portuguese (transcribed back
   against the Portuguese captions), each line starts at its source start unless the line before still
   speaks, no line is sped up beyond --max-speedup, and no translated line reached the voice before its
   source caption was final.
@@ -119,6 +119,29 @@ def test_dub_into_portuguese_places_fitted_lines_in_portuguese(tmp_path, two_utt
     for handoff in stats["dub_handoffs"]:  # the voice got each translated line after its source was final
         assert handoff["language"] == "pt" and handoff["spoken_at"] >= handoff["final_at"]
     assert len(stats["dub_handoffs"]) == 2
+
+
+@pytest.mark.slow
+def test_live_dub_prepares_lines_ahead_from_their_partials(tmp_path, two_utterances):
+    """Paced in real time, the voice synthesises a line's first piece from its partial captions' translation
+    while the speaker is still talking (rtvoice.pipeline.speculation), and a line starts with it once its
+    source is final (measured: both lines; the voice's first audio then ~0 ms instead of ~0.8 s). The
+    partials' translations are not counted as translated lines."""
+    path, _ = two_utterances
+    stats_path = tmp_path / "s.json"
+    result = subprocess.run([sys.executable, "-m", "rtvoice", "dub", str(path), "--realtime", "--translate-to", "pt",
+                             "--wav", str(tmp_path / "pt.wav"), "--stats", str(stats_path)], env=ENV,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(stats_path.read_text())
+    prepared, lines = stats["tts"]["prepared_first_pieces"], stats["tts"]["lines"]
+    assert prepared["used"] >= 1 and sum(line["prepared_first_piece"] for line in lines) == prepared["used"], prepared
+    assert "started with a first piece prepared" in result.stderr
+    translation = stats["translation"]
+    assert translation["translated_lines"] == 2 and translation["pairs"][0]["lines"] == 2
+    assert translation["partials_prepared_ahead"]["partials_translated"] >= 2
+    for handoff in stats["dub_handoffs"]:  # still: no line reached the voice before its source was final
+        assert handoff["spoken_at"] >= handoff["final_at"]
 
 
 def _voice_lines(voice, texts):

@@ -33,6 +33,10 @@ def register(subparsers) -> None:
                        help="live sources: a line that would start more than --lag-warning seconds behind the "
                             "speaker is spoken X times faster (the voice's own speed, not a stretch); 1: never "
                             "(default: as --max-speedup, 1.25 when translating, else 1)")
+    voice.add_argument("--prepare-ahead", action=argparse.BooleanOptionalAction, default=True,
+                       help="with --translate-to and a Kokoro voice: synthesise each line's first piece while the "
+                            "speaker is still talking, from the translation of the partial captions; it is spoken "
+                            "only if the final line's translation begins with it (default: on)")
     p.set_defaults(func=run)
 
 
@@ -88,5 +92,6 @@ def run(args: argparse.Namespace) -> int:
     if args.wav is None or args.play:
         sinks.append(PlaybackSink(device=args.output_device))
     lag = VoiceLag(args.lag_warning, status=lambda line: print(f"rtvoice dub: {line}", file=sys.stderr, flush=True))
-    stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up)
+    stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up,
+                     prepare_ahead=args.prepare_ahead)
     return run_captions(args, "dub", stage)

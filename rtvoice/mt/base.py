@@ -86,13 +86,14 @@ class Translator:
     def target(self) -> str:
         return self.pair.target
 
-    def translate(self, text: str) -> Translation:
-        """Translate one line (line breaks inside it are read as spaces). A blank line gives ''."""
+    def translate(self, text: str, timed: bool = True) -> Translation:
+        """Translate one line (line breaks inside it are read as spaces). A blank line gives ''. ``timed``
+        False: not counted in :meth:`stats` (a guess ahead of the line, not a line)."""
         line = " ".join(text.split())
         t0 = time.perf_counter()
         out = " ".join(self._translate(line).split()) if line else ""
         ms = (time.perf_counter() - t0) * 1e3
-        if line:
+        if line and timed:
             with self._timings_lock:
                 self._timings.append(ms)
         return Translation(text, out, ms)

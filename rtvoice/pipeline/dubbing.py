@@ -110,18 +110,23 @@ class DubStage:
         catch_up: live sources: a line that would start more than the lag threshold behind the speaker is
             spoken this much faster (the voice's own speed control; 1.0: never), so that a voice whose lines
             are longer than the speech they replace (a translation) does not fall ever further behind.
+        prepare_ahead: let a translation stage before this one have the voice synthesise a line's first piece
+            ahead, from the translation of its partial captions (rtvoice.pipeline.speculation; only voices that
+            cannot stream inside a piece, i.e. Kokoro, do it). Never changes what is said.
     """
 
     LINES_KEPT = 32
     HANDOFFS_KEPT = 1000
 
-    def __init__(self, engine, timeline=None, lag: VoiceLag | None = None, catch_up: float = 1.0):
+    def __init__(self, engine, timeline=None, lag: VoiceLag | None = None, catch_up: float = 1.0,
+                 prepare_ahead: bool = True):
         if not 1.0 <= catch_up <= 2.0:
             raise ValueError(f"the catch-up speed-up must be within 1..2, got {catch_up}")
         self.engine = engine
         self.timeline = timeline
         self.lag = lag or VoiceLag()
         self.catch_up = catch_up
+        self.prepares_ahead = prepare_ahead and engine.can_prepare
         self.caught_up_lines = 0  # lines spoken faster to catch up
         self._play_end = 0.0  # wall time at which a live listener has heard all the voice's audio so far
         self._waiting: deque = deque()  # (utterance, source end wall time) of lines not started yet
@@ -177,6 +182,12 @@ class DubStage:
             self.handoffs.append({"segment": event.segment, "final_at": round(source.emitted_at, 4),
                                   "spoken_at": round(time.time(), 4), "language": getattr(event, "language", None)})
         self._settle()
+
+    def prepare_line(self, text: str) -> bool:
+        """Have the voice synthesise the first piece of `text` (a guess at the next line) ahead, at the speed
+        a line whose speech ends now would get; True when it synthesised one (the voice was idle)."""
+        live = self._source is not None and self._source.live
+        return self.engine.prepare_first_piece(text, self._catch_up_speedup(time.time() if live else None))
 
     def _catch_up_speedup(self, source_end: float | None) -> float:
         """The speed-up for a line whose source speech ended at wall time `source_end`: ``catch_up`` when it
@@ -281,6 +292,11 @@ class DubStage:
             lines.append(f"voice behind the speaker: p50 {behind['p50']:.2f} s, p95 {behind['p95']:.2f} s, max "
                          f"{behind['max']:.2f} s; over {self.lag.threshold_s:g} s {s['voice_behind_episodes']} "
                          f"time(s), longest {s['voice_behind_longest_s']:.1f} s")
+        prepared = tts.get("prepared_first_pieces")
+        if prepared and prepared["prepared"]:
+            lines.append(f"voice: {prepared['used']} of {tts['spoken']} line(s) started with a first piece prepared "
+                         f"from the partial captions' translation ({prepared['prepared']} prepared, "
+                         f"{prepared['unused']} not spoken, {prepared['unused_compute_s']:.1f} s of synthesis unused)")
         if self.caught_up_lines:
             lines.append(f"voice: {self.caught_up_lines} line(s) spoken {self.catch_up:g}x faster to catch up with "
                          f"the speaker")

@@ -179,6 +179,7 @@ class TranslationStage:
 
     def __init__(self, translator, outputs: list, next_stage=None, owns_translator: bool = True):
         self.translator = translator if isinstance(translator, TranslatorRouter) else TranslatorRouter.of(translator)
+        self.preparer = None  # translates partials for the voice to prepare ahead (attach; speculation.py)
         self.owns_translator = owns_translator  # False: the caller closes it (one translator for many runs)
         self.outputs = CaptionFanout(outputs)
         self.next_stage = next_stage
@@ -200,11 +201,17 @@ class TranslationStage:
     def attach(self, source) -> list:
         if self.next_stage is not None:
             self._listeners = self.next_stage.attach(source)
+            if getattr(self.next_stage, "prepares_ahead", False):
+                from rtvoice.pipeline.speculation import FirstPiecePreparer
+
+                self.preparer = FirstPiecePreparer(self.translator, self.next_stage.prepare_line)
         self._worker.start()
         return [self]
 
     def write(self, event) -> None:
-        """Caption loop side: queue a final, return at once."""
+        """Caption loop side: queue a final, return at once (a partial goes to the preparer, if any)."""
+        if self.preparer is not None:
+            self.preparer.write(event)
         if not event.is_final or not event.text.strip():
             return
         with self._wake:
@@ -215,6 +222,8 @@ class TranslationStage:
     def finish(self, interrupted: bool) -> None:
         """Translate what is queued (it is short work; an interrupt still gets every caption it had),
         then close the translated outputs and the next stage."""
+        if self.preparer is not None:
+            self.preparer.close()
         with self._wake:
             self._closing = True
             self._wake.notify()
@@ -292,6 +301,8 @@ class TranslationStage:
                                "passed_through_lines": self.passed_through, "dropped_lines": self.dropped_lines,
                                "unsupported_lines": dict(router.unsupported_lines), "pairs": opened,
                                "final_to_translation_s": percentiles(self.final_to_translation_s)}}
+        if self.preparer is not None:
+            out["translation"]["partials_prepared_ahead"] = self.preparer.stats()
         if self.next_stage is not None:
             out.update(self.next_stage.stats())
         return out

@@ -163,6 +163,24 @@ class TtsEngine:
         self._queue.put(utt)
         return utt
 
+    @property
+    def can_prepare(self) -> bool:
+        """Whether this voice synthesises first pieces ahead (:meth:`prepare_first_piece`): a voice that cannot stream
+        inside a piece (Kokoro)."""
+        return hasattr(self.synthesizer, "prepare_first_piece")
+
+    def prepare_first_piece(self, text: str, speedup: float = 1.0) -> bool:
+        """Synthesise the first piece of a line that may come (rtvoice.tts.prepared), on the calling thread,
+        only while the voice is idle (nothing queued or being synthesised: it would take the CPU from a line
+        being spoken). Nothing is played; a later :meth:`speak` whose first piece matches starts with it.
+        True when a piece was synthesised."""
+        if not self.can_prepare or self._closed:
+            return False
+        with self._idle:
+            if self._pending:
+                return False
+        return self.synthesizer.prepare_first_piece(text, speedup)
+
     def cancel(self) -> None:
         """Barge-in: stop the current utterance after its current chunk, drop the queued ones, and
         silence what the sinks hold but have not played yet (the speaker's ring is emptied)."""
@@ -231,6 +249,9 @@ class TtsEngine:
             compute_s = self._compute_s
             counts = (self._underruns, self._finished, self._spoken, self._skipped_characters)
             lines = list(self._lines)
+        prepared = self.synthesizer.prepared.stats() if self.can_prepare else None
+        if prepared is not None:  # synthesis spent ahead is the voice's compute too, used or not
+            compute_s += prepared["compute_s"]
         out = {
             "tts_first_audio_s": first,
             "tts_first_audio_p50_s": first["p50"],  # flat copies for `rtvoice bench` budgets
@@ -250,6 +271,8 @@ class TtsEngine:
             "streaming_windows": self.voice.streaming,
             "lines": lines,
         }
+        if prepared is not None:
+            out["prepared_first_pieces"] = prepared
         for sink in self.sinks:
             out.update(sink.stats())
         return out
@@ -259,7 +282,7 @@ class TtsEngine:
         return {"id": u.id, "submitted_s": u.t_submitted - t0, "first_audio_s": u.first_audio_s,
                 "end_to_end_first_audio_s": u.end_to_end_first_audio_s,
                 "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
-                "speedup": u.speedup,
+                "speedup": u.speedup, "prepared_first_piece": u.report.prepared_first_piece,
                 "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
 
     # ---------------------------------------------------------------- worker

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from rtvoice.errors import ModelError
+from rtvoice.tts.prepared import PreparedPieces
 from rtvoice.tts.providers import ProviderChoice, choose_providers
 from rtvoice.tts.synthesis import Chunk, SynthesisOptions, SynthesisReport, soft_limit
 from rtvoice.tts.text import plan_pieces
@@ -186,6 +187,7 @@ class KokoroSynthesizer:
             raise ModelError(f"the Kokoro voice speaks as {voice.speaker}; --speaker {self.options.speaker!r} "
                              "does not apply")
         self.gain = (voice.gain if self.options.normalize else 1.0) * self.options.volume
+        self.prepared = PreparedPieces()
 
     def pieces(self, text: str, report: SynthesisReport) -> Iterator[tuple[int, int, list[int]]]:
         o = self.options
@@ -208,12 +210,42 @@ class KokoroSynthesizer:
         """As :meth:`rtvoice.tts.synthesis.Synthesizer.stream` (``speedup``: Kokoro's own speed control, which
         also shortens the run: its cost follows the audio)."""
         report = report if report is not None else SynthesisReport()
+        speed = self.options.speed * speedup
         for sentence, piece, ids in self.pieces(text, report):
             t0 = time.perf_counter()
-            audio = soft_limit(self.voice.synthesize_ids(ids, self.options.speed * speedup) * self.gain)
+            audio = self.prepared.take(self._key(ids, speed)) if report.pieces == 1 else None
+            report.prepared_first_piece |= audio is not None
+            if audio is None:
+                audio = self._synthesize(ids, speed)
             spent = time.perf_counter() - t0
             report.compute_s += spent
             report.samples += len(audio)
             yield Chunk(audio, sentence, piece, True, True, spent)
             if cancelled is not None and cancelled():
                 return
+
+    def _synthesize(self, ids: list[int], speed: float) -> np.ndarray:
+        return soft_limit(self.voice.synthesize_ids(ids, speed) * self.gain)
+
+    @staticmethod
+    def _key(ids: list[int], speed: float) -> tuple:
+        return tuple(ids), round(speed, 4)
+
+    def prepare_first_piece(self, text: str, speedup: float = 1.0) -> bool:
+        """Synthesise the first piece of ``text`` ahead (rtvoice.tts.prepared), on the calling thread; a line
+        spoken later with that first piece at that speed starts with it at once. False when there was
+        nothing to do (no speakable piece, or that piece is already prepared or being prepared)."""
+        ids = next((ids for _, _, ids in self.pieces(text, SynthesisReport())), None)
+        if not ids:
+            return False
+        speed = self.options.speed * speedup
+        key = self._key(ids, speed)
+        piece = self.prepared.claim(key)
+        if piece is None:
+            return False
+        t0, audio = time.perf_counter(), None
+        try:
+            audio = self._synthesize(ids, speed)
+        finally:
+            self.prepared.fulfil(key, piece, audio, time.perf_counter() - t0)
+        return True

@@ -118,6 +118,7 @@ class SynthesisReport:
     pieces: int = 0
     samples: int = 0
     compute_s: float = 0.0
+    prepared_first_piece: bool = False  # the first piece was synthesised ahead (rtvoice.tts.prepared)
 
 
 class Synthesizer:
