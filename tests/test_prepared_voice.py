@@ -131,3 +131,31 @@ def test_the_translation_stage_prepares_a_line_from_its_partial(portuguese, ahea
         assert any("started with a first piece prepared" in line for line in stage.report_lines())
     else:
         assert "partials_prepared_ahead" not in translation and tts["prepared_first_pieces"]["prepared"] == 0
+
+
+def test_a_line_that_begins_otherwise_stops_the_guess_being_synthesised(portuguese):
+    """A guess still being synthesised when a line with another first piece comes is stopped (ONNX Runtime's
+    terminate flag), so that it does not take the CPU from the line; the line is synthesised as usual."""
+    import threading
+    import time
+
+    voice, line, _ = portuguese
+    synthesizer = voice.synthesizer()
+    outcome = {}
+
+    def guess():
+        t0 = time.perf_counter()
+        outcome["synthesised"] = synthesizer.prepare_first_piece("Uma frase que ninguém disse.")
+        outcome["s"] = time.perf_counter() - t0
+
+    worker = threading.Thread(target=guess)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not synthesizer.prepared._pieces and time.monotonic() < deadline:  # the guess has been claimed
+        time.sleep(0.001)
+    chunk, report = _first_chunk(synthesizer, line)
+    worker.join(60)
+    assert not report.prepared_first_piece
+    assert outcome["synthesised"] is False and synthesizer.prepared.stats()["stopped"] == 1, outcome
+    plain, _ = _first_chunk(voice.synthesizer(), line)
+    np.testing.assert_array_equal(chunk.samples, plain.samples)

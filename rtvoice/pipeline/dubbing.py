@@ -296,7 +296,8 @@ class DubStage:
         if prepared and prepared["prepared"]:
             lines.append(f"voice: {prepared['used']} of {tts['spoken']} line(s) started with a first piece prepared "
                          f"from the partial captions' translation ({prepared['prepared']} prepared, "
-                         f"{prepared['unused']} not spoken, {prepared['unused_compute_s']:.1f} s of synthesis unused)")
+                         f"{prepared['unused']} not spoken, {prepared['stopped']} stopped half-way for a line that "
+                         f"began otherwise, {prepared['unused_compute_s']:.1f} s of synthesis unused)")
         if self.caught_up_lines:
             lines.append(f"voice: {self.caught_up_lines} line(s) spoken {self.catch_up:g}x faster to catch up with "
                          f"the speaker")

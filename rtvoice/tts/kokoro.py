@@ -158,12 +158,13 @@ class KokoroVoice:
         unknown = [p for p in phonemes if p not in self.vocab]
         return [self.vocab[p] for p in phonemes if p in self.vocab][:MAX_TOKENS - 2], unknown
 
-    def synthesize_ids(self, ids: list[int], speed: float = 1.0) -> np.ndarray:
-        """Raw audio (float32, 24 kHz) for one piece of phoneme ids."""
+    def synthesize_ids(self, ids: list[int], speed: float = 1.0, run_options=None) -> np.ndarray:
+        """Raw audio (float32, 24 kHz) for one piece of phoneme ids (``run_options``: ONNX Runtime's, e.g. to
+        stop the run from another thread)."""
         style = self.styles[self.speaker][min(len(ids), len(self.styles[self.speaker])) - 1][None, :]
         feeds = {"tokens": np.asarray([[0, *ids, 0]], dtype=np.int64), "style": style,
                  "speed": np.asarray([speed], dtype=np.float32)}
-        return self._session.run(None, feeds)[0].reshape(-1).astype(np.float32, copy=False)
+        return self._session.run(None, feeds, run_options)[0].reshape(-1).astype(np.float32, copy=False)
 
     def warm_up(self) -> None:
         """First run (ONNX Runtime's allocations: the first run is several times slower) and gain calibration."""
@@ -213,8 +214,12 @@ class KokoroSynthesizer:
         speed = self.options.speed * speedup
         for sentence, piece, ids in self.pieces(text, report):
             t0 = time.perf_counter()
-            audio = self.prepared.take(self._key(ids, speed)) if report.pieces == 1 else None
-            report.prepared_first_piece |= audio is not None
+            audio = None
+            if report.pieces == 1:
+                key = self._key(ids, speed)
+                self.prepared.stop_others(key)
+                audio = self.prepared.take(key)
+                report.prepared_first_piece = audio is not None
             if audio is None:
                 audio = self._synthesize(ids, speed)
             spent = time.perf_counter() - t0
@@ -224,8 +229,8 @@ class KokoroSynthesizer:
             if cancelled is not None and cancelled():
                 return
 
-    def _synthesize(self, ids: list[int], speed: float) -> np.ndarray:
-        return soft_limit(self.voice.synthesize_ids(ids, speed) * self.gain)
+    def _synthesize(self, ids: list[int], speed: float, run_options=None) -> np.ndarray:
+        return soft_limit(self.voice.synthesize_ids(ids, speed, run_options) * self.gain)
 
     @staticmethod
     def _key(ids: list[int], speed: float) -> tuple:
@@ -240,12 +245,18 @@ class KokoroSynthesizer:
             return False
         speed = self.options.speed * speedup
         key = self._key(ids, speed)
-        piece = self.prepared.claim(key)
+        import onnxruntime as ort
+
+        stop = ort.RunOptions()
+        piece = self.prepared.claim(key, stop)
         if piece is None:
             return False
         t0, audio = time.perf_counter(), None
         try:
-            audio = self._synthesize(ids, speed)
+            audio = self._synthesize(ids, speed, stop)
+        except Exception:
+            if not stop.terminate:  # stopped for a line that began otherwise: not a failure
+                raise
         finally:
             self.prepared.fulfil(key, piece, audio, time.perf_counter() - t0)
-        return True
+        return audio is not None

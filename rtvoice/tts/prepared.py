@@ -8,7 +8,9 @@ at once. Nothing prepared is ever played unless the line that is spoken begins w
 changes when a line's first audio is ready, never what is said.
 
 Pieces are keyed by (phoneme ids, speed). The latest ``SLOTS`` are kept; a line whose key is still being
-synthesised waits for that synthesis instead of starting a second one.
+synthesised waits for that synthesis instead of starting a second one, and a line whose key is not there
+stops the guesses still being synthesised (:meth:`PreparedPieces.stop_others`), so that they do not take
+the CPU from it.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ SLOTS = 2  # pieces kept: the one being prepared and the one before it (its line
 @dataclass
 class _Piece:
     ready: threading.Event = field(default_factory=threading.Event)
-    audio: np.ndarray | None = None  # None once ready: the synthesis failed
+    audio: np.ndarray | None = None  # None once ready: the synthesis failed or was stopped
     compute_s: float = 0.0
+    stop: object = None  # what stops its synthesis (an ONNX Runtime RunOptions: terminate = True)
 
 
 class PreparedPieces:
@@ -37,16 +40,17 @@ class PreparedPieces:
         self.prepared = 0  # syntheses run ahead
         self.used = 0  # lines that started with a prepared piece
         self.unused = 0  # prepared pieces dropped without being spoken (the line turned out otherwise)
+        self.stopped = 0  # guesses stopped half-way: a line that began otherwise needed the CPU
         self.compute_s = 0.0  # synthesis time (s) spent ahead, used or not
         self.unused_compute_s = 0.0
 
-    def claim(self, key: tuple) -> _Piece | None:
-        """Reserve ``key`` for a synthesis ahead (hand the result to :meth:`fulfil`): None when it is already
-        prepared or being prepared."""
+    def claim(self, key: tuple, stop: object = None) -> _Piece | None:
+        """Reserve ``key`` for a synthesis ahead (hand the result to :meth:`fulfil`; ``stop``: its ONNX Runtime
+        RunOptions, for :meth:`stop_others`): None when it is already prepared or being prepared."""
         with self._lock:
             if key in self._pieces:
                 return None
-            claimed = self._pieces[key] = _Piece()
+            claimed = self._pieces[key] = _Piece(stop=stop)
             while len(self._pieces) > SLOTS:
                 old_key = next(iter(self._pieces))
                 old = self._pieces.pop(old_key)
@@ -65,9 +69,18 @@ class PreparedPieces:
             if self._pieces.get(key) is not piece:  # dropped while it ran: a newer guess took its slot
                 self.unused += audio is not None
                 self.unused_compute_s += compute_s
-            elif audio is None:
+            elif audio is None:  # failed or stopped: what it ran is spent for nothing
                 del self._pieces[key]
+                self.unused_compute_s += compute_s
         piece.ready.set()  # a line waiting for it goes on (with its own synthesis if it failed)
+
+    def stop_others(self, key: tuple) -> None:
+        """A line whose first piece is ``key`` is being synthesised: stop every other guess still running."""
+        with self._lock:
+            running = [p for k, p in self._pieces.items() if k != key and not p.ready.is_set() and p.stop]
+            self.stopped += len(running)
+        for piece in running:
+            piece.stop.terminate = True
 
     def take(self, key: tuple, wait_s: float = 5.0) -> np.ndarray | None:
         """The prepared audio for ``key`` (waiting up to ``wait_s`` for one being synthesised), removed from
@@ -86,5 +99,5 @@ class PreparedPieces:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"prepared": self.prepared, "used": self.used, "unused": self.unused,
+            return {"prepared": self.prepared, "used": self.used, "unused": self.unused, "stopped": self.stopped,
                     "compute_s": round(self.compute_s, 3), "unused_compute_s": round(self.unused_compute_s, 3)}
