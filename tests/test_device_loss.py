@@ -55,8 +55,12 @@ def private_pulse():
 
 @pytest.fixture(scope="module")
 def two_utterances(tmp_path_factory, speech_recordings):
-    """Utterance 2 (2.99 s), 0.8 s of silence, utterance 3 (5.3 s), with their transcripts."""
-    first, second = speech_recordings[1], speech_recordings[2]
+    """A Harvard sentence (spk1_snt1, 2.87 s), 0.8 s of silence, a LibriVox utterance (5.3 s), with their
+    transcripts. (The first was LibriVox's "he was not an ill disposed young man" until a fresh-clone CI run
+    in which both tests here heard it, captured, as "not, an old-sposed young man?": WER 0.5, the very words
+    tiny.en hears differently with the CPU and the offset, docs/asr.md.)"""
+    first, second = speech_recordings[5], speech_recordings[2]
+    assert first.id == "spk1_snt1" and second.duration_s > 5
     audio = np.concatenate([first.load(), np.zeros(int(GAP_S * SR), np.float32), second.load()])
     path = tmp_path_factory.mktemp("loss") / "two.wav"
     sf.write(path, audio, SR, subtype="PCM_16")
@@ -109,7 +113,7 @@ def _check_outputs(out, first, second):
     events = [json.loads(line) for line in out["jsonl"].read_text().splitlines()]
     finals = [e for e in events if e["kind"] == "final"]
     assert events[-1]["kind"] == "final" and len(finals) == 2, finals
-    assert wer([first.text], [finals[0]["text"]]) <= 0.4, finals[0]  # tiny.en, captured: ~0.25
+    assert wer([first.text], [finals[0]["text"]]) <= 0.4, finals[0]  # tiny.en, captured: 0 here
     # The second utterance was cut CUT_S s in: its final holds its first words and not its last.
     spoken = second.text.split()
     heard = set(normalize_english(finals[1]["text"]).split())
