@@ -39,7 +39,7 @@ class FirstPiecePreparer:
         self._latest = None  # the partial waiting to be prepared
         self._wake = threading.Condition()
         self._closing = False
-        self._last_text: dict[int, str] = {}  # segment -> text of its partial last translated
+        self._last: tuple[int, str] | None = None  # (segment, text) of the partial last translated
         self.partials_translated = 0
         self.pieces_prepared = 0
         self.failures = 0
@@ -85,9 +85,9 @@ class FirstPiecePreparer:
 
     def _prepare(self, event) -> None:
         text = " ".join(event.text.split())
-        if self._last_text.get(event.segment) == text:
+        if self._last == (event.segment, text):
             return
-        self._last_text = {event.segment: text}
+        self._last = (event.segment, text)
         router = self.router
         source = getattr(event, "language", None) or router.source
         if source is None or source == router.target:
