@@ -233,6 +233,13 @@ def test_unreadable_files_are_one_line_errors(tmp_path, make, message):
     _one_line_error(run_cli([str(path), "--quiet"], text=True), message)
 
 
+@pytest.mark.parametrize("value", ["fast", "-1"])
+def test_a_bad_decoder_thread_count_is_a_usage_error(value, tmp_path):
+    result = run_cli([str(tmp_path / "any.wav"), "--decoder-threads", value, "--quiet"], text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--decoder-threads" in result.stderr and "expected auto or a thread count" in result.stderr
+
+
 def test_unknown_device_is_a_one_line_error():
     _one_line_error(run_cli(["--input-device", "nosuchdevice-xyz", "--quiet"], text=True), "no input device matches")
 

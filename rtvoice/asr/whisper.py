@@ -32,6 +32,8 @@ SECONDS_PER_ENCODER_FRAME = 0.02  # the encoder halves the frame rate
 DEFAULT_MODEL = "whisper-tiny.en-ct2"
 MULTILINGUAL_MODEL = "whisper-base-ct2"  # the packaged model for any --language but English
 DEVICES = ("auto", "cpu", "cuda")
+_DECODER_CHOICES: dict[tuple, dict] = {}  # decoder_threads="auto": timed once per model and thread count
+
 AUTO = "auto"  # --language auto: the multilingual model detects the language (see WhisperRecognizer.transcribe)
 TASKS = ("transcribe", "translate")  # translate: Whisper's own any-language → English task
 
@@ -175,9 +177,11 @@ class WhisperConfig:
     compute_type: CTranslate2 compute type; None for int8 on CPU and float16 on CUDA.
     threads: CPU threads for the encoder (0: CTranslate2's default).
     decoder_threads: CPU threads for the decoder (generation, word alignment, language detection), a second
-        instance of the model; None: the encoder's instance and threads. A decoder step is a few small matrix
-        products, which a second thread slows down (tiny.en int8 on 2 cores, docs/asr.md "Threads"); the
-        encoder's large ones gain from it.
+        instance of the model; None: the encoder's instance and threads; "auto" (the default): a one-thread
+        second instance if it decodes faster than the encoder's instance on this CPU, timed once per process
+        when the model loads (``WhisperRecognizer.decoder_choice``). A decoder step is a few small matrix
+        products: on an AVX-512 EPYC a second thread slows them down, on an AVX2-only one it speeds them up
+        (docs/asr.md "Threads"); the encoder's large products gain from it on both.
     beam_size: 1 for greedy decoding.
     language: language code for multilingual models (English-only models ignore it), or "auto": the
         multilingual model detects the language of each window it decodes (see ``transcribe``).
@@ -191,7 +195,7 @@ class WhisperConfig:
     device: str = "auto"
     compute_type: str | None = None
     threads: int = 0
-    decoder_threads: int | None = 1
+    decoder_threads: int | str | None = AUTO
     beam_size: int = 1
     language: str = "en"
     window: WindowRule = WindowRule()
@@ -206,8 +210,9 @@ class WhisperConfig:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
-        if self.decoder_threads is not None and self.decoder_threads < 0:
-            raise ValueError(f"decoder_threads must be >= 0 or None, got {self.decoder_threads}")
+        if not (self.decoder_threads is None or self.decoder_threads == AUTO
+                or (isinstance(self.decoder_threads, int) and self.decoder_threads >= 0)):
+            raise ValueError(f"decoder_threads must be >= 0, None or {AUTO!r}, got {self.decoder_threads!r}")
         if self.beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
         if self.model_dir is not None:
@@ -291,12 +296,17 @@ class WhisperRecognizer:
                 raise ModelError(f"cannot load Whisper model from {self.model_dir}: {error}") from error
 
         self._model = load(config.threads)
-        # The decoder's own instance (CPU only: CUDA has no threads to choose).
-        separate = (self.device == "cpu" and config.decoder_threads is not None
-                    and config.decoder_threads != config.threads)
-        self._decoder = load(config.decoder_threads) if separate else self._model
         self.compute_type = self._model.compute_type
         self.n_mels = self._model.n_mels
+        # The decoder's own instance (CPU only: CUDA has no threads to choose).
+        decoder_threads = 1 if config.decoder_threads == AUTO else config.decoder_threads
+        separate = self.device == "cpu" and decoder_threads is not None and decoder_threads != config.threads
+        choice_key = (self.model_name, self.device, compute_type, config.threads)
+        # with "auto": what was timed and chosen (once per process: a later load reuses it)
+        self.decoder_choice: dict | None = _DECODER_CHOICES.get(choice_key) if config.decoder_threads == AUTO else None
+        if self.decoder_choice is not None and not self.decoder_choice["separate"]:
+            separate = False
+        self._decoder = load(decoder_threads) if separate else self._model
         self.multilingual = self._model.is_multilingual
         self.detects_language = config.language == AUTO
         if self.detects_language and not self.multilingual:
@@ -308,12 +318,40 @@ class WhisperRecognizer:
         self._mel = WhisperLogMel(self.n_mels)
         self._ct2 = ctranslate2
         self._lock = threading.Lock()
+        if self.decoder_choice is None and separate and config.decoder_threads == AUTO:
+            self.decoder_choice = _DECODER_CHOICES[choice_key] = self._time_decoders()
+            if not self.decoder_choice["separate"]:
+                self._decoder = self._model
         self.decodes = 0
         self.fallbacks = 0
 
+    def _time_decoders(self, forced_tokens: int = 8, rounds: int = 3) -> dict:
+        """Time one greedy decode (`forced_tokens` forced steps and one free one, on a 10 s window of
+        encoded silence: the work of a typical partial decode) on the encoder's instance and on the one-thread
+        instance, alternately, `rounds` times after a warm-up each; the separate instance is kept if its
+        median is lower. Returns the medians (s) and the choice."""
+        encoded = self.encode(np.zeros(2 * SAMPLE_RATE, dtype=np.float32), 1000)
+        words = self.tokenizer.encode(" the" * forced_tokens)[:forced_tokens]
+        prompt = self.tokenizer.prompt(words, language="en" if self.multilingual else None)
+        times = {"shared_s": [], "separate_s": []}
+        for round_ in range(rounds + 1):
+            for name, model in (("shared_s", self._model), ("separate_s", self._decoder)):
+                t0 = time.perf_counter()
+                model.generate(encoded, [prompt], beam_size=1, max_length=len(prompt) + 1)
+                if round_:
+                    times[name].append(time.perf_counter() - t0)
+        choice = {name: round(float(np.median(values)), 5) for name, values in times.items()}
+        choice["separate"] = choice["separate_s"] < choice["shared_s"]
+        return choice
+
     def describe(self) -> str:
         detection = ", language detected" if self.detects_language else ""
-        return f"{self.model_name} on {self.device} ({self.compute_type}){detection}"
+        decoder = ""
+        if self.decoder_choice is not None:
+            copy = "its own one-thread copy" if self.decoder_choice["separate"] else "the same copy"
+            decoder = (f", decoder on {copy} (timed {self.decoder_choice['separate_s'] * 1e3:.0f} ms one-thread, "
+                       f"{self.decoder_choice['shared_s'] * 1e3:.0f} ms shared)")
+        return f"{self.model_name} on {self.device} ({self.compute_type}){detection}{decoder}"
 
     def _language_of(self, language: str | None) -> str | None:
         """The language a decode runs in: the given code, the configured one, or AUTO (detect)."""

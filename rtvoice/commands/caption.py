@@ -41,6 +41,18 @@ def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None
     src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
 
 
+def _decoder_threads(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = -1
+    if threads < 0:
+        raise argparse.ArgumentTypeError(f"expected auto or a thread count >= 0, got {value!r}")
+    return threads
+
+
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     """Input, recognition, voice-activity and caption-output options (shared with `rtvoice dub`)."""
     from rtvoice.asr.streaming import StreamingConfig
@@ -56,9 +68,10 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     asr.add_argument("--compute-type", default=None, help="CTranslate2 compute type (default int8 on CPU, "
                                                           "float16 on CUDA)")
     asr.add_argument("--threads", type=int, default=0, help="CPU threads for the encoder (0: CTranslate2 default)")
-    asr.add_argument("--decoder-threads", type=int, default=1, metavar="N",
-                     help="CPU threads for the decoder, a second copy of the model (default 1: faster than 2 for "
-                          "the small steps of decoding; 0: one copy, --threads for both)")
+    asr.add_argument("--decoder-threads", type=_decoder_threads, default="auto", metavar="N",
+                     help="CPU threads for the decoder, a second copy of the model (0: one copy, --threads for "
+                          "both; default auto: a one-thread copy where it decodes faster on this CPU, timed at "
+                          "start)")
     asr.add_argument("--beam-size", type=int, default=1, help="1 = greedy")
     asr.add_argument("--language", default="en",
                      help="language code (any but en runs the packaged multilingual base), or auto: detected on "
