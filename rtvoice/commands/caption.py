@@ -212,7 +212,6 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
         source.close()
         raise
-    print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
     outputs = CaptionFanout(sinks)
     extra = stage.attach(source) if stage is not None else []
     clear = TerminalWriter.CLEAR if sys.stderr.isatty() else ""  # a partial may be on the line
@@ -221,6 +220,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         print(f"{clear}rtvoice {name}: {line}", file=sys.stderr, flush=True)
 
     pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config, status=status)
+    # Said once everything is loaded (the front end's models take 0.5-1.5 s on 2 cores): capture starts now.
+    print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
 
     def on_signal(signum, frame):
         if pipeline._stop.is_set():  # a second signal: give up at once
