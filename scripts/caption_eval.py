@@ -39,13 +39,13 @@ def shared_data() -> Path:
 def main() -> int:
     from rtvoice.asr import WhisperConfig
     from rtvoice.asr.streaming import CONTEXTS, StreamingConfig
+    from rtvoice.commands.caption import decoder_threads_argument
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="speech,speech_more", help="comma-separated folders of the shared data")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--decoder-threads", type=lambda v: v if v == "auto" else int(v),
-                        default=WhisperConfig.decoder_threads,
-                        help="threads of the decoder's own model copy (0: one copy for encoder and decoder)")
+    parser.add_argument("--decoder-threads", type=decoder_threads_argument, default=WhisperConfig.decoder_threads,
+                        help="as rtvoice caption's: auto, or the threads of the decoder's own model copy (0: one copy)")
     parser.add_argument("--realtime", action="store_true", help="pace the long files in real time")
     parser.add_argument("--context", choices=CONTEXTS, default=StreamingConfig.context)
     parser.add_argument("--partial-interval", type=float, default=StreamingConfig.partial_interval_s)
@@ -71,8 +71,8 @@ def main() -> int:
     streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
                                 agreement=args.agreement)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
-    print(f"{recognizer.describe()}, {args.threads} threads (decoder {args.decoder_threads}: "
-          f"{recognizer.decoder_choice}), {pacing}, context={streaming.context}, "
+    print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
+          f"{pacing}, context={streaming.context}, "
           f"agreement={streaming.agreement}, partial interval {streaming.partial_interval_s} s")
     results = []
     for name in args.sets.split(","):

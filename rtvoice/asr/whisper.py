@@ -298,15 +298,6 @@ class WhisperRecognizer:
         self._model = load(config.threads)
         self.compute_type = self._model.compute_type
         self.n_mels = self._model.n_mels
-        # The decoder's own instance (CPU only: CUDA has no threads to choose).
-        decoder_threads = 1 if config.decoder_threads == AUTO else config.decoder_threads
-        separate = self.device == "cpu" and decoder_threads is not None and decoder_threads != config.threads
-        choice_key = (self.model_name, self.device, compute_type, config.threads)
-        # with "auto": what was timed and chosen (once per process: a later load reuses it)
-        self.decoder_choice: dict | None = _DECODER_CHOICES.get(choice_key) if config.decoder_threads == AUTO else None
-        if self.decoder_choice is not None and not self.decoder_choice["separate"]:
-            separate = False
-        self._decoder = load(decoder_threads) if separate else self._model
         self.multilingual = self._model.is_multilingual
         self.detects_language = config.language == AUTO
         if self.detects_language and not self.multilingual:
@@ -318,10 +309,23 @@ class WhisperRecognizer:
         self._mel = WhisperLogMel(self.n_mels)
         self._ct2 = ctranslate2
         self._lock = threading.Lock()
-        if self.decoder_choice is None and separate and config.decoder_threads == AUTO:
-            self.decoder_choice = _DECODER_CHOICES[choice_key] = self._time_decoders()
-            if not self.decoder_choice["separate"]:
-                self._decoder = self._model
+        # The decoder's own instance (CPU only: CUDA has no threads to choose). With "auto", decoder_choice
+        # says what was timed and chosen (once per process: a later load reuses it).
+        self._decoder, self.decoder_choice = self._model, None
+        decoder_threads = 1 if config.decoder_threads == AUTO else config.decoder_threads
+        if self.device == "cpu" and decoder_threads is not None and decoder_threads != config.threads:
+            if config.decoder_threads != AUTO:
+                self._decoder = load(decoder_threads)
+            else:
+                key = (self.model_name, self.device, compute_type, config.threads)
+                choice = _DECODER_CHOICES.get(key)
+                if choice is None or choice["separate"]:
+                    self._decoder = load(decoder_threads)
+                if choice is None:
+                    choice = _DECODER_CHOICES[key] = self._time_decoders()
+                if not choice["separate"]:
+                    self._decoder = self._model
+                self.decoder_choice = choice
         self.decodes = 0
         self.fallbacks = 0
 

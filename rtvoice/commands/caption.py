@@ -41,7 +41,8 @@ def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None
     src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
 
 
-def _decoder_threads(value: str) -> int | str:
+def decoder_threads_argument(value: str) -> int | str:
+    """--decoder-threads: auto or a thread count >= 0."""
     if value == "auto":
         return value
     try:
@@ -68,7 +69,7 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     asr.add_argument("--compute-type", default=None, help="CTranslate2 compute type (default int8 on CPU, "
                                                           "float16 on CUDA)")
     asr.add_argument("--threads", type=int, default=0, help="CPU threads for the encoder (0: CTranslate2 default)")
-    asr.add_argument("--decoder-threads", type=_decoder_threads, default="auto", metavar="N",
+    asr.add_argument("--decoder-threads", type=decoder_threads_argument, default="auto", metavar="N",
                      help="CPU threads for the decoder, a second copy of the model (0: one copy, --threads for "
                           "both; default auto: a one-thread copy where it decodes faster on this CPU, timed at "
                           "start)")
