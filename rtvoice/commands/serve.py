@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     asr.add_argument("--partial-interval", type=float, default=0.3, metavar="S",
                      help="decode a growing segment again after this much new audio (s)")
     from rtvoice.asr.streaming import CONTEXTS
-    from rtvoice.server.app import SERVER_STREAMING
+    from rtvoice.server.policy import SERVER_STREAMING
 
     asr.add_argument("--agreement", type=int, default=SERVER_STREAMING.agreement, metavar="N",
                      help="commit words once N consecutive partial hypotheses agree on them "

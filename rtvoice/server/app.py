@@ -34,6 +34,7 @@ from rtvoice.server.overlay import OverlayError, OverlayHub, OverlayStyle, overl
 from rtvoice.server.protocol import PROTOCOL_VERSION, Limits, ProtocolError, close_reason, parse_config, \
     tokens_match
 from rtvoice.server.session import OutboxLimits, StreamSession
+from rtvoice.server.policy import SERVER_STREAMING
 from rtvoice.server.shared_model import SharedRecognizer
 
 
@@ -55,11 +56,6 @@ def check_bind(host: str, token: str | None) -> None:
                            f"(clients send it in their config or an 'Authorization: Bearer' header)")
 
 
-# The server's streaming policy: LocalAgreement-3 without context, not the single-feed default (agreement 2,
-# context "both"), because many streams share the cores and context makes every decode longer. Measured on the
-# quiet 2-core machine (bench/server_capacity.py, 4 real-time streams, batching on, one run each, 14:22-14:25
-# UTC): final p95 0.99 s with this policy, 1.64 s with the single-feed one (docs/server.md). `rtvoice serve --context/--agreement` choose.
-SERVER_STREAMING = StreamingConfig(agreement=3, context="none")
 
 
 @dataclass(frozen=True)
