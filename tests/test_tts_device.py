@@ -18,6 +18,9 @@ from rtvoice.tts import CallbackSink, PlaybackSink, SynthesisOptions, TtsEngine
 
 
 @pytest.mark.slow
+# Real device timing: once, on a loaded CI run, the native path's capture correlated 0.90 (a glitch in the
+# PulseAudio round trip; above 0.99 on the runs before), so it reruns; the message says what was counted.
+@pytest.mark.flaky(reruns=2)
 @pytest.mark.parametrize("native", [
     pytest.param(True, marks=pytest.mark.skipif(not native_audio.available(), reason="built without PortAudio headers")),
     False])
@@ -42,7 +45,8 @@ def test_spoken_line_reaches_the_device_intact(pulse_server, native):  # noqa: F
     played = soxr.resample(np.concatenate(synthesised), voice().sample_rate, 16000).astype(np.float32)
     assert len(captured) > len(played)
     lag, correlation = best_alignment(captured, played)
-    assert correlation > 0.99, correlation
     stats = engine.stats()
+    assert correlation > 0.99, (correlation, f"underruns {stats['underruns']}, playback status flags "
+                                             f"{playback.status_flags}, capture {capture.stats.as_dict()}")
     assert stats["underruns"] == 0 and utterance.underruns == 0
     assert capture.stats.as_dict()["callback_path"] == ("native" if native else "python")
