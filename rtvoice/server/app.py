@@ -31,10 +31,10 @@ from rtvoice.errors import RtvoiceError
 from rtvoice.pipeline.engine import PipelineConfig
 from rtvoice.server.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from rtvoice.server.overlay import OverlayError, OverlayHub, OverlayStyle, overlay_page
+from rtvoice.server.policy import SERVER_STREAMING
 from rtvoice.server.protocol import PROTOCOL_VERSION, Limits, ProtocolError, close_reason, parse_config, \
     tokens_match
 from rtvoice.server.session import OutboxLimits, StreamSession
-from rtvoice.server.policy import SERVER_STREAMING
 from rtvoice.server.shared_model import SharedRecognizer
 
 
@@ -54,8 +54,6 @@ def check_bind(host: str, token: str | None) -> None:
     if not is_loopback(host) and not token:
         raise RtvoiceError(f"--host {host} is reachable from other machines: give --token SECRET "
                            f"(clients send it in their config or an 'Authorization: Bearer' header)")
-
-
 
 
 @dataclass(frozen=True)
