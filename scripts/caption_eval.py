@@ -1,6 +1,7 @@
 """Accuracy and latency of live captions on every English speech set (a measurement, not a test).
 
     PYTHONPATH=. python scripts/caption_eval.py [--sets speech,speech_more] [--context text] [--realtime]
+    PYTHONPATH=. python scripts/caption_eval.py --compute-free --no-offline --file shuffled.wav:shuffled.txt
 
 For each set of ../shared/data (RTVOICE_SHARED_DATA): its long file (speech/dev_long.wav, 53 s;
 speech_more/long.wav, 437 s) through the whole caption pipeline (source → front end VAD/endpointer →
@@ -12,7 +13,9 @@ counts compute time as if live and so is only meaningful while the machine keeps
 - clips: every utterance of the set decoded whole, on its own, by rtvoice's recognizer.
 
 WER with jiwer after rtvoice.metrics.text.normalize_english, over all words of the set. ``--json`` writes
-every figure and the final captions.
+every figure and the final captions. ``--compute-free``: the virtual clock counts no compute, so the latencies
+are the policy's own and the same under any load (deterministic). ``--file WAV:TRANSCRIPT`` evaluates another
+arrangement of the clips (scripts/join_clips.py makes them) after the sets (``--sets ''`` for none).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def shared_data() -> Path:
 
 def main() -> int:
     from rtvoice.asr import WhisperConfig
-    from rtvoice.asr.streaming import CONTEXTS, StreamingConfig
+    from rtvoice.asr.streaming import COMMIT_BOUNDARIES, CONTEXTS, StreamingConfig
     from rtvoice.commands.caption import decoder_threads_argument
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -50,6 +53,12 @@ def main() -> int:
     parser.add_argument("--context", choices=CONTEXTS, default=StreamingConfig.context)
     parser.add_argument("--partial-interval", type=float, default=StreamingConfig.partial_interval_s)
     parser.add_argument("--agreement", type=int, default=StreamingConfig.agreement, help="LocalAgreement-n")
+    parser.add_argument("--commit-boundary", choices=COMMIT_BOUNDARIES, default=StreamingConfig.commit_boundary)
+    parser.add_argument("--min-word-probability", type=float, default=StreamingConfig.min_word_probability)
+    parser.add_argument("--no-prepared-finals", action="store_true")
+    parser.add_argument("--compute-free", action="store_true", help="latency on a clock that counts no compute")
+    parser.add_argument("--file", action="append", default=[], metavar="WAV:TRANSCRIPT",
+                        help="also a joined file and its transcript (text file)")
     parser.add_argument("--no-offline", action="store_true", help="skip the offline peers")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="write the figures here")
@@ -68,20 +77,36 @@ def main() -> int:
 
     recognizer = WhisperRecognizer(WhisperConfig(device=args.device, threads=args.threads,
                                                   decoder_threads=args.decoder_threads))
+    if args.compute_free and args.realtime:
+        parser.error("--compute-free is for files read as fast as possible, not --realtime")
+    if args.compute_free:
+        from rtvoice.metrics.clock import VirtualClock
+
+        VirtualClock._advance = lambda self: None  # only the audio's arrival moves the clock
     streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
-                                agreement=args.agreement)
+                                agreement=args.agreement, commit_boundary=args.commit_boundary,
+                                min_word_probability=args.min_word_probability,
+                                prepare_finals=not args.no_prepared_finals)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
     print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
           f"{pacing}, context={streaming.context}, "
-          f"agreement={streaming.agreement}, partial interval {streaming.partial_interval_s} s")
-    results = []
-    for name in args.sets.split(","):
+          f"agreement={streaming.agreement}, commit boundary {streaming.commit_boundary} "
+          f"(p >= {streaming.min_word_probability}), prepared finals {streaming.prepare_finals}, "
+          f"partial interval {streaming.partial_interval_s} s{', compute-free clock' if args.compute_free else ''}")
+    inputs = []
+    for name in filter(None, args.sets.split(",")):
         folder = shared_data() / name
         with open(folder / "manifest.tsv", newline="") as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
         long_row = next(r for r in rows if r["id"] in ("dev_long", "long"))
-        clips = [r for r in rows if r is not long_row]
-        reference = normalize_english(long_row["transcript"])
+        inputs.append((name, folder / long_row["wav"], long_row["transcript"],
+                       [dict(r, path=folder / r["wav"]) for r in rows if r is not long_row]))
+    for spec in args.file:
+        wav, _, text = spec.partition(":")
+        inputs.append((Path(wav).stem, Path(wav), Path(text).read_text(encoding="utf-8"), []))
+    results = []
+    for name, wav, transcript, clips in inputs:
+        reference = normalize_english(transcript)
 
         finals = []
 
@@ -90,7 +115,7 @@ def main() -> int:
                 if event.is_final:
                     finals.append(event)
 
-        pipeline = CaptionPipeline(FileSource(folder / long_row["wav"], realtime=args.realtime), recognizer,
+        pipeline = CaptionPipeline(FileSource(wav, realtime=args.realtime), recognizer,
                                    [Collect()], streaming, config=PipelineConfig(clock="real" if args.realtime
                                                                                  else "virtual"))
         stats = pipeline.run()
@@ -99,21 +124,24 @@ def main() -> int:
         committed, final = percentiles(latency.word_committed), percentiles(latency.final_after_speech_end)
         asr = stats["asr"]
         result = {
-            "set": name, "file": long_row["wav"], "audio_s": round(stats["audio_seconds"], 1),
+            "set": name, "file": str(wav), "audio_s": round(stats["audio_seconds"], 1),
             "streaming_wer": round(jiwer.wer(reference, streamed), 4),
             "committed_p50_s": committed["p50"], "committed_p95_s": committed["p95"], "final_p95_s": final["p95"],
             "finals": len(finals), "fallbacks": asr["fallbacks"], "context_resets": asr["context_resets"],
             "context_retries": asr["context_retries"], "skipped_partials": asr["skipped_partials"],
-            "discarded_partials": asr["discarded_partials"], "wall_s": round(stats["wall_seconds"], 1),
+            "discarded_partials": asr["discarded_partials"], "prepared_finals": asr["prepared_finals"],
+            "prepared_unused": asr["prepared_unused"], "partial_decode_s_p50": asr["partial_decode_s_p50"],
+            "final_decode_s_p95": asr["final_decode_s_p95"], "wall_s": round(stats["wall_seconds"], 1),
         }
         if not args.no_offline:
-            texts, seconds = offline_long_form(recognizer, [folder / long_row["wav"]])
+            texts, seconds = offline_long_form(recognizer, [wav])
             result["offline_long_form_wer"] = round(jiwer.wer(reference, normalize_english(texts[0])), 4)
             result["ratio"] = (round(result["streaming_wer"] / result["offline_long_form_wer"], 3)
                                if result["offline_long_form_wer"] else None)
+        if not args.no_offline and clips:
             t0 = time.perf_counter()
             clip_refs = [normalize_english(r["transcript"]) for r in clips]
-            clip_hyps = [normalize_english(recognizer.transcribe(sf.read(folder / r["wav"], dtype="float32")[0],
+            clip_hyps = [normalize_english(recognizer.transcribe(sf.read(r["path"], dtype="float32")[0],
                                                                  word_timestamps=False).text) for r in clips]
             result["clips_offline_wer"] = round(jiwer.wer(" ".join(clip_refs), " ".join(clip_hyps)), 4)
             result["clips_s"] = round(time.perf_counter() - t0, 1)

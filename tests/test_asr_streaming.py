@@ -37,6 +37,53 @@ def test_agreed_prefix_stops_at_a_word_both_hypotheses_finished(rec):
     assert agreed_prefix([a, _tokens(rec, " She")], 2, rec.tokenizer.starts_word) == 2
 
 
+def test_a_word_the_older_hypothesis_ends_with_is_committed_when_both_are_sure_of_it(rec):
+    starts = rec.tokenizer.starts_word
+    older = _tokens(rec, " He was not an ill")
+    newer = _tokens(rec, " He was not an ill disposed")
+    sure = [[0.9] * len(older), [0.9] * len(newer)]
+    text = lambda n: rec.tokenizer.decode(newer[:n])  # noqa: E731
+    # "all": the older hypothesis shows no word after "ill", so "ill" may still be growing.
+    assert text(agreed_prefix([older, newer], 0, starts)) == " He was not an"
+    # "newest": the newer one shows the next word begin, and both are sure of "ill".
+    assert text(agreed_prefix([older, newer], 0, starts, "newest", sure, 0.5)) == " He was not an ill"
+    unsure = [[0.9] * (len(older) - 1) + [0.3], [0.9] * len(newer)]
+    assert text(agreed_prefix([older, newer], 0, starts, "newest", unsure, 0.5)) == " He was not an"
+    assert text(agreed_prefix([older, newer], 0, starts, "newest", None, 0.5)) == " He was not an"  # unknown
+    # The newest must show the boundary itself: a word at the end of both may still be growing.
+    assert text(agreed_prefix([older, older], 0, starts, "newest", [sure[0], sure[0]], 0.5)) == " He was not an"
+    # A word the newer hypothesis continues ("ill" + "-") is not a whole word in it.
+    hyphen = _tokens(rec, " He was not an ill-disposed")
+    assert rec.tokenizer.decode(hyphen[:agreed_prefix([older, hyphen], 0, starts, "newest",
+                                                      [sure[0], [0.9] * len(hyphen)], 0.5)]) == " He was not an"
+
+
+def test_the_newest_boundary_commits_words_sooner(rec, speech_recordings):
+    """Words are committed at an earlier decode point, on real utterances, and the finals stay right."""
+    chosen = speech_recordings[0:2] + speech_recordings[5:7]
+
+    def commit_points(config):
+        """For each utterance, the decode point (index) at which each of its words was committed."""
+        points, finals = [], []
+        for r in chosen:
+            events, _ = stream_segment(rec, r.load(), config)
+            at = []
+            for k, e in enumerate(events[:-1]):
+                at += [k] * max(0, len(e.committed.split()) - len(at))
+            at += [len(events) - 1] * max(0, len(events[-1].text.split()) - len(at))  # the rest by the final
+            points.append(at)
+            finals.append(events[-1].text)
+        return points, wer([r.text for r in chosen], finals)
+
+    strict, strict_wer = commit_points(StreamingConfig(commit_boundary="all"))
+    sooner, sooner_wer = commit_points(StreamingConfig(commit_boundary="newest", min_word_probability=0.5))
+    pairs = [(a, b) for s, n in zip(strict, sooner) for a, b in zip(s, n)]
+    earlier = sum(b < a for a, b in pairs)
+    later = sum(b > a for a, b in pairs)
+    assert earlier >= 5 and earlier >= 3 * later, (earlier, later, len(pairs))
+    assert sooner_wer <= strict_wer + 0.05, (sooner_wer, strict_wer)
+
+
 def test_closing_punctuation_ends_a_word_but_a_hyphen_does_not(rec):
     tok = rec.tokenizer
     assert tok.starts_word(tok.encode(" word")[0])

@@ -21,6 +21,14 @@ System"):
   hallucinated (it fell back to the 30 s window) and after a pause longer than ``context_reset_s``; a final
   that hears nothing after its audio context is decoded again without it, and so is a partial once the
   segment holds ``context_retry_s`` of audio (the next partials keep the context).
+- Prepared finals (``StreamingConfig.prepare_finals``, with the VAD's per-chunk speech probabilities passed
+  to :meth:`accept_speech_probabilities` after :meth:`follow_speech`): the endpointer reports an end of
+  speech only after ``min_silence`` of silence, at the sample where that silence began plus ``pad_after``.
+  A partial decode point in such a silence waits until the VAD has told whether it lasts ``pad_after``; if
+  it does, the point decodes the final instead, on exactly the audio that end will cover, keeps it, and
+  takes it as the point's partial hypothesis. The end, when it comes there, emits the kept final: its
+  decode overlaps the endpointer's wait. Later decode points in that silence are not decoded; speech that
+  resumes drops the kept final (counted).
 - Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
   behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
 - Language detection (``WhisperConfig(language="auto")``, docs/translation.md "Which language is spoken"):
@@ -52,6 +60,7 @@ from rtvoice.metrics.percentiles import Reservoir
 PARTIAL = "partial"
 FINAL = "final"
 CONTEXTS = ("none", "text", "audio", "both")
+COMMIT_BOUNDARIES = ("all", "newest")
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,14 @@ class StreamingConfig:
     # the more" for "Had he married a more"; the previous text and audio settle them).
     agreement: int = 2
     min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
+    # Where a commit may end: "all": every agreeing hypothesis shows the next word begin; "newest": the
+    # newest does, and an older one may end with the word when each of its tokens has at least
+    # min_word_probability in both (a word at the very end of a decode is often still a guess). Measured on
+    # the compute-free clock (docs/asr.md, "Sooner commits"): "newest" at 0.5 commits p50 0.29 s after the
+    # word against 0.40-0.42 s, with 1 + 73 errors against 1 + 75 on dev_long and speech_more/long, and
+    # 88 + 111 against 98 + 109 on two reshufflings of the clips nobody tuned on.
+    commit_boundary: str = "newest"
+    min_word_probability: float = 0.5
     context: str = "both"
     max_previous_tokens: int = 96  # text context: at most this many tokens of earlier finals
     context_audio_s: float = 3.0  # audio context: whole words of the previous final within this many seconds
@@ -144,6 +161,7 @@ class StreamingConfig:
     # is decoded again without it, as a final is at once (Whisper may end the text at a change of voice: on
     # speech_more/long, 19 partials in a row gave only the context words).
     context_retry_s: float = 1.0
+    prepare_finals: bool = True  # decode a final while the endpointer waits out the silence (module docstring)
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
@@ -179,6 +197,11 @@ class StreamingConfig:
             raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
         if self.context_retry_s < 0:
             raise ValueError(f"context_retry_s must be >= 0, got {self.context_retry_s}")
+        if self.commit_boundary not in COMMIT_BOUNDARIES:
+            raise ValueError(f"commit_boundary must be one of {', '.join(COMMIT_BOUNDARIES)}, "
+                             f"got {self.commit_boundary!r}")
+        if not 0.0 <= self.min_word_probability <= 1.0:
+            raise ValueError(f"min_word_probability must be within 0..1, got {self.min_word_probability}")
 
     @property
     def text_context(self) -> bool:
@@ -200,6 +223,9 @@ class StreamingStats:
     context_resets: int = 0  # context from earlier speech dropped (a hallucination or a long pause)
     context_retries: int = 0  # decodes repeated without their audio context (nothing heard after it)
     fallbacks: int = 0  # decodes repeated on the full 30 s window
+    prepared_finals: int = 0  # finals decoded while the endpointer waited, and emitted as they were
+    prepared_unused: int = 0  # finals prepared in a silence that was not the end (speech resumed)
+    silent_partials: int = 0  # decode points not decoded: silence after a prepared final
     # Language detection: finals per language decoded; finals in another language than the final before;
     # finals decoded again from scratch because their committed words were decoded in the stream's (other)
     # language; the language the stream was locked to (or None).
@@ -256,19 +282,90 @@ class _AudioHistory:
             self.base += cut
 
 
-def agreed_prefix(hypotheses: list[list[int]], committed: int, starts_word: Callable[[int], bool]) -> int:
-    """Length of the token prefix that all `hypotheses` share, cut back to a word boundary shown by all of
-    them, and never shorter than `committed`."""
+def agreed_prefix(hypotheses: list[list[int]], committed: int, starts_word: Callable[[int], bool],
+                  boundary: str = "all", probabilities: list[list[float]] | None = None,
+                  min_probability: float = 0.0) -> int:
+    """Length of the token prefix that all `hypotheses` (oldest first) share, cut back to a word boundary,
+    and never shorter than `committed`.
+
+    boundary "all": every hypothesis shows a word starting after the prefix. "newest": the newest does, and
+    an older one may instead end there, provided each token of that last word has at least
+    `min_probability` in every hypothesis (`probabilities`: per token, as the hypotheses)."""
     k = min(len(h) for h in hypotheses)
     first = hypotheses[0]
     for i in range(committed, k):
         if any(h[i] != first[i] for h in hypotheses[1:]):
             k = i
             break
+    newest, older = hypotheses[-1], hypotheses[:-1]
     for j in range(k, committed, -1):
         if all(j < len(h) and starts_word(h[j]) for h in hypotheses):
             return j
+        if (boundary == "newest" and j < len(newest) and starts_word(newest[j])
+                and all(j == len(h) or starts_word(h[j]) for h in older)
+                and _last_word_sure(hypotheses, probabilities, j, starts_word, min_probability)):
+            return j
     return committed
+
+
+def _last_word_sure(hypotheses, probabilities, j: int, starts_word, min_probability: float) -> bool:
+    """Every token of the word that ends at token `j` has at least `min_probability` in every hypothesis."""
+    if min_probability <= 0:
+        return True
+    if probabilities is None or any(len(p) < j for p in probabilities):
+        return False
+    first = j - 1
+    while first > 0 and not starts_word(hypotheses[-1][first]):
+        first -= 1
+    return all(min(p[first:j]) >= min_probability for p in probabilities)
+
+
+class _SpeechFollower:
+    """The VAD's per-chunk speech probabilities, followed as the endpointer follows them: where each trailing
+    silence began (its first chunk under `neg_threshold` after speech) and where speech resumed (the next
+    chunk at `threshold` or more). Samples are stream samples."""
+
+    def __init__(self, threshold: float, neg_threshold: float, pad_after: int, chunk: int):
+        self.threshold, self.neg_threshold = threshold, neg_threshold
+        self.pad_after, self.chunk = pad_after, chunk
+        self.silences: list[list] = []  # [start, resumed or None], in stream order
+        self.known_end = 0  # probabilities are known for every chunk ending by this sample
+        self._in_speech = False
+
+    def accept(self, starts, probabilities) -> None:
+        for start, probability in zip(np.asarray(starts).tolist(), np.asarray(probabilities).tolist()):
+            if start < self.known_end:
+                continue  # already seen
+            if probability >= self.threshold:
+                if self.silences and self.silences[-1][1] is None:
+                    self.silences[-1][1] = start
+                self._in_speech = True
+            elif probability < self.neg_threshold and self._in_speech:
+                self.silences.append([start, None])
+                self._in_speech = False
+            self.known_end = start + self.chunk
+
+    def known_through(self, sample: int) -> bool:
+        """Every chunk that ends by `sample` has been heard."""
+        return self.known_end >= sample // self.chunk * self.chunk
+
+    def chunk_end(self, sample: int) -> int:
+        """End of the chunk that holds sample `sample` - 1."""
+        return -(-sample // self.chunk) * self.chunk
+
+    def drop_before(self, sample: int) -> None:
+        self.silences = [s for s in self.silences if s[1] is None or s[1] >= sample]
+
+
+_WAIT = object()  # a decode point that waits for the VAD (see StreamingRecognizer._prepare_due)
+
+
+@dataclass
+class _PreparedFinal:
+    silence: list  # the follower's [start, resumed] it was prepared in
+    end: int  # the stream sample the decode ran to: the endpointer's end, should this silence end the segment
+    context: tuple  # (context start sample, context tokens) it was decoded with
+    result: Transcript
 
 
 class StreamingRecognizer:
@@ -300,6 +397,7 @@ class StreamingRecognizer:
         self._segment_start: int | None = None
         self._committed: list[int] = []
         self._hypotheses: list[list[int]] = []
+        self._hypothesis_probs: list[list[float]] = []  # token probabilities of each of _hypotheses
         self._next_partial = 0
         self._partials_shown = 0
         # Context from earlier speech (see StreamingConfig.context).
@@ -312,6 +410,10 @@ class StreamingRecognizer:
         self._detects = bool(getattr(recognizer, "detects_language", False))
         self._stream_language: str | None = None  # the language of the last final
         self._agreeing = 0  # finals in a row surely detected in the stream's language
+        # Prepared finals (see the module docstring).
+        self._speech: _SpeechFollower | None = None
+        self._prepared: _PreparedFinal | None = None
+        self._silence_seen = -1  # start of the last trailing silence considered for a prepared final
 
     # -- state -----------------------------------------------------------------------------------------------
     @property
@@ -324,8 +426,66 @@ class StreamingRecognizer:
         return self._audio.end
 
     def partial_due(self) -> bool:
-        """The audio has reached the next partial decode point of the open segment."""
-        return self.in_segment and self._audio.end >= self._next_partial
+        """The audio has reached the next decode point of the open segment (a partial's, or a prepared final's)."""
+        return self._due() is not None
+
+    def follow_speech(self, threshold: float, neg_threshold: float, pad_after: int, chunk: int) -> None:
+        """Prepared finals (``StreamingConfig.prepare_finals``): the caller will pass the VAD's speech
+        probabilities to :meth:`accept_speech_probabilities`; `threshold`, `neg_threshold` and `pad_after`
+        (samples) are the endpointer's, `chunk` the VAD's chunk (samples). Decode points then wait until
+        the probabilities of the chunks before them are known."""
+        if self.config.prepare_finals:
+            self._speech = _SpeechFollower(threshold, neg_threshold, int(pad_after), int(chunk))
+
+    def accept_speech_probabilities(self, starts, probabilities) -> None:
+        """The VAD's speech probability (0..1) of each chunk, by the stream sample it starts at; in stream
+        order, no later than the audio they cover is decoded."""
+        if self._speech is not None and len(starts):
+            self._speech.accept(starts, probabilities)
+
+    def _reach(self) -> int:
+        """Decode points up to this stream sample may be decoded: the audio is there and, with prepared
+        finals, the speech probabilities of the chunks before them."""
+        if self._speech is None:
+            return self._audio.end
+        return min(self._audio.end, self._speech.known_end + self._speech.chunk - 1)
+
+    def _prepare_due(self):
+        """What the decode point reached now should be, with prepared finals: (silence, end) of a final to
+        prepare in its place, when the point lies in a silence of the open segment that has lasted pad_after
+        (the endpointer's end would be `end`); _WAIT while the VAD has not yet told whether it does; None:
+        an ordinary partial. Silences that ended sooner are passed over."""
+        follower = self._speech
+        if follower is None or self._prepared is not None or self._next_partial > self._reach():
+            return None
+        for silence in follower.silences:
+            start, resumed = silence
+            if start <= self._silence_seen or start <= self._segment_start:
+                continue
+            if self._next_partial < start:
+                return None
+            end = start + follower.pad_after
+            ready = follower.chunk_end(end)
+            if resumed is not None and resumed < ready:
+                self._silence_seen = start  # speech resumed within pad_after: not an end
+                continue
+            if follower.known_end < ready or self._audio.end < end:
+                return _WAIT
+            return silence, end
+        return None
+
+    def _due(self) -> tuple | None:
+        """The decode point reached, if any: ("prepare", silence, end) or ("partial", sample)."""
+        if not self.in_segment:
+            return None
+        prepare = self._prepare_due()
+        if prepare is _WAIT:
+            return None
+        if prepare is not None:
+            return ("prepare", *prepare)
+        if self._next_partial <= self._reach():
+            return ("partial", self._next_partial)
+        return None
 
     @property
     def _interval(self) -> int:
@@ -342,8 +502,13 @@ class StreamingRecognizer:
 
     def _open(self, start: int) -> None:
         """A segment (or the rest of a split one) begins at stream sample `start`."""
+        if self._prepared is not None:
+            self._prepared = None
+            self.stats.prepared_unused += 1
+        if self._speech is not None:
+            self._speech.drop_before(start)
         self._segment_start = start
-        self._committed, self._hypotheses = [], []
+        self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
         self._start_partial_grid()
         self._partials_shown = 0
         pause = None if self._last_speech_end is None else start - self._last_speech_end
@@ -400,22 +565,33 @@ class StreamingRecognizer:
         if self._audio.end - self._segment_start > self.config.max_segment_s * SAMPLE_RATE:
             events += self._split_long_segment()
         if decode:
-            while self.partial_due():  # every decode point reached, in order
-                events += self._partial(self._next_partial)
+            while (due := self._due()) is not None:  # every decode point reached, in order
+                events += self._prepare(*due[1:]) if due[0] == "prepare" else self._partial_point(due[1])
         return events
 
     def partial(self, decode: bool = True) -> list[CaptionEvent]:
         """Live use: if a decode point has been reached, decode at the latest one reached (earlier ones not
-        decoded are counted as skipped). With ``decode=False`` (the caller is behind) it is skipped too."""
-        if not self.partial_due():
+        decoded are counted as skipped), or prepare the final a silence calls for (see the module docstring).
+        With ``decode=False`` (the caller is behind) it is skipped too."""
+        due = self._due()
+        if due is None:
             return []
-        latest = self._next_partial + (self._audio.end - self._next_partial) // self._interval * self._interval
+        reach = self._reach()
+        latest = self._next_partial + (reach - self._next_partial) // self._interval * self._interval
         self.stats.skipped_partials += (latest - self._next_partial) // self._interval
+        self._next_partial = latest
         if not decode:
             self.stats.skipped_partials += 1
             self._next_partial = latest + self._interval
+            if due[0] == "prepare":
+                self._silence_seen = due[1][0]
             return []
-        return self._partial(latest)
+        prepare = self._prepare_due()
+        if prepare is _WAIT:
+            return []
+        if prepare is not None:
+            return self._prepare(*prepare)
+        return self._partial_point(latest)
 
     def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
         """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
@@ -444,8 +620,13 @@ class StreamingRecognizer:
             return AUTO, self._stream_language
         return self._stream_language, None
 
+    @property
+    def _wants_token_probs(self) -> bool:
+        return self.config.commit_boundary == "newest" and self.config.min_word_probability > 0
+
     def _decode(self, end: int, word_timestamps: bool, fallback: bool, final: bool = False,
-                language: str | None = None, audio_context: bool = True) -> Transcript:
+                language: str | None = None, audio_context: bool = True,
+                token_probabilities: bool | None = None) -> Transcript:
         """Decode the open segment up to stream sample `end`, with its context (the audio context only with
         `audio_context`); the result holds the segment's own tokens, text and words only (word times from the
         segment start)."""
@@ -463,16 +644,19 @@ class StreamingRecognizer:
             # The context words end the previous text: not given twice.
             previous = self._previous[:len(self._previous) - len(context_tokens)][-self.config.max_previous_tokens:]
         extra = {} if language is None else {"language": language, "usual_language": usual}
+        if (not final if token_probabilities is None else token_probabilities) and self._wants_token_probs:
+            extra["token_probabilities"] = True
         result = self.recognizer.transcribe(audio, prefix=context_tokens + self._committed, previous=previous,
                                             word_timestamps=word_timestamps, fallback=fallback, **extra)
         if result.prefix_dropped:
             # Another language than the stream's: the committed words (and any context) were in the wrong
             # language. The segment is decoded from scratch in the detected one.
             self.stats.language_redecodes += 1
-            self._committed, self._hypotheses = [], []
+            self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
             if context_tokens:
                 self._context_tokens, self._context_start = [], self._segment_start
-                detected = self._decode(end, word_timestamps, fallback, language=result.language)
+                detected = self._decode(end, word_timestamps, fallback, language=result.language,
+                                        token_probabilities=token_probabilities)
                 detected.language_probability = result.language_probability
                 return detected
             return result
@@ -489,10 +673,11 @@ class StreamingRecognizer:
             if fallback:
                 self._context_tokens, self._context_start = [], self._segment_start
             return self._decode(end, word_timestamps, fallback, final, language if usual is None else None,
-                                audio_context=False)
+                                audio_context=False, token_probabilities=token_probabilities)
         if context_tokens:
             n_context = len(self.tokenizer.split_words(context_tokens))
             result.tokens = result.tokens[len(context_tokens):]
+            result.token_probs = result.token_probs[len(context_tokens):]
             result.text = self.tokenizer.decode(result.tokens)
             shift = (self._segment_start - start) / SAMPLE_RATE
             result.words = [Word(w.text, max(w.start - shift, 0.0), max(w.end - shift, 0.0), w.probability)
@@ -512,22 +697,79 @@ class StreamingRecognizer:
         offset = self._segment_start / SAMPLE_RATE
         return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
 
+    def _partial_point(self, end: int) -> list[CaptionEvent]:
+        """A partial decode point: decoded, unless it lies in the silence a final was prepared in (nothing new
+        to hear, and a commit would change the final's prefix)."""
+        prepared = self._prepared
+        if prepared is not None:
+            resumed = prepared.silence[1]
+            if resumed is None or resumed + self._speech.chunk > end:
+                self.stats.silent_partials += 1
+                self._next_partial = end + self._interval
+                return []
+            self._prepared = None  # speech resumed: not the end
+            self.stats.prepared_unused += 1
+        return self._partial(end)
+
+    def _prepare(self, silence: list, end: int) -> list[CaptionEvent]:
+        """At a decode point past `end`: decode the open segment's final as it will be if the endpointer ends
+        the segment at `end` (the speech probabilities say it may), keep it, and take it as this point's
+        partial hypothesis too (it is a decode of the segment so far: nothing is wasted if speech resumes)."""
+        self._silence_seen = silence[0]
+        self._next_partial += self._interval
+        if end - self._segment_start < HOP:
+            return []
+        # A final may change the segment's state (context dropped, language redecoded): not before it is one.
+        saved = (self._committed, self._hypotheses, self._hypothesis_probs, self._context_tokens,
+                 self._context_start, self.stats.context_retries, self.stats.language_redecodes)
+        # No fallback: a decode that looks hallucinated is discarded, as a partial's is, and the final then
+        # decoded (with its fallback) when the end comes; a speculative 30 s window would put live streams behind.
+        result = self._decode(end, word_timestamps=True, fallback=False, final=True,
+                              token_probabilities=self._wants_token_probs)
+        (self._committed, self._hypotheses, self._hypothesis_probs, self._context_tokens,
+         self._context_start, self.stats.context_retries, self.stats.language_redecodes) = saved
+        self.stats.partial_decodes += 1
+        self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        if not result.problems and len(result.tokens) > len(self._committed):
+            self._prepared = _PreparedFinal(silence, end, (self._context_start, list(self._context_tokens)), result)
+        return self._hypothesis(result, end)
+
+    def _take_prepared(self, end: int, forced: bool) -> _PreparedFinal | None:
+        """The prepared final, if it is this segment's final: the end it was prepared for, nothing committed
+        or changed in the context since."""
+        prepared, self._prepared = self._prepared, None
+        if prepared is None:
+            return None
+        if (not forced and prepared.end == end
+                and prepared.result.tokens[:len(self._committed)] == self._committed
+                and prepared.context == (self._context_start, self._context_tokens)):
+            self.stats.prepared_finals += 1
+            return prepared
+        self.stats.prepared_unused += 1
+        return None
+
     def _partial(self, end: int) -> list[CaptionEvent]:
         """Decode the segment up to stream sample `end` (a decode point) and emit a partial caption."""
         self._next_partial = end + self._interval
         result = self._decode(end, word_timestamps=self.config.partial_word_times, fallback=False)
         self.stats.partial_decodes += 1
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        return self._hypothesis(result, end)
+
+    def _hypothesis(self, result: Transcript, end: int) -> list[CaptionEvent]:
+        """A decode of the segment up to stream sample `end`: LocalAgreement, and the partial caption."""
         if result.problems:
             self.stats.discarded_partials += 1
             return []
         hypothesis = result.tokens
         self._hypotheses = (self._hypotheses + [hypothesis])[-self.config.agreement:]
+        self._hypothesis_probs = (self._hypothesis_probs + [result.token_probs])[-self.config.agreement:]
         if (len(self._hypotheses) == self.config.agreement
                 and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE
                 and not (self._detects and self._stream_language is None)):
-            self._committed = hypothesis[:agreed_prefix(self._hypotheses, len(self._committed),
-                                                        self.tokenizer.starts_word)]
+            self._committed = hypothesis[:agreed_prefix(
+                self._hypotheses, len(self._committed), self.tokenizer.starts_word, self.config.commit_boundary,
+                self._hypothesis_probs, self.config.min_word_probability)]
         committed_text = self.tokenizer.decode(self._committed)
         unstable_text = self.tokenizer.decode(hypothesis[len(self._committed):])
         if not (committed_text + unstable_text).strip():
@@ -601,11 +843,16 @@ class StreamingRecognizer:
         self._last_speech_end = int(round(words[-1].end * SAMPLE_RATE)) if words else None
 
     def _final(self, end: int, forced: bool) -> list[CaptionEvent]:
+        prepared = self._take_prepared(end, forced)
         if end - self._segment_start < HOP:
             return []
-        fallbacks = self.recognizer.fallbacks
-        result = self._decode(end, word_timestamps=True, fallback=True, final=True)
-        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
+        if prepared is not None:
+            # Decoded while the endpointer waited: the same audio, prefix and context as a decode now.
+            result = prepared.result
+        else:
+            fallbacks = self.recognizer.fallbacks
+            result = self._decode(end, word_timestamps=True, fallback=True, final=True)
+            self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
         self.stats.final_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         if not result.text.strip() and not self._partials_shown:
             return []

@@ -150,10 +150,32 @@ class Transcript:
     detected: str | None = None  # with detection: the detector's most probable language (may differ: see below)
     prefix_dropped: bool = False  # detection chose another language than the forced prefix's: decoded without it
     task: str = "transcribe"
+    # With ``token_probabilities``: the model's probability (0..1) of each of ``tokens`` at its step (forced
+    # tokens included), from the decoder's logits; else empty.
+    token_probs: list[float] = field(default_factory=list)
 
     @property
     def suspicious(self) -> bool:
         return bool(self.problems)
+
+
+def _cpu_device():
+    import ctranslate2
+
+    return ctranslate2.Device.cpu
+
+
+def _token_probabilities(result, count: int) -> list[float]:
+    """Softmax probability of each of the first `count` tokens of a generation result at its own step."""
+    steps = result.logits[0][:count]
+    if not steps:
+        return []
+    rows = [step if step.device == "cpu" else step.to_device(_cpu_device()) for step in steps]
+    logits = np.stack([np.asarray(row, dtype=np.float32).reshape(-1) for row in rows]).astype(np.float64)
+    top = logits.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
+    chosen = logits[np.arange(len(steps)), result.sequences_ids[0][:len(steps)]]
+    return np.exp(chosen - log_norm).tolist()
 
 
 @dataclass(frozen=True)
@@ -396,6 +418,7 @@ class WhisperRecognizer:
         language: str | None = None,
         usual_language: str | None = None,
         task: str = "transcribe",
+        token_probabilities: bool = False,
     ) -> Transcript:
         """Decode one window of 16 kHz mono float32 audio (at most 30 s).
 
@@ -411,6 +434,7 @@ class WhisperRecognizer:
                 unsure (below ``min_language_probability``), and the language of `prefix`, which is dropped
                 (``prefix_dropped``) when another language is detected (it would be text in the wrong one).
             task: "transcribe", or "translate" (multilingual models: English text for any language).
+            token_probabilities: fill ``Transcript.token_probs`` (the decoder's logits are returned: ~1 ms).
         """
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -424,12 +448,12 @@ class WhisperRecognizer:
         language = self._language_of(language)
         with self._lock:
             result, encoded = self._decode(audio, n, rule.frames(n), list(prefix), list(previous), language,
-                                           usual_language, task)
+                                           usual_language, task, token_probabilities)
             if fallback and result.problems and result.window_frames < FULL_WINDOW_FRAMES:
                 # The retry keeps the language chosen on the first window (and its prefix decision).
                 kept_prefix = [] if result.prefix_dropped else list(prefix)
                 retry, encoded = self._decode(audio, n, FULL_WINDOW_FRAMES, kept_prefix, list(previous),
-                                              result.language, None, task)
+                                              result.language, None, task, token_probabilities)
                 retry.language_probability, retry.detected = result.language_probability, result.detected
                 retry.prefix_dropped = result.prefix_dropped
                 retry.encode_s += result.encode_s
@@ -517,7 +541,8 @@ class WhisperRecognizer:
         return out
 
     def _decode(self, audio: np.ndarray, n: int, frames: int, prefix: list[int], previous: list[int],
-                language: str | None = None, usual_language: str | None = None, task: str = "transcribe"):
+                language: str | None = None, usual_language: str | None = None, task: str = "transcribe",
+                token_probabilities: bool = False):
         """Encode a window of `frames` frames and decode it (in `language`; AUTO: detected, see
         ``transcribe``); returns (Transcript, encoder output)."""
         seconds = len(audio) / SAMPLE_RATE
@@ -536,9 +561,12 @@ class WhisperRecognizer:
         result = self._decoder.generate(
             encoded, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + max_new,
             return_scores=True, return_no_speech_prob=True, suppress_blank=not prefix,
+            return_logits_vocab=token_probabilities,
         )[0]
         t2 = time.perf_counter()
         transcript = self._transcript(result, prefix, seconds, frames, max_new)
+        if token_probabilities:
+            transcript.token_probs = _token_probabilities(result, len(transcript.tokens))
         transcript.encode_s, transcript.decode_s = t1 - t0, t2 - t1
         transcript.language, transcript.language_probability, transcript.detected = language, probability, detected
         transcript.prefix_dropped, transcript.task = dropped, task

@@ -56,7 +56,7 @@ def decoder_threads_argument(value: str) -> int | str:
 
 def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     """Input, recognition, voice-activity and caption-output options (shared with `rtvoice dub`)."""
-    from rtvoice.asr.streaming import StreamingConfig
+    from rtvoice.asr.streaming import COMMIT_BOUNDARIES, StreamingConfig
 
     add_source_arguments(p, realtime_help="pace a file like a live source (for latency figures), or treat stdin as "
                                           "live (paced by its producer); default: as fast as possible")
@@ -90,6 +90,15 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     asr.add_argument("--agreement", type=int, default=StreamingConfig.agreement, metavar="N",
                      help="commit words once N consecutive partial hypotheses agree on them "
                           f"(default: {StreamingConfig.agreement})")
+    asr.add_argument("--commit-boundary", choices=COMMIT_BOUNDARIES, default=StreamingConfig.commit_boundary,
+                     help="all: commit a word once every agreeing hypothesis shows the next word begin; newest: "
+                          "once the newest does and the older ones end with it, when both give each of its tokens "
+                          f"at least --min-word-probability (default: {StreamingConfig.commit_boundary})")
+    asr.add_argument("--min-word-probability", type=float, default=StreamingConfig.min_word_probability,
+                     metavar="P", help=f"see --commit-boundary (default: {StreamingConfig.min_word_probability})")
+    asr.add_argument("--no-prepared-finals", action="store_true",
+                     help="decode a caption's final only once the end of speech is reported, not while the "
+                          "trailing silence is waited out")
     add_context_argument(asr)
 
     fe = p.add_argument_group("voice activity")
@@ -180,7 +189,10 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     try:
         layout = CaptionLayout(args.max_line_chars, args.max_lines)
         streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
-                                    agreement=args.agreement, language_lock=args.language_lock)
+                                    agreement=args.agreement, language_lock=args.language_lock,
+                                    commit_boundary=args.commit_boundary,
+                                    min_word_probability=args.min_word_probability,
+                                    prepare_finals=not args.no_prepared_finals)
         whisper_config = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                        threads=args.threads, decoder_threads=args.decoder_threads or None,
                                        beam_size=args.beam_size, language=args.language)

@@ -59,19 +59,23 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import uvicorn
 
-    from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
+    from rtvoice.asr import WhisperConfig, WhisperRecognizer
     from rtvoice.errors import RtvoiceError
     from rtvoice.server.app import CaptionServer, ServerSettings, bind_socket, uvicorn_message_limit
+    from rtvoice.server.policy import SERVER_STREAMING
     from rtvoice.server.protocol import Limits
 
     try:
         limits = Limits(max_frame_bytes=args.max_frame_bytes, stall_timeout_s=args.stall_timeout)
         settings = ServerSettings(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
                                   out_dir=args.out, limits=limits,
-                                  streaming=StreamingConfig(partial_interval_s=args.partial_interval,
-                                                            agreement=args.agreement, context=args.context),
+                                  streaming=dataclasses.replace(
+                                      SERVER_STREAMING, partial_interval_s=args.partial_interval,
+                                      agreement=args.agreement, context=args.context),
                                   batching=not args.no_batching, voice=args.voice,
                                   voice_lag_s=args.voice_lag_warning)
         # One copy of the model: batched decoder steps are large enough to gain from --threads.

@@ -101,6 +101,10 @@ class CaptionPipeline:
         else:
             wall = source.clock.wall_time if source.live else None
             self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall)
+        ep = self.frontend.config.endpointer
+        # Prepared finals: the recognizer follows the VAD's probabilities as the endpointer does.
+        self.streaming.follow_speech(ep.threshold, ep.neg_threshold, round(ep.pad_after_ms * SAMPLE_RATE / 1000),
+                                     ep.chunk_samples)
         self.latency = LatencyTracker(wall)
         self.listeners = [*listeners, self.latency]
         self._stop = threading.Event()
@@ -186,6 +190,7 @@ class CaptionPipeline:
                 events = fe.poll(timeout=self.config.poll_s)
                 waited = self._lag() if self.source.live else 0.0  # the backlog built up by the last decodes
                 start, audio = fe.read_audio()
+                self.streaming.accept_speech_probabilities(*fe.read_probabilities())
                 self._take(events, start, audio)
                 if not self.source.live:
                     self.source.set_limit(self.streaming.audio_end + int(self.config.lookahead_s * SAMPLE_RATE))
@@ -197,6 +202,7 @@ class CaptionPipeline:
                     # fe.done is set once the worker has queued its last results: drain once more.
                     events = fe.poll()
                     start, audio = fe.read_audio()
+                    self.streaming.accept_speech_probabilities(*fe.read_probabilities())
                     self._take(events, start, audio)
                     if not events and len(audio) == 0:
                         break

@@ -66,8 +66,9 @@ class SharedRecognizer:
         return getattr(self._inner, name)
 
     def transcribe(self, audio, prefix=(), previous=(), word_timestamps: bool = True, fallback: bool = True,
-                   window=None):
-        """As WhisperRecognizer.transcribe (``window`` is not supported when batching)."""
+                   window=None, token_probabilities: bool = False):
+        """As WhisperRecognizer.transcribe (``window`` is not supported when batching; batched decodes give no
+        ``token_probs``, so a "newest" commit boundary commits as "all" there)."""
         frames = self._inner.config.window.frames(len(audio) // HOP)
         call = _Call(DecodeRequest(audio, tuple(prefix), tuple(previous), word_timestamps, fallback), frames)
         queued = time.perf_counter()
