@@ -347,10 +347,6 @@ class _SpeechFollower:
                 self._in_speech = False
             self.known_end = start + self.chunk
 
-    def known_through(self, sample: int) -> bool:
-        """Every chunk that ends by `sample` has been heard."""
-        return self.known_end >= sample // self.chunk * self.chunk
-
     def chunk_end(self, sample: int) -> int:
         """End of the chunk that holds sample `sample` - 1."""
         return -(-sample // self.chunk) * self.chunk

@@ -434,7 +434,8 @@ class WhisperRecognizer:
                 unsure (below ``min_language_probability``), and the language of `prefix`, which is dropped
                 (``prefix_dropped``) when another language is detected (it would be text in the wrong one).
             task: "transcribe", or "translate" (multilingual models: English text for any language).
-            token_probabilities: fill ``Transcript.token_probs`` (the decoder's logits are returned: ~1 ms).
+            token_probabilities: fill ``Transcript.token_probs`` (CTranslate2 returns the vocabulary's logits
+                for every step, and their softmax is taken here).
         """
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")

@@ -91,9 +91,10 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
                      help="commit words once N consecutive partial hypotheses agree on them "
                           f"(default: {StreamingConfig.agreement})")
     asr.add_argument("--commit-boundary", choices=COMMIT_BOUNDARIES, default=StreamingConfig.commit_boundary,
-                     help="auto: newest for English-only models, all for multilingual ones; all: commit a word once every agreeing hypothesis shows the next word begin; newest: "
+                     help="all: commit a word once every agreeing hypothesis shows the next word begin; newest: "
                           "once the newest does and the older ones end with it, when both give each of its tokens "
-                          f"at least --min-word-probability (default: {StreamingConfig.commit_boundary})")
+                          "at least --min-word-probability; auto: newest for English-only models, all for "
+                          f"multilingual ones (default: {StreamingConfig.commit_boundary})")
     asr.add_argument("--min-word-probability", type=float, default=StreamingConfig.min_word_probability,
                      metavar="P", help=f"see --commit-boundary (default: {StreamingConfig.min_word_probability})")
     asr.add_argument("--no-prepared-finals", action="store_true",
