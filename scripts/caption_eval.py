@@ -56,6 +56,8 @@ def main() -> int:
     parser.add_argument("--commit-boundary", choices=COMMIT_BOUNDARIES, default=StreamingConfig.commit_boundary)
     parser.add_argument("--min-word-probability", type=float, default=StreamingConfig.min_word_probability)
     parser.add_argument("--no-prepared-finals", action="store_true")
+    parser.add_argument("--freeze-committed", type=float, default=StreamingConfig.freeze_committed_s,
+                        help="seconds of committed words before earlier ones are frozen (0: never)")
     parser.add_argument("--compute-free", action="store_true", help="latency on a clock that counts no compute")
     parser.add_argument("--file", action="append", default=[], metavar="WAV:TRANSCRIPT",
                         help="also a joined file and its transcript (text file)")
@@ -86,13 +88,14 @@ def main() -> int:
     streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
                                 agreement=args.agreement, commit_boundary=args.commit_boundary,
                                 min_word_probability=args.min_word_probability,
-                                prepare_finals=not args.no_prepared_finals)
+                                prepare_finals=not args.no_prepared_finals,
+                                freeze_committed_s=args.freeze_committed)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
     print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
           f"{pacing}, context={streaming.context}, "
           f"agreement={streaming.agreement}, commit boundary {streaming.commit_boundary} "
           f"(p >= {streaming.min_word_probability}), prepared finals {streaming.prepare_finals}, "
-          f"partial interval {streaming.partial_interval_s} s{', compute-free clock' if args.compute_free else ''}")
+          f"partial interval {streaming.partial_interval_s} s, freeze committed after {streaming.freeze_committed_s} s{', compute-free clock' if args.compute_free else ''}")
     inputs = []
     for name in filter(None, args.sets.split(",")):
         folder = shared_data() / name
@@ -130,7 +133,8 @@ def main() -> int:
             "finals": len(finals), "fallbacks": asr["fallbacks"], "context_resets": asr["context_resets"],
             "context_retries": asr["context_retries"], "skipped_partials": asr["skipped_partials"],
             "discarded_partials": asr["discarded_partials"], "prepared_finals": asr["prepared_finals"],
-            "prepared_unused": asr["prepared_unused"], "partial_decode_s_p50": asr["partial_decode_s_p50"],
+            "prepared_unused": asr["prepared_unused"], "freezes": asr["freezes"],
+            "partial_decode_s_p50": asr["partial_decode_s_p50"], "partial_decode_s_p95": asr["partial_decode_s_p95"],
             "final_decode_s_p95": asr["final_decode_s_p95"], "wall_s": round(stats["wall_seconds"], 1),
         }
         if not args.no_offline:

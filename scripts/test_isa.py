@@ -41,6 +41,7 @@ SPEECH_TESTS = [
     "tests/test_asr_pipeline.py",
     "tests/test_asr_context.py",
     "tests/test_prepared_finals.py",
+    "tests/test_frozen_commits.py",
     "tests/test_bad_input.py",
     "tests/test_device_loss.py",
     "tests/test_dub.py",

@@ -10,6 +10,11 @@ System"):
 - Tokens become *committed* once the last ``agreement`` hypotheses agree on them, cut back to a word
   boundary that both hypotheses show (the next token starts a new word or is closing punctuation). A
   committed token never changes; the rest of the newest hypothesis is shown as *unstable* text.
+- Frozen committed words (``StreamingConfig.freeze_committed_s``): once the committed words a long
+  segment's decodes start with span more than freeze_committed_s, the decodes start at the first committed
+  word within ``context_audio_s`` of the last one; the words before it are frozen: given as the text prompt,
+  not decoded again, their word times kept from the decode that froze them. CTranslate2 forces a prefix token
+  one decoder step at a time, as dearly as it generates one, so this bounds a decode however long the segment.
 - A partial hypothesis that looks hallucinated (see :class:`~rtvoice.asr.whisper.HallucinationChecks`) is
   discarded (counted) rather than shown; the final decode falls back to Whisper's full 30 s window instead.
 - At the end of a segment the whole segment is decoded once more (committed prefix forced) and a final
@@ -163,6 +168,12 @@ class StreamingConfig:
     # is decoded again without it, as a final is at once (Whisper may end the text at a change of voice: on
     # speech_more/long, 19 partials in a row gave only the context words).
     context_retry_s: float = 1.0
+    # Once the committed words an open segment's decodes start with span more than this (s), the decodes
+    # start later, at the first committed word within context_audio_s of the last one: the words before it
+    # are frozen (given as the text prompt, not decoded again), so a decode's audio and forced tokens stay
+    # bounded however long the segment (CTranslate2 forces a token as dearly as it generates one). 0: every
+    # decode covers the whole segment.
+    freeze_committed_s: float = 4.0
     prepare_finals: bool = True  # decode a final while the endpointer waits out the silence (module docstring)
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
@@ -199,6 +210,8 @@ class StreamingConfig:
             raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
         if self.context_retry_s < 0:
             raise ValueError(f"context_retry_s must be >= 0, got {self.context_retry_s}")
+        if self.freeze_committed_s < 0:
+            raise ValueError(f"freeze_committed_s must be >= 0, got {self.freeze_committed_s}")
         if self.commit_boundary not in COMMIT_BOUNDARIES:
             raise ValueError(f"commit_boundary must be one of {', '.join(COMMIT_BOUNDARIES)}, "
                              f"got {self.commit_boundary!r}")
@@ -228,6 +241,7 @@ class StreamingStats:
     prepared_finals: int = 0  # finals decoded while the endpointer waited, and emitted as they were
     prepared_unused: int = 0  # finals prepared in a silence that was not the end (speech resumed)
     silent_partials: int = 0  # decode points not decoded: silence after a prepared final
+    freezes: int = 0  # times committed words were frozen and the decodes of a segment began later
     # Language detection: finals per language decoded; finals in another language than the final before;
     # finals decoded again from scratch because their committed words were decoded in the stream's (other)
     # language; the language the stream was locked to (or None).
@@ -404,6 +418,12 @@ class StreamingRecognizer:
         self._last_speech_end: int | None = None  # stream sample at which the last final's speech ended
         self._context_start = 0  # stream sample where the open segment's decodes begin (audio context)
         self._context_tokens: list[int] = []  # tokens of the context words, forced before the committed ones
+        # Frozen committed words (StreamingConfig.freeze_committed_s): decodes start at stream sample
+        # _decode_start, after the first _frozen committed tokens, whose words (times from the segment start)
+        # are _frozen_words.
+        self._decode_start = 0
+        self._frozen = 0
+        self._frozen_words: list[Word] = []
         # Language detection (see the module docstring).
         self._detects = bool(getattr(recognizer, "detects_language", False))
         self._stream_language: str | None = None  # the language of the last final
@@ -507,6 +527,7 @@ class StreamingRecognizer:
             self._speech.drop_before(start)
         self._segment_start = start
         self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
+        self._decode_start, self._frozen, self._frozen_words = start, 0, []
         self._start_partial_grid()
         self._partials_shown = 0
         pause = None if self._last_speech_end is None else start - self._last_speech_end
@@ -635,6 +656,8 @@ class StreamingRecognizer:
         """Decode the open segment up to stream sample `end`, with its context (the audio context only with
         `audio_context`); the result holds the segment's own tokens, text and words only (word times from the
         segment start)."""
+        if self._frozen:
+            return self._decode_after_frozen(end, word_timestamps, fallback, final, token_probabilities)
         usual = None
         if language is None:
             language, usual = self._language_for(end, final)
@@ -688,6 +711,60 @@ class StreamingRecognizer:
             result.words = [Word(w.text, max(w.start - shift, 0.0), max(w.end - shift, 0.0), w.probability)
                             for w in result.words[n_context:]]
         return result
+
+    def _decode_after_frozen(self, end: int, word_timestamps: bool, fallback: bool, final: bool,
+                             token_probabilities: bool | None) -> Transcript:
+        """As _decode, with frozen committed words: the audio from _decode_start, the committed tokens after
+        the frozen ones forced, the frozen ones ending the text prompt; the result is the whole segment's
+        (frozen tokens and words first; the frozen tokens' probabilities NaN: they were not decoded)."""
+        frozen = self._committed[:self._frozen]
+        # The frozen words are the segment's own text: the prompt even without text context across segments.
+        limit = self.config.max_previous_tokens
+        previous = ((self._previous if self.config.text_context else []) + frozen)[-limit:] if limit else []
+        extra = {}
+        if (not final if token_probabilities is None else token_probabilities) and self._wants_token_probs:
+            extra["token_probabilities"] = True
+        result = self.recognizer.transcribe(self._audio.slice(self._decode_start, end),
+                                            prefix=self._committed[self._frozen:], previous=previous,
+                                            word_timestamps=word_timestamps, fallback=fallback, **extra)
+        result.tokens = frozen + result.tokens
+        if result.token_probs:
+            result.token_probs = [float("nan")] * len(frozen) + result.token_probs
+        result.text = self.tokenizer.decode(result.tokens)
+        if word_timestamps:
+            shift = (self._decode_start - self._segment_start) / SAMPLE_RATE
+            result.words = self._frozen_words + [Word(w.text, w.start + shift, w.end + shift, w.probability)
+                                                 for w in result.words]
+        return result
+
+    def _wants_word_times_to_freeze(self, end: int) -> bool:
+        """A decode up to `end` may commit enough words to freeze some: its word times are needed."""
+        span = self.config.freeze_committed_s
+        return bool(span) and not self._detects and end - self._decode_start > span * SAMPLE_RATE
+
+    def _freeze(self, hypothesis: list[int], words: list[Word]) -> None:
+        """Once the committed words after the frozen ones span more than freeze_committed_s, freeze those
+        before the last context_audio_s of them (`words`: the hypothesis's, times from the segment start)."""
+        pieces = self.tokenizer.split_words(hypothesis)
+        if len(pieces) != len(words):
+            return
+        committed = [i for i, piece in enumerate(pieces)
+                     if self._frozen <= piece.first and piece.last <= len(self._committed)]
+        if not committed:
+            return
+        start_s = (self._decode_start - self._segment_start) / SAMPLE_RATE
+        last_end = words[committed[-1]].end
+        if last_end - start_s <= self.config.freeze_committed_s:
+            return
+        keep_from = last_end - self.config.context_audio_s
+        first_kept = next((i for i in committed if words[i].start >= keep_from and pieces[i].first > self._frozen),
+                          None)
+        if first_kept is None:
+            return
+        self._frozen = pieces[first_kept].first
+        self._frozen_words = list(words[:first_kept])
+        self._decode_start = self._segment_start + int(round(words[first_kept].start * SAMPLE_RATE))
+        self.stats.freezes += 1
 
     def _seconds(self, sample: int) -> float:
         return sample / SAMPLE_RATE
@@ -756,7 +833,8 @@ class StreamingRecognizer:
     def _partial(self, end: int) -> list[CaptionEvent]:
         """Decode the segment up to stream sample `end` (a decode point) and emit a partial caption."""
         self._next_partial = end + self._interval
-        result = self._decode(end, word_timestamps=self.config.partial_word_times, fallback=False)
+        word_times = self.config.partial_word_times or self._wants_word_times_to_freeze(end)
+        result = self._decode(end, word_timestamps=word_times, fallback=False)
         self.stats.partial_decodes += 1
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         return self._hypothesis(result, end)
@@ -775,6 +853,8 @@ class StreamingRecognizer:
             self._committed = hypothesis[:agreed_prefix(
                 self._hypotheses, len(self._committed), self.tokenizer.starts_word, self._commit_boundary,
                 self._hypothesis_probs, self.config.min_word_probability)]
+            if result.words and self._wants_word_times_to_freeze(end):
+                self._freeze(hypothesis, result.words)
         committed_text = self.tokenizer.decode(self._committed)
         unstable_text = self.tokenizer.decode(hypothesis[len(self._committed):])
         if not (committed_text + unstable_text).strip():

@@ -150,8 +150,8 @@ class Transcript:
     detected: str | None = None  # with detection: the detector's most probable language (may differ: see below)
     prefix_dropped: bool = False  # detection chose another language than the forced prefix's: decoded without it
     task: str = "transcribe"
-    # With ``token_probabilities``: the model's probability (0..1) of each of ``tokens`` at its step (forced
-    # tokens included), from the decoder's logits; else empty.
+    # With ``token_probabilities``: the model's probability (0..1) of each of ``tokens`` at its step, from the
+    # decoder's logits (NaN for the forced prefix: not computed); else empty.
     token_probs: list[float] = field(default_factory=list)
 
     @property
@@ -165,17 +165,18 @@ def _cpu_device():
     return ctranslate2.Device.cpu
 
 
-def _token_probabilities(result, count: int) -> list[float]:
-    """Softmax probability of each of the first `count` tokens of a generation result at its own step."""
-    steps = result.logits[0][:count]
+def _token_probabilities(result, count: int, first: int = 0) -> list[float]:
+    """Softmax probability of each of the first `count` tokens of a generation result at its own step; NaN
+    before token `first` (the forced prefix, whose softmax over the vocabulary nobody reads)."""
+    steps = result.logits[0][first:count]
     if not steps:
-        return []
+        return [float("nan")] * min(first, count)
     rows = [step if step.device == "cpu" else step.to_device(_cpu_device()) for step in steps]
     logits = np.stack([np.asarray(row, dtype=np.float32).reshape(-1) for row in rows]).astype(np.float64)
     top = logits.max(axis=1, keepdims=True)
     log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-    chosen = logits[np.arange(len(steps)), result.sequences_ids[0][:len(steps)]]
-    return np.exp(chosen - log_norm).tolist()
+    chosen = logits[np.arange(len(steps)), result.sequences_ids[0][first:first + len(steps)]]
+    return [float("nan")] * first + np.exp(chosen - log_norm).tolist()
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,7 @@ class WhisperRecognizer:
                 (``prefix_dropped``) when another language is detected (it would be text in the wrong one).
             task: "transcribe", or "translate" (multilingual models: English text for any language).
             token_probabilities: fill ``Transcript.token_probs`` (CTranslate2 returns the vocabulary's logits
-                for every step, and their softmax is taken here).
+                for every step; their softmax is taken here for the steps after `prefix`).
         """
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
@@ -567,7 +568,7 @@ class WhisperRecognizer:
         t2 = time.perf_counter()
         transcript = self._transcript(result, prefix, seconds, frames, max_new)
         if token_probabilities:
-            transcript.token_probs = _token_probabilities(result, len(transcript.tokens))
+            transcript.token_probs = _token_probabilities(result, len(transcript.tokens), len(prefix))
         transcript.encode_s, transcript.decode_s = t1 - t0, t2 - t1
         transcript.language, transcript.language_probability, transcript.detected = language, probability, detected
         transcript.prefix_dropped, transcript.task = dropped, task

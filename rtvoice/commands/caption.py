@@ -100,6 +100,10 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     asr.add_argument("--no-prepared-finals", action="store_true",
                      help="decode a caption's final only once the end of speech is reported, not while the "
                           "trailing silence is waited out")
+    asr.add_argument("--freeze-committed", type=float, default=StreamingConfig.freeze_committed_s, metavar="S",
+                     help="once a caption's committed words span more than S seconds, decode only from its last "
+                          "seconds of them on, the earlier ones given as the prompt (0: decode the whole caption "
+                          f"every time; default: {StreamingConfig.freeze_committed_s})")
     add_context_argument(asr)
 
     fe = p.add_argument_group("voice activity")
@@ -193,7 +197,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                                     agreement=args.agreement, language_lock=args.language_lock,
                                     commit_boundary=args.commit_boundary,
                                     min_word_probability=args.min_word_probability,
-                                    prepare_finals=not args.no_prepared_finals)
+                                    prepare_finals=not args.no_prepared_finals,
+                                    freeze_committed_s=args.freeze_committed)
         whisper_config = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                        threads=args.threads, decoder_threads=args.decoder_threads or None,
                                        beam_size=args.beam_size, language=args.language)
