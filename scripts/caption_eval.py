@@ -58,6 +58,9 @@ def main() -> int:
     parser.add_argument("--no-prepared-finals", action="store_true")
     parser.add_argument("--freeze-committed", type=float, default=StreamingConfig.freeze_committed_s,
                         help="seconds of committed words before earlier ones are frozen (0: never)")
+    parser.add_argument("--sure-retry", type=float, default=StreamingConfig.sure_retry_s,
+                        help="seconds of segment audio from which partials that hear nothing after their audio "
+                             "context retry without it, committing only sure words (context_retry_s or more: off)")
     parser.add_argument("--compute-free", action="store_true", help="latency on a clock that counts no compute")
     parser.add_argument("--file", action="append", default=[], metavar="WAV:TRANSCRIPT",
                         help="also a joined file and its transcript (text file)")
@@ -89,13 +92,14 @@ def main() -> int:
                                 agreement=args.agreement, commit_boundary=args.commit_boundary,
                                 min_word_probability=args.min_word_probability,
                                 prepare_finals=not args.no_prepared_finals,
-                                freeze_committed_s=args.freeze_committed)
+                                freeze_committed_s=args.freeze_committed, sure_retry_s=args.sure_retry)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
     print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
           f"{pacing}, context={streaming.context}, "
           f"agreement={streaming.agreement}, commit boundary {streaming.commit_boundary} "
           f"(p >= {streaming.min_word_probability}), prepared finals {streaming.prepare_finals}, "
-          f"partial interval {streaming.partial_interval_s} s, freeze committed after {streaming.freeze_committed_s} s{', compute-free clock' if args.compute_free else ''}")
+          f"partial interval {streaming.partial_interval_s} s, freeze committed after {streaming.freeze_committed_s} s, "
+          f"sure retries from {streaming.sure_retry_s} s{', compute-free clock' if args.compute_free else ''}")
     inputs = []
     for name in filter(None, args.sets.split(",")):
         folder = shared_data() / name

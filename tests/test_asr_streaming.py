@@ -58,6 +58,26 @@ def test_a_word_the_older_hypothesis_ends_with_is_committed_when_both_are_sure_o
                                                       [sure[0], [0.9] * len(hyphen)], 0.5)]) == " He was not an"
 
 
+def test_every_token_commits_only_the_words_both_hypotheses_are_sure_of(rec):
+    """Opening words decoded without context: agreement alone is not enough, each token needs the probability."""
+    starts = rec.tokenizer.starts_word
+    older = _tokens(rec, " How do you marry the")
+    newer = _tokens(rec, " How do you marry the more")
+    text = lambda n: rec.tokenizer.decode(newer[:n])  # noqa: E731
+    sure = [[0.9] * len(older), [0.9] * len(newer)]
+    assert text(agreed_prefix([older, newer], 0, starts, "newest", sure, 0.5, every_token=True)) == text(len(older))
+    # "do" unsure in the newer one: only "How" is committed, though both hypotheses show "do you marry".
+    unsure = [[0.9] * len(older), [0.9, 0.38] + [0.9] * (len(newer) - 2)]
+    assert text(agreed_prefix([older, newer], 0, starts, "newest", unsure, 0.5)) == text(len(older))
+    assert text(agreed_prefix([older, newer], 0, starts, "newest", unsure, 0.5, every_token=True)) == " How"
+    assert agreed_prefix([older, newer], 0, starts, "all", unsure, 0.5, every_token=True) == 1  # any boundary
+    # Unknown probabilities: nothing new; what is committed stays.
+    assert agreed_prefix([older, newer], 2, starts, "newest", None, 0.5, every_token=True) == 2
+    # Forced (committed) tokens carry no probability (NaN): only the new ones are checked.
+    forced = [[float("nan")] * 2 + p[2:] for p in sure]
+    assert text(agreed_prefix([older, newer], 2, starts, "newest", forced, 0.5, every_token=True)) == text(len(older))
+
+
 def test_the_newest_boundary_commits_words_sooner(rec, speech_recordings):
     """Words are committed at an earlier decode point, on real utterances, and the finals stay right."""
     chosen = speech_recordings[0:2] + speech_recordings[5:7]

@@ -25,7 +25,8 @@ System"):
   words are decoded again and dropped from the result). The context is dropped after a final that looked
   hallucinated (it fell back to the 30 s window) and after a pause longer than ``context_reset_s``; a final
   that hears nothing after its audio context is decoded again without it, and so is a partial once the
-  segment holds ``context_retry_s`` of audio (the next partials keep the context).
+  segment holds ``context_retry_s`` of audio (the next partials keep the context); with token
+  probabilities, from ``sure_retry_s``, committing from those sooner retries only the words they are sure of.
 - Prepared finals (``StreamingConfig.prepare_finals``, with the VAD's per-chunk speech probabilities passed
   to :meth:`accept_speech_probabilities` after :meth:`follow_speech`): the endpointer reports an end of
   speech only after ``min_silence`` of silence, at the sample where that silence began plus ``pad_after``.
@@ -168,6 +169,13 @@ class StreamingConfig:
     # is decoded again without it, as a final is at once (Whisper may end the text at a change of voice: on
     # speech_more/long, 19 partials in a row gave only the context words).
     context_retry_s: float = 1.0
+    # With token probabilities (commit_boundary "newest"), partials retry sooner, once the segment holds this
+    # much audio (s); until it holds context_retry_s, words are committed from such retries only where every
+    # token has at least min_word_probability in each agreeing hypothesis. Alone, Whisper agrees with itself
+    # on wrong openings ("How do you marry the" for "Had he married a", at p 0.38-0.46); a segment whose
+    # early retries are unsure commits as it would without them. At or above context_retry_s: no sooner
+    # retries.
+    sure_retry_s: float = 0.6
     # Once the committed words an open segment's decodes start with span more than this (s), the decodes
     # start later, at the first committed word within context_audio_s of the last one: the words before it
     # are frozen (given as the text prompt, not decoded again), so a decode's audio and forced tokens stay
@@ -210,6 +218,8 @@ class StreamingConfig:
             raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
         if self.context_retry_s < 0:
             raise ValueError(f"context_retry_s must be >= 0, got {self.context_retry_s}")
+        if self.sure_retry_s < 0:
+            raise ValueError(f"sure_retry_s must be >= 0, got {self.sure_retry_s}")
         if self.freeze_committed_s < 0:
             raise ValueError(f"freeze_committed_s must be >= 0, got {self.freeze_committed_s}")
         if self.commit_boundary not in COMMIT_BOUNDARIES:
@@ -300,19 +310,25 @@ class _AudioHistory:
 
 def agreed_prefix(hypotheses: list[list[int]], committed: int, starts_word: Callable[[int], bool],
                   boundary: str = "all", probabilities: list[list[float]] | None = None,
-                  min_probability: float = 0.0) -> int:
+                  min_probability: float = 0.0, every_token: bool = False) -> int:
     """Length of the token prefix that all `hypotheses` (oldest first) share, cut back to a word boundary,
     and never shorter than `committed`.
 
     boundary "all": every hypothesis shows a word starting after the prefix. "newest": the newest does, and
     an older one may instead end there, provided each token of that last word has at least
-    `min_probability` in every hypothesis (`probabilities`: per token, as the hypotheses)."""
+    `min_probability` in every hypothesis (`probabilities`: per token, as the hypotheses). `every_token`:
+    each token after `committed` must have at least `min_probability` in every hypothesis, whatever the
+    boundary (no probabilities: nothing new is agreed)."""
     k = min(len(h) for h in hypotheses)
     first = hypotheses[0]
     for i in range(committed, k):
         if any(h[i] != first[i] for h in hypotheses[1:]):
             k = i
             break
+    if every_token and min_probability > 0:
+        if probabilities is None or any(len(p) < k for p in probabilities):
+            return committed
+        k = next((i for i in range(committed, k) if any(p[i] < min_probability for p in probabilities)), k)
     newest, older = hypotheses[-1], hypotheses[:-1]
     for j in range(k, committed, -1):
         if all(j < len(h) and starts_word(h[j]) for h in hypotheses):
@@ -410,6 +426,10 @@ class StreamingRecognizer:
         self._committed: list[int] = []
         self._hypotheses: list[list[int]] = []
         self._hypothesis_probs: list[list[float]] = []  # token probabilities of each of _hypotheses
+        # Each of _hypotheses was decoded again without its audio context before the segment held
+        # context_retry_s (StreamingConfig.sure_retry_s).
+        self._hypothesis_retried: list[bool] = []
+        self._retried = False  # the last decode was, as above
         self._next_partial = 0
         self._partials_shown = 0
         # Context from earlier speech (see StreamingConfig.context).
@@ -527,6 +547,7 @@ class StreamingRecognizer:
             self._speech.drop_before(start)
         self._segment_start = start
         self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
+        self._hypothesis_retried = []
         self._decode_start, self._frozen, self._frozen_words = start, 0, []
         self._start_partial_grid()
         self._partials_shown = 0
@@ -656,6 +677,8 @@ class StreamingRecognizer:
         """Decode the open segment up to stream sample `end`, with its context (the audio context only with
         `audio_context`); the result holds the segment's own tokens, text and words only (word times from the
         segment start)."""
+        if audio_context:
+            self._retried = False
         if self._frozen:
             return self._decode_after_frozen(end, word_timestamps, fallback, final, token_probabilities)
         usual = None
@@ -681,6 +704,7 @@ class StreamingRecognizer:
             # language. The segment is decoded from scratch in the detected one.
             self.stats.language_redecodes += 1
             self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
+            self._hypothesis_retried = []
             if context_tokens:
                 self._context_tokens, self._context_start = [], self._segment_start
                 detected = self._decode(end, word_timestamps, fallback, language=result.language,
@@ -690,8 +714,10 @@ class StreamingRecognizer:
             return result
         heard_nothing = context_tokens and len(result.tokens) <= len(context_tokens) + len(self._committed)
         # A partial retries once the segment holds enough audio to hear words in.
-        partial_may_retry = (not self._committed
-                             and end - self._segment_start >= self.config.context_retry_s * SAMPLE_RATE)
+        retry_s = self.config.context_retry_s
+        if self._wants_token_probs:
+            retry_s = min(retry_s, self.config.sure_retry_s)
+        partial_may_retry = not self._committed and end - self._segment_start >= retry_s * SAMPLE_RATE
         if heard_nothing and (fallback or partial_may_retry):
             # Nothing heard after the context: Whisper may end the text at a change of voice or level (a
             # quiet speaker after a loud one). The segment is speech (the VAD said so): decode it alone. A
@@ -700,8 +726,11 @@ class StreamingRecognizer:
             self.stats.context_retries += 1
             if fallback:
                 self._context_tokens, self._context_start = [], self._segment_start
-            return self._decode(end, word_timestamps, fallback, final, language if usual is None else None,
-                                audio_context=False, token_probabilities=token_probabilities)
+            retried = self._decode(end, word_timestamps, fallback, final, language if usual is None else None,
+                                   audio_context=False, token_probabilities=token_probabilities)
+            self._retried = (not fallback
+                             and end - self._segment_start < self.config.context_retry_s * SAMPLE_RATE)
+            return retried
         if context_tokens:
             n_context = len(self.tokenizer.split_words(context_tokens))
             result.tokens = result.tokens[len(context_tokens):]
@@ -802,14 +831,16 @@ class StreamingRecognizer:
         if end - self._segment_start < HOP:
             return []
         # A final may change the segment's state (context dropped, language redecoded): not before it is one.
-        saved = (self._committed, self._hypotheses, self._hypothesis_probs, self._context_tokens,
-                 self._context_start, self.stats.context_retries, self.stats.language_redecodes)
+        saved = (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
+                 self._context_tokens, self._context_start, self.stats.context_retries,
+                 self.stats.language_redecodes)
         # No fallback: a decode that looks hallucinated is discarded, as a partial's is, and the final then
         # decoded (with its fallback) when the end comes; a speculative 30 s window would put live streams behind.
         result = self._decode(end, word_timestamps=True, fallback=False, final=True,
                               token_probabilities=self._wants_token_probs)
-        (self._committed, self._hypotheses, self._hypothesis_probs, self._context_tokens,
-         self._context_start, self.stats.context_retries, self.stats.language_redecodes) = saved
+        (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
+         self._context_tokens, self._context_start, self.stats.context_retries,
+         self.stats.language_redecodes) = saved
         self.stats.partial_decodes += 1
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         if not result.problems and len(result.tokens) > len(self._committed):
@@ -847,12 +878,15 @@ class StreamingRecognizer:
         hypothesis = result.tokens
         self._hypotheses = (self._hypotheses + [hypothesis])[-self.config.agreement:]
         self._hypothesis_probs = (self._hypothesis_probs + [result.token_probs])[-self.config.agreement:]
+        self._hypothesis_retried = (self._hypothesis_retried + [self._retried])[-self.config.agreement:]
         if (len(self._hypotheses) == self.config.agreement
                 and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE
                 and not (self._detects and self._stream_language is None)):
+            # Sooner retries: only words every agreeing hypothesis is sure of (StreamingConfig.sure_retry_s).
+            sure_only = self._wants_token_probs and any(self._hypothesis_retried)
             self._committed = hypothesis[:agreed_prefix(
                 self._hypotheses, len(self._committed), self.tokenizer.starts_word, self._commit_boundary,
-                self._hypothesis_probs, self.config.min_word_probability)]
+                self._hypothesis_probs, self.config.min_word_probability, every_token=sure_only)]
             if result.words and self._wants_word_times_to_freeze(end):
                 self._freeze(hypothesis, result.words)
         committed_text = self.tokenizer.decode(self._committed)
