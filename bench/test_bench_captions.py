@@ -36,18 +36,12 @@ def _wer(reference: str, text: str) -> float:
 @pytest.mark.benchmark(group="captions-dev_long-53s")
 def test_streaming_captions(benchmark, mark, recognizer, dev_long, measured):
     from rtvoice.audio.sources import FileSource
-    from rtvoice.pipeline.engine import CaptionPipeline
+    from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline
 
     def run():
-        finals = []
-
-        class Collect:
-            def write(self, event):
-                if event.is_final:
-                    finals.append(event.text)
-
-        CaptionPipeline(FileSource(dev_long.path), recognizer, [Collect()], StreamingConfig()).run()
-        return " ".join(finals)
+        collected = CaptionCollector()
+        CaptionPipeline(FileSource(dev_long.path), recognizer, [collected], StreamingConfig()).run()
+        return " ".join(e.text for e in collected.finals)
 
     text = benchmark.pedantic(run, rounds=1, iterations=1)
     measured["rtvoice"] = _wer(dev_long.text, text)

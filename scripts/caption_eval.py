@@ -78,16 +78,13 @@ def main() -> int:
     from rtvoice.metrics.percentiles import percentiles
     from rtvoice.metrics.text import normalize_english
     from rtvoice.pipeline.bench import offline_long_form
-    from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+    from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, PipelineConfig
 
     recognizer = WhisperRecognizer(WhisperConfig(device=args.device, threads=args.threads,
                                                   decoder_threads=args.decoder_threads))
     if args.compute_free and args.realtime:
         parser.error("--compute-free is for files read as fast as possible, not --realtime")
-    if args.compute_free:
-        from rtvoice.metrics.clock import VirtualClock
-
-        VirtualClock._advance = lambda self: None  # only the audio's arrival moves the clock
+    clock = "real" if args.realtime else "compute-free" if args.compute_free else "virtual"
     streaming = StreamingConfig(partial_interval_s=args.partial_interval, context=args.context,
                                 agreement=args.agreement, commit_boundary=args.commit_boundary,
                                 min_word_probability=args.min_word_probability,
@@ -114,18 +111,11 @@ def main() -> int:
     results = []
     for name, wav, transcript, clips in inputs:
         reference = normalize_english(transcript)
-
-        finals = []
-
-        class Collect:
-            def write(self, event):
-                if event.is_final:
-                    finals.append(event)
-
-        pipeline = CaptionPipeline(FileSource(wav, realtime=args.realtime), recognizer,
-                                   [Collect()], streaming, config=PipelineConfig(clock="real" if args.realtime
-                                                                                 else "virtual"))
+        collected = CaptionCollector()
+        pipeline = CaptionPipeline(FileSource(wav, realtime=args.realtime), recognizer, [collected], streaming,
+                                   config=PipelineConfig(clock=clock))
         stats = pipeline.run()
+        finals = collected.finals
         streamed = normalize_english(" ".join(e.text for e in finals))
         latency = pipeline.latency
         committed, final = percentiles(latency.word_committed), percentiles(latency.final_after_speech_end)

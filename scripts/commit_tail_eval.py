@@ -9,7 +9,9 @@ audio's arrival moves it: the latencies are the policy's own, deterministic unde
 real time. A word's commit latency is the first emission time whose committed text holds it (its final's if
 no partial did) minus the time its last sample arrived, in seconds. Prints per file: WER, committed p50 /
 p95, final p95, how many of the words at or above p95 were committed only by their final, and the pipeline's
-recognizer counters. ``--kw``: StreamingConfig fields as JSON. ``--json``: every word's row.
+recognizer counters, then the slowest finals: how each was decoded (prepared while the endpointer waited, or
+at the end; fell back to the 30 s window; retried without its audio context), its decode's compute and its
+length. ``--kw``: StreamingConfig fields as JSON. ``--json``: every word's and every final's row.
 """
 
 from __future__ import annotations
@@ -41,13 +43,10 @@ def main() -> None:
     from rtvoice.asr import WhisperConfig, WhisperRecognizer
     from rtvoice.asr.streaming import StreamingConfig
     from rtvoice.audio.sources import FileSource
-    from rtvoice.metrics.clock import VirtualClock
     from rtvoice.metrics.latency import _matched_prefix
     from rtvoice.metrics.text import normalize_english
-    from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+    from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, PipelineConfig
 
-    if not args.realtime:
-        VirtualClock._advance = lambda self: None  # only the audio's arrival moves the clock
     streaming = StreamingConfig(**json.loads(args.kw))
     recognizer = WhisperRecognizer(WhisperConfig(threads=args.threads))
     data = shared_data()
@@ -60,17 +59,34 @@ def main() -> None:
         wav, _, transcript = spec.partition(":")
         inputs.append((Path(wav).stem, Path(wav), Path(transcript).read_text()))
 
+    class FinalTrace:
+        """How each final was decoded: the recognizer's counters read as the final is emitted (the listener
+        runs in the caption thread, right after the decode)."""
+
+        def __init__(self):
+            self.streaming, self.rows, self._last = None, [], {}
+
+        def write(self, event):
+            if not event.is_final:
+                return
+            stats = self.streaming.stats
+            counts = {k: getattr(stats, k) for k in ("prepared_finals", "fallbacks", "context_retries")}
+            changed = {k: counts[k] - self._last.get(k, 0) for k in counts}
+            self._last = counts
+            self.rows.append(dict(segment=event.segment, latency_s=event.latency, words=len(event.words),
+                                  audio_s=round(event.end - event.start, 2), prepared=bool(changed["prepared_finals"]),
+                                  fell_back=bool(changed["fallbacks"]), retried=bool(changed["context_retries"]),
+                                  decode_s=stats.final_decode_s[-1] if stats.final_decode_s else None,
+                                  text=event.text))
+
     out = {}
     for name, wav, reference in inputs:
-        events = []
-
-        class Collect:
-            def write(self, event):
-                events.append(event)
-
-        pipeline = CaptionPipeline(FileSource(wav, realtime=args.realtime), recognizer, [Collect()], streaming,
-                                   config=PipelineConfig(clock="real" if args.realtime else "virtual"))
+        collected, trace = CaptionCollector(), FinalTrace()
+        pipeline = CaptionPipeline(FileSource(wav, realtime=args.realtime), recognizer, [collected, trace], streaming,
+                                   config=PipelineConfig(clock="real" if args.realtime else "compute-free"))
+        trace.streaming = pipeline.streaming
         stats = pipeline.run()
+        events = collected.events
         arrival = pipeline.latency.wall_time_of
         partials: dict[int, list] = {}
         rows = []
@@ -101,7 +117,13 @@ def main() -> None:
               f"above p95, {sum(r['by_final'] for r in tail)} committed only by their final, "
               f"{sum(r['index'] < 3 for r in tail)} among their segment's first three")
         print("  " + json.dumps(stats["asr"]))
-        out[name] = dict(rows=rows, wer=wer, final_latency_s=finals, stats=stats["asr"])
+        slowest = sorted((r for r in trace.rows if r["latency_s"] is not None), key=lambda r: -r["latency_s"])
+        for r in slowest[:max(8, len(slowest) // 20 + 1)]:
+            how = "prepared" if r["prepared"] else "at the end" + (", fell back" if r["fell_back"] else "")
+            how += ", context retried" if r["retried"] else ""
+            print(f"  final {r['latency_s']:.3f} s: {how}, decode {r['decode_s']:.3f} s, {r['audio_s']:.1f} s of "
+                  f"speech, {r['words']} words: {r['text'][:60]!r}")
+        out[name] = dict(rows=rows, wer=wer, final_latency_s=finals, finals=trace.rows, stats=stats["asr"])
     if args.json:
         args.json.write_text(json.dumps(out, default=float))
 

@@ -91,7 +91,7 @@ def main() -> int:
 
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.audio.sources import FileSource
-    from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+    from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, PipelineConfig
 
     folder = shared_data() / "speech_multi"
     with open(folder / "manifest.tsv", newline="", encoding="utf-8") as f:
@@ -128,16 +128,11 @@ def main() -> int:
             passes = [("streaming", language)] + ([("streaming_auto", "auto")] if args.auto else [])
             for name, setting in passes:
                 recognizer = recognizer_for(setting)
-                finals = []
-
-                class Collect:
-                    def write(self, event):
-                        if event.is_final:
-                            finals.append(event)
-
-                pipeline = CaptionPipeline(FileSource(wav), recognizer, [Collect()], streaming,
+                collected = CaptionCollector()
+                pipeline = CaptionPipeline(FileSource(wav), recognizer, [collected], streaming,
                                            config=PipelineConfig(clock="virtual"))
                 stats = pipeline.run()
+                finals = collected.finals
                 result[name] = round(score(language, references, [e.text for e in finals]), 4)
                 result[f"{name}_wall_s"] = round(stats["wall_seconds"], 1)
                 result[f"{name}_finals"] = len(finals)

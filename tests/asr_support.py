@@ -13,23 +13,6 @@ from rtvoice.metrics.text import normalize_english
 SAMPLE_RATE = 16000
 
 
-class CaptionCollector:
-    """A caption listener keeping every event (partials and finals) in order."""
-
-    def __init__(self):
-        self.events = []
-
-    def write(self, event):
-        self.events.append(event)
-
-    def close(self):
-        """A caption sink is closed at the end of its stage (nothing to release here)."""
-
-    @property
-    def finals(self):
-        return [e for e in self.events if e.is_final]
-
-
 @functools.lru_cache(maxsize=None)
 def whisper(threads: int = 2) -> WhisperRecognizer:
     """The packaged tiny.en model on the CPU, int8 (loaded once per test session)."""

@@ -3,8 +3,6 @@ as long-form Whisper has it, and what isolated decoding gets wrong that context 
 
 from __future__ import annotations
 
-import csv
-
 import jiwer
 import numpy as np
 import pytest
@@ -145,12 +143,7 @@ def test_partials_that_hear_only_the_context_drop_it(rec, loud, quiet):
     assert stats.context_retries >= 1
 
 
-def reference_words(clip_id: str) -> list[str]:
-    rows = csv.DictReader(open(shared_data_dir() / "speech_more" / "manifest.tsv"), delimiter="\t")
-    return normalize_english(next(r["transcript"] for r in rows if r["id"] == clip_id)).split()
-
-
-def test_sooner_retries_commit_a_quiet_readers_first_words_sooner(rec):
+def test_sooner_retries_commit_a_quiet_readers_first_words_sooner(rec, more_speech_recordings):
     """Retries from sure_retry_s (0.6 s) rather than context_retry_s (1.0 s): the quiet reader's first words
     are committed at least one decode point (0.3 s) sooner (measured: 1.2 s against 1.5 s), and they are
     the reader's words."""
@@ -160,10 +153,11 @@ def test_sooner_retries_commit_a_quiet_readers_first_words_sooner(rec):
     assert sooner is not None and later is not None, (sooner, later)
     assert sooner[0] <= later[0] - 0.3 + 1e-6, (sooner, later)
     words = normalize_english(sooner[1]).split()
-    assert words == reference_words("fleurs-en-002")[:len(words)], sooner
+    reference = next(r.text for r in more_speech_recordings if r.id == "fleurs-en-002")
+    assert words == normalize_english(reference).split()[:len(words)], sooner
 
 
-def test_sooner_retries_commit_only_openings_they_are_sure_of(rec, dev_long, tmp_path, monkeypatch):
+def test_sooner_retries_commit_only_openings_they_are_sure_of(rec, dev_long, tmp_path):
     """dev_long's first four utterances through the whole pipeline. After "... is to be ill disposed." (its
     last words the audio context) Whisper hears nothing for the fourth one's first second. Decoded again
     alone from 0.6 s, on this machine's CPU (AVX-512 with VNNI) it agrees with itself on "How do you marry"
@@ -172,22 +166,16 @@ def test_sooner_retries_commit_only_openings_they_are_sure_of(rec, dev_long, tmp
     Every committed text of the segment must be the reference's first words (the rule itself:
     test_asr_streaming.py, every_token)."""
     from rtvoice.audio.sources import FileSource
-    from rtvoice.metrics.clock import VirtualClock
-    from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+    from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, PipelineConfig
 
-    # Compute-free clock (only the audio's arrival moves it): no partial skipped for lag on a slow CPU, so
-    # every machine decodes the same points.
-    monkeypatch.setattr(VirtualClock, "_advance", lambda self: None)
     path = tmp_path / "four.wav"
     sf.write(path, dev_long.load()[:26 * SR], SR)
     reference = "had he married a more".split()
-    events = []
-
-    class Collect:
-        def write(self, event):
-            events.append(event)
-
-    CaptionPipeline(FileSource(path, realtime=False), rec, [Collect()], config=PipelineConfig(clock="virtual")).run()
+    collected = CaptionCollector()
+    # Compute-free clock (only the audio's arrival moves it): no partial skipped for lag on a slow CPU, so
+    # every machine decodes the same points.
+    CaptionPipeline(FileSource(path, realtime=False), rec, [collected], config=PipelineConfig(clock="compute-free")).run()
+    events = collected.events
     finals = [e for e in events if e.is_final]
     assert len(finals) == 4, [e.text for e in finals]
     openings = [normalize_english(e.committed).split()[:len(reference)] for e in events

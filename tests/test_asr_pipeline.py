@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import srt
-from asr_support import CaptionCollector, wer, whisper
+from asr_support import wer, whisper
 from pulse import pulse_server  # noqa: F401  (fixture)
 
 
 from rtvoice.asr import StreamingConfig  # noqa: E402
-from rtvoice.pipeline.engine import CaptionPipeline  # noqa: E402
+from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline  # noqa: E402
 from rtvoice.audio.sources import FileSource, MicSource, StdinSource  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from asr_support import CaptionCollector, wer, whisper
+from asr_support import wer, whisper
 
 from rtvoice.asr import StreamingConfig
-from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
+from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, check_stats_for_losses
 from rtvoice.frontend.front_end import EndpointerConfig, FrontEndConfig
 from rtvoice.audio.sources import FileSource
 from rtvoice.frontend.vad import SileroVad, VadLevel, endpoint_probabilities, segments_from_events

@@ -15,11 +15,11 @@ import pytest
 import sacrebleu
 import soundfile as sf
 
-from asr_support import CaptionCollector
 from multilingual_asr import english_word_rate, speech_multi_rows
 from rtvoice.asr import CaptionEvent, WhisperConfig, WhisperRecognizer
 from rtvoice.asr.whisper import HallucinationChecks
 from rtvoice.mt import Pair, open_translator
+from rtvoice.pipeline.engine import CaptionCollector
 from rtvoice.pipeline.translation import TranslationStage, TranslatorRouter
 from rtvoice.pipeline.whisper_translation import WhisperTranslator
 from speech_data import load_speech, utterance_ids
@@ -300,17 +300,11 @@ def test_a_locked_stream_keeps_its_language(tmp_path, detecting):
     sf.write(wav, np.concatenate([_audio("fleurs-es-006")[0], pause, _audio("spk1_snt1")[0], pause]), 16000)
     outcomes = {}
     for lock in (1, 0):
-        finals = []
-
-        class Collect:
-            def write(self, event):
-                if event.is_final:
-                    finals.append(event)
-
-        pipeline = CaptionPipeline(FileSource(wav), detecting, [Collect()], StreamingConfig(language_lock=lock),
+        collected = CaptionCollector()
+        pipeline = CaptionPipeline(FileSource(wav), detecting, [collected], StreamingConfig(language_lock=lock),
                                    config=PipelineConfig(clock="virtual"))
         stats = pipeline.run()["asr"]
-        outcomes[lock] = (stats, finals)
+        outcomes[lock] = (stats, collected.finals)
     stats, finals = outcomes[1]
     assert stats["language_locked"] == "es" and finals[0].language == "es" and finals[0].language_probability
     assert all(e.language == "es" and e.language_probability is None for e in finals[1:]) and len(finals) >= 2

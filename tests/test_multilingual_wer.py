@@ -14,7 +14,7 @@ from multilingual_asr import speech_multi_rows
 from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
 from rtvoice.audio.sources import FileSource
 from rtvoice.metrics.text import normalize_multilingual
-from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
+from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, PipelineConfig
 
 CLIPS = 3  # per FLEURS language
 PAUSE_S = 1.5
@@ -54,15 +54,10 @@ def test_streaming_stays_near_offline_in_each_language(tmp_path, language, toler
     sf.write(wav, np.concatenate([piece for audio in audios for piece in (audio, pause)]), 16000)
     references = [r["transcript"] for r in rows]
     recognizer = WhisperRecognizer(WhisperConfig(language=language, threads=2, device="cpu"))
-    finals = []
-
-    class Collect:
-        def write(self, event):
-            if event.is_final:
-                finals.append(event.text)
-
-    CaptionPipeline(FileSource(wav), recognizer, [Collect()], StreamingConfig(),
+    collected = CaptionCollector()
+    CaptionPipeline(FileSource(wav), recognizer, [collected], StreamingConfig(),
                     config=PipelineConfig(clock="virtual")).run()
+    finals = [e.text for e in collected.finals]
     streaming = _score(language, references, finals)
     offline = _score(language, references, [recognizer.transcribe(a, word_timestamps=False).text for a in audios])
     assert offline < 0.5, offline  # the model does recognise the language

@@ -883,7 +883,7 @@ class StreamingRecognizer:
                 and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE
                 and not (self._detects and self._stream_language is None)):
             # Sooner retries: only words every agreeing hypothesis is sure of (StreamingConfig.sure_retry_s).
-            sure_only = self._wants_token_probs and any(self._hypothesis_retried)
+            sure_only = any(self._hypothesis_retried)  # only where token probabilities are computed
             self._committed = hypothesis[:agreed_prefix(
                 self._hypotheses, len(self._committed), self.tokenizer.starts_word, self._commit_boundary,
                 self._hypothesis_probs, self.config.min_word_probability, every_token=sure_only)]

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from rtvoice.metrics.clock import CLOCKS
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="latency of the whole chain on recorded speech, with budgets for CI",
@@ -24,9 +26,10 @@ def register(subparsers) -> None:
                    help="an audio file (repeatable)")
     p.add_argument("--dataset", type=Path, metavar="DIR",
                    help="a folder with manifest.tsv (id, wav, transcript) like ../shared/data/speech")
-    p.add_argument("--clock", choices=("real", "virtual"), default="real",
+    p.add_argument("--clock", choices=CLOCKS, default="real",
                    help="real: paced in real time; virtual: as fast as compute allows, latency accounted as if "
-                        "live (default: real)")
+                        "live; compute-free: the same counting no compute (the streaming policy's own latency, "
+                        "the same on any machine) (default: real)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report (schema rtvoice-bench, version 1)")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="latency distributions and one utterance's timeline")
     p.add_argument("--budget", default="", metavar="NAME=VALUE,...",

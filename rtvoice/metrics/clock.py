@@ -7,6 +7,10 @@ to an arrival when the consumer would have been waiting, and otherwise advances 
 consumer spends computing. Figures stay comparable with a real-time run as long as the machine keeps up
 (a real-time run that falls behind skips partial decodes; the virtual one decodes them all and shows the
 lag instead).
+
+With ``count_compute=False`` (``--clock compute-free``) only the audio's arrival moves the clock: the latencies
+are the streaming policy's own, the same on any machine and under any load (deterministic), with no compute
+counted at all.
 """
 
 from __future__ import annotations
@@ -14,18 +18,27 @@ from __future__ import annotations
 import threading
 import time
 
+# How a caption run's latency is timed: paced in real time, or a file read as fast as possible on the virtual
+# clock, counting the consumer's compute or not.
+CLOCKS = ("real", "virtual", "compute-free")
+
 
 class VirtualClock:
-    """Callable clock (seconds since stream sample 0) for one consumer thread."""
+    """Callable clock (seconds since stream sample 0) for one consumer thread.
 
-    def __init__(self) -> None:
+    count_compute: the real time the consumer spends computing moves the clock (False: only arrivals do).
+    """
+
+    def __init__(self, count_compute: bool = True) -> None:
+        self.count_compute = count_compute
         self._virtual = 0.0
         self._real = time.perf_counter()
         self._lock = threading.Lock()
 
     def _advance(self) -> None:
         now = time.perf_counter()
-        self._virtual += now - self._real
+        if self.count_compute:
+            self._virtual += now - self._real
         self._real = now
 
     def reset(self) -> None:

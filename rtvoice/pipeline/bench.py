@@ -27,7 +27,9 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
   native entry to exit only.
 
 ``--clock virtual`` (see rtvoice.metrics.clock) feeds audio as fast as compute allows; the dub figure is then the
-final caption's virtual latency plus the voice's measured first-audio time.
+final caption's virtual latency plus the voice's measured first-audio time. ``--clock compute-free`` does the same
+on a virtual clock that counts no compute: the captions' latencies are the streaming policy's own, identical on
+any machine (a CI gate on the policy, free of the host's speed); the voice's first-audio time is still measured.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtvoice.errors import RtvoiceError
+from rtvoice.metrics.clock import CLOCKS
 from rtvoice.metrics.percentiles import percentiles
 
 SCHEMA = "rtvoice-bench"
@@ -205,8 +208,8 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     from rtvoice.audio.sources import FileSource
     from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine, load_voice
 
-    if clock not in ("real", "virtual"):
-        raise RtvoiceError(f"--clock must be real or virtual, got {clock!r}")
+    if clock not in CLOCKS:
+        raise RtvoiceError(f"--clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
     device = _DeviceLoad(audio_device) if audio_device is not None else None  # a bad device fails before models load
     recognizer = WhisperRecognizer(whisper_config or WhisperConfig())
     streaming_config = streaming_config or StreamingConfig()

@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 from rtvoice.asr.streaming import CaptionEvent, StreamingConfig, StreamingRecognizer
 from rtvoice.asr.whisper import SAMPLE_RATE, WhisperRecognizer
-from rtvoice.metrics.clock import VirtualClock
+from rtvoice.metrics.clock import CLOCKS, VirtualClock
 from rtvoice.errors import RtvoiceError
 
 VIRTUAL_BLOCK = SAMPLE_RATE // 100  # samples: a live source's 10 ms blocks
@@ -40,6 +40,23 @@ class CaptionListener(Protocol):
     """Anything that takes caption events: writers, the latency tracker, a voice stage."""
 
     def write(self, event: CaptionEvent) -> None: ...
+
+
+class CaptionCollector:
+    """A caption listener keeping every event (partials and finals) in order."""
+
+    def __init__(self):
+        self.events: list[CaptionEvent] = []
+
+    def write(self, event: CaptionEvent) -> None:
+        self.events.append(event)
+
+    def close(self) -> None:
+        """A caption sink is closed at the end of its stage (nothing to release here)."""
+
+    @property
+    def finals(self) -> list[CaptionEvent]:
+        return [e for e in self.events if e.is_final]
 
 
 @dataclass(frozen=True)
@@ -55,7 +72,9 @@ class PipelineConfig:
     poll_s: float = 0.02
     overload_lag_s: float = 1.0
     lookahead_s: float = 8.0
-    clock: str = "real"  # "virtual": a file fed as fast as possible, latency accounted as if live
+    # "virtual": a file fed as fast as possible, latency accounted as if live; "compute-free": the same with
+    # no compute counted (the streaming policy's own latencies, deterministic; rtvoice.metrics.clock)
+    clock: str = "real"
 
     def __post_init__(self):
         if not 0 < self.poll_s <= 1:
@@ -64,8 +83,8 @@ class PipelineConfig:
             raise ValueError(f"overload_lag_s must be > 0, got {self.overload_lag_s}")
         if self.lookahead_s < 1:
             raise ValueError(f"lookahead_s must be >= 1 s, got {self.lookahead_s}")
-        if self.clock not in ("real", "virtual"):
-            raise ValueError(f"clock must be 'real' or 'virtual', got {self.clock!r}")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
 
 
 class CaptionPipeline:
@@ -92,10 +111,10 @@ class CaptionPipeline:
         self.config = config
         self.frontend = FrontEnd(frontend_config or FrontEndConfig())
         self.virtual_clock = None
-        if config.clock == "virtual":
+        if config.clock != "real":
             if source.live:
-                raise RtvoiceError("the virtual clock needs a source read as fast as possible, not a live one")
-            self.virtual_clock = VirtualClock()
+                raise RtvoiceError(f"the {config.clock} clock needs a source read as fast as possible, not a live one")
+            self.virtual_clock = VirtualClock(count_compute=config.clock == "virtual")
             wall = VirtualClock.capture_time
             self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall, clock=self.virtual_clock)
         else:
@@ -139,11 +158,16 @@ class CaptionPipeline:
         decode point, after any segment end waiting, or skips it when behind); a file read as fast as
         possible is decoded at every decode point, exactly as it would be live on a fast enough machine."""
         if self.virtual_clock is not None:
-            # Feed as it would have arrived: in 10 ms blocks, each no earlier than it existed.
-            for offset in range(0, len(samples), VIRTUAL_BLOCK):
-                piece = samples[offset:offset + VIRTUAL_BLOCK]
-                self.virtual_clock.arrive((start + offset + len(piece)) / SAMPLE_RATE)
+            # Feed as it would have arrived: in a live source's 10 ms blocks of the stream, each no earlier than
+            # it existed, however the front end happened to hand the audio over (so the clock reads the same
+            # in every run).
+            offset = 0
+            while offset < len(samples):
+                block_end = (start + offset) // VIRTUAL_BLOCK * VIRTUAL_BLOCK + VIRTUAL_BLOCK
+                piece = samples[offset:block_end - start]
+                self.virtual_clock.arrive(block_end / SAMPLE_RATE)
                 self._emit(self.streaming.accept_audio(piece, start + offset, decode=True))
+                offset += len(piece)
             return
         self._emit(self.streaming.accept_audio(samples, start, decode=not self.source.live))
 
@@ -275,4 +299,4 @@ def check_stats_for_losses(stats: dict) -> list[str]:
     return lines
 
 
-__all__ = ["CaptionPipeline", "PipelineConfig", "CaptionListener", "check_stats_for_losses"]
+__all__ = ["CaptionCollector", "CaptionPipeline", "PipelineConfig", "CaptionListener", "check_stats_for_losses"]
