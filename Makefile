@@ -24,7 +24,7 @@ all: build
 help:
 	@echo "make run       build and run the main job on the bundled defaults"
 	@echo "make test      build and run the whole test suite (sanitizers and short fuzzing included)"
-	@echo "make test-isa  the speech-decoding tests once per CPU instruction set (GENERIC, AVX, AVX2, AVX512)"
+	@echo "make test-isa  the speech-decoding tests once per CPU instruction set (GENERIC, AVX, AVX2, AVX512, AVX512_VNNI)"
 	@echo "make bench     run the benchmarks and write bench/results/"
 	@echo "make sanitize  ASan+UBSan suite and TSan native tests"
 	@echo "make fuzz      fuzz every byte-parsing entry point for longer (FUZZ_SECONDS=$(FUZZ_SECONDS))"

@@ -9,8 +9,10 @@ int8 products, whose rounding is what differs, are oneDNN's. So each run forces 
 which reproduces on this machine the numerics of a machine that has only that level (an AVX2-only AMD EPYC
 is "AVX2": CTranslate2 AVX2, oneDNN AVX2; measured in docs/asr.md). "native" is what this machine picks.
 
-Levels are those /proc/cpuinfo says the CPU runs: AVX512 (avx512f, bw, vl, dq), AVX2 (avx2, fma), AVX (avx),
-GENERIC (always: plain C++ in CTranslate2, SSE4.1 in oneDNN). Exit status 1 if any run failed.
+Levels are those /proc/cpuinfo says the CPU runs: AVX512_VNNI (AVX512 with oneDNN's VNNI int8 kernels, as
+on an AMD EPYC with AVX-512: what a machine with AMX, whose own int8 kernels round otherwise, reproduces of
+it), AVX512 (avx512f, bw, vl, dq), AVX2 (avx2, fma), AVX (avx), GENERIC (always: plain C++ in CTranslate2,
+SSE4.1 in oneDNN). Exit status 1 if any run failed.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-# CT2_FORCE_CPU_ISA level -> (ONEDNN_MAX_CPU_ISA cap, /proc/cpuinfo flags it needs). AVX512 is capped at
+_AVX512 = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}
+# level -> (CT2_FORCE_CPU_ISA, ONEDNN_MAX_CPU_ISA cap, /proc/cpuinfo flags it needs). AVX512 is capped at
 # oneDNN's AVX512_CORE (Skylake-SP: no VNNI), whose int8 kernels differ most from a VNNI machine's.
 LEVELS = {
-    "AVX512": ("AVX512_CORE", {"avx512f", "avx512bw", "avx512vl", "avx512dq"}),
-    "AVX2": ("AVX2", {"avx2", "fma"}),
-    "AVX": ("AVX", {"avx"}),
-    "GENERIC": ("SSE41", set()),
+    "AVX512_VNNI": ("AVX512", "AVX512_CORE_VNNI", _AVX512 | {"avx512_vnni"}),
+    "AVX512": ("AVX512", "AVX512_CORE", _AVX512),
+    "AVX2": ("AVX2", "AVX2", {"avx2", "fma"}),
+    "AVX": ("AVX", "AVX", {"avx"}),
+    "GENERIC": ("GENERIC", "SSE41", set()),
 }
 
 # Every test file that decodes speech (directly, or through `rtvoice caption` / `dub` / `bench`).
@@ -49,6 +53,12 @@ SPEECH_TESTS = [
     "tests/test_tts_roundtrip.py",
     "tests/test_language_detection.py",
     "tests/test_multilingual_wer.py",
+    "tests/test_multilingual_captions.py",
+    "tests/test_translated_captions.py",
+    "tests/test_translated_dub.py",
+    "tests/test_dub_to_english.py",
+    "tests/test_server_batching.py",
+    "tests/test_clock.py",
 ]
 
 
@@ -60,7 +70,7 @@ def cpu_flags(cpuinfo: str) -> set[str]:
 
 def supported_levels(flags: set[str]) -> list[str]:
     """The CT2_FORCE_CPU_ISA levels a CPU with these flags runs, best first (GENERIC always)."""
-    return [level for level, (_, needs) in LEVELS.items() if needs <= flags]
+    return [level for level, (_, _, needs) in LEVELS.items() if needs <= flags]
 
 
 def environment(level: str) -> dict[str, str]:
@@ -69,8 +79,7 @@ def environment(level: str) -> dict[str, str]:
     env.pop("CT2_FORCE_CPU_ISA", None)
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if level != "native":
-        env["CT2_FORCE_CPU_ISA"] = level
-        env["ONEDNN_MAX_CPU_ISA"] = LEVELS[level][0]
+        env["CT2_FORCE_CPU_ISA"], env["ONEDNN_MAX_CPU_ISA"], _ = LEVELS[level]
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
@@ -87,12 +96,12 @@ def main() -> int:
     levels = args.isa or ["native", *supported_levels(flags)]
     unsupported = [level for level in levels if level != "native" and level not in supported_levels(flags)]
     if unsupported:
-        parser.error(f"this CPU does not run {', '.join(unsupported)} (flags lack {LEVELS[unsupported[0]][1] - flags})")
+        parser.error(f"this CPU does not run {', '.join(unsupported)} (flags lack {LEVELS[unsupported[0]][2] - flags})")
     tests = args.tests or [t for t in SPEECH_TESTS if (REPO / t).is_file()]
     results = []
     for level in levels:
         print(f"== {level}: " + ("CTranslate2 and oneDNN choose" if level == "native" else
-                                 f"CT2_FORCE_CPU_ISA={level} ONEDNN_MAX_CPU_ISA={LEVELS[level][0]}"), flush=True)
+                                 "CT2_FORCE_CPU_ISA={} ONEDNN_MAX_CPU_ISA={}".format(*LEVELS[level][:2])), flush=True)
         t0 = time.monotonic()
         run = subprocess.Popen([sys.executable, "-m", "pytest", *tests, "-q", "-p", "no:cacheprovider", "-rfE",
                                 *args.pytest_args], cwd=REPO, env=environment(level), stdout=subprocess.PIPE,
@@ -104,9 +113,9 @@ def main() -> int:
         code = run.wait()
         summary = next((line for line in reversed(lines) if line.strip()), "no output")
         results.append((level, code, summary, time.monotonic() - t0))
-    print(f"\n{'level':<8} {'result':<6} {'minutes':>7}  pytest summary")
+    print(f"\n{'level':<11} {'result':<6} {'minutes':>7}  pytest summary")
     for level, code, summary, seconds in results:
-        print(f"{level:<8} {'pass' if code == 0 else 'FAIL':<6} {seconds / 60:7.1f}  {summary.strip('= ')}")
+        print(f"{level:<11} {'pass' if code == 0 else 'FAIL':<6} {seconds / 60:7.1f}  {summary.strip('= ')}")
     return 0 if all(code == 0 for _, code, _, _ in results) else 1
 
 

@@ -20,6 +20,8 @@ def test_isa():
 
 @pytest.mark.parametrize("flags, expected", [
     ("fpu sse4_1 sse4_2 avx f16c avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni",
+     ["AVX512_VNNI", "AVX512", "AVX2", "AVX", "GENERIC"]),
+    ("fpu sse4_1 sse4_2 avx f16c avx2 fma avx512f avx512dq avx512bw avx512vl",  # Skylake-SP: no VNNI
      ["AVX512", "AVX2", "AVX", "GENERIC"]),
     ("fpu sse4_1 sse4_2 avx f16c fma avx2", ["AVX2", "AVX", "GENERIC"]),  # an AVX2-only AMD EPYC
     ("fpu sse4_1 sse4_2 avx avx512f", ["AVX", "GENERIC"]),  # avx512f alone: not oneDNN's AVX512_CORE, no avx2
@@ -34,6 +36,8 @@ def test_each_level_forces_both_libraries(test_isa, monkeypatch):
     monkeypatch.setenv("CT2_FORCE_CPU_ISA", "AVX512")
     env = test_isa.environment("AVX2")
     assert env["CT2_FORCE_CPU_ISA"] == "AVX2" and env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    vnni = test_isa.environment("AVX512_VNNI")
+    assert vnni["CT2_FORCE_CPU_ISA"] == "AVX512" and vnni["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_VNNI"
     native = test_isa.environment("native")
     assert "CT2_FORCE_CPU_ISA" not in native and "ONEDNN_MAX_CPU_ISA" not in native
 
