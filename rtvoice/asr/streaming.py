@@ -30,11 +30,12 @@ System"):
 - Prepared finals (``StreamingConfig.prepare_finals``, with the VAD's per-chunk speech probabilities passed
   to :meth:`accept_speech_probabilities` after :meth:`follow_speech`): the endpointer reports an end of
   speech only after ``min_silence`` of silence, at the sample where that silence began plus ``pad_after``.
-  A partial decode point in such a silence waits until the VAD has told whether it lasts ``pad_after``; if
-  it does, the point decodes the final instead, on exactly the audio that end will cover, keeps it, and
-  takes it as the point's partial hypothesis. The end, when it comes there, emits the kept final: its
-  decode overlaps the endpointer's wait. Later decode points in that silence are not decoded; speech that
-  resumes drops the kept final (counted).
+  As soon as the VAD has told that a silence in the open segment lasts ``pad_after``
+  (``StreamingConfig.prepare_on_silence``; else at the first decode point in it), the final is decoded on
+  exactly the audio that end will cover, kept, and taken as a partial hypothesis. The end, when it comes
+  there, emits the kept final: its decode overlaps the endpointer's wait. Decode points in that silence are
+  not decoded while it lasts; speech that resumes drops the kept final (counted) and is decoded at the next
+  decode point as before.
 - Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
   behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
 - Language detection (``WhisperConfig(language="auto")``, docs/translation.md "Which language is spoken"):
@@ -183,6 +184,10 @@ class StreamingConfig:
     # decode covers the whole segment.
     freeze_committed_s: float = 4.0
     prepare_finals: bool = True  # decode a final while the endpointer waits out the silence (module docstring)
+    # Prepare it as soon as the VAD has told that the silence lasts pad_after, not at the next decode point in
+    # the silence (up to partial_interval_s later): the decode points stay where they were, one in that
+    # silence is not decoded while it lasts, and speech that resumes is decoded there as before.
+    prepare_on_silence: bool = True
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
@@ -494,7 +499,9 @@ class StreamingRecognizer:
         (the endpointer's end would be `end`); _WAIT while the VAD has not yet told whether it does; None:
         an ordinary partial. Silences that ended sooner are passed over."""
         follower = self._speech
-        if follower is None or self._prepared is not None or self._next_partial > self._reach():
+        if follower is None or self._prepared is not None:
+            return None
+        if not self.config.prepare_on_silence and self._next_partial > self._reach():
             return None
         for silence in follower.silences:
             start, resumed = silence
@@ -617,12 +624,15 @@ class StreamingRecognizer:
         if due is None:
             return []
         reach = self._reach()
-        latest = self._next_partial + (reach - self._next_partial) // self._interval * self._interval
-        self.stats.skipped_partials += (latest - self._next_partial) // self._interval
-        self._next_partial = latest
+        reached = self._next_partial <= reach  # not so for a final prepared on silence before the next point
+        if reached:
+            latest = self._next_partial + (reach - self._next_partial) // self._interval * self._interval
+            self.stats.skipped_partials += (latest - self._next_partial) // self._interval
+            self._next_partial = latest
         if not decode:
             self.stats.skipped_partials += 1
-            self._next_partial = latest + self._interval
+            if reached:
+                self._next_partial += self._interval
             if due[0] == "prepare":
                 self._silence_seen = due[1][0]
             return []
@@ -631,7 +641,7 @@ class StreamingRecognizer:
             return []
         if prepare is not None:
             return self._prepare(*prepare)
-        return self._partial_point(latest)
+        return self._partial_point(self._next_partial)
 
     def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
         """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
@@ -823,11 +833,13 @@ class StreamingRecognizer:
         return self._partial(end)
 
     def _prepare(self, silence: list, end: int) -> list[CaptionEvent]:
-        """At a decode point past `end`: decode the open segment's final as it will be if the endpointer ends
-        the segment at `end` (the speech probabilities say it may), keep it, and take it as this point's
-        partial hypothesis too (it is a decode of the segment so far: nothing is wasted if speech resumes)."""
+        """Once the VAD has told that the silence lasts pad_after (with prepare_on_silence; else at a decode
+        point past `end`): decode the open segment's final as it will be if the endpointer ends the segment at
+        `end`, keep it, and take it as a partial hypothesis too (it is a decode of the segment so far: nothing
+        is wasted if speech resumes). A decode point reached is taken by it; one not yet reached stays."""
         self._silence_seen = silence[0]
-        self._next_partial += self._interval
+        if self._next_partial <= self._reach():
+            self._next_partial += self._interval
         if end - self._segment_start < HOP:
             return []
         # A final may change the segment's state (context dropped, language redecoded): not before it is one.
