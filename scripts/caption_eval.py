@@ -56,6 +56,8 @@ def main() -> int:
     parser.add_argument("--commit-boundary", choices=COMMIT_BOUNDARIES, default=StreamingConfig.commit_boundary)
     parser.add_argument("--min-word-probability", type=float, default=StreamingConfig.min_word_probability)
     parser.add_argument("--no-prepared-finals", action="store_true")
+    parser.add_argument("--no-prepare-on-silence", action="store_true",
+                        help="prepare finals at the next decode point in the silence, not once the VAD has told")
     parser.add_argument("--freeze-committed", type=float, default=StreamingConfig.freeze_committed_s,
                         help="seconds of committed words before earlier ones are frozen (0: never)")
     parser.add_argument("--sure-retry", type=float, default=StreamingConfig.sure_retry_s,
@@ -89,12 +91,14 @@ def main() -> int:
                                 agreement=args.agreement, commit_boundary=args.commit_boundary,
                                 min_word_probability=args.min_word_probability,
                                 prepare_finals=not args.no_prepared_finals,
+                                prepare_on_silence=not args.no_prepare_on_silence,
                                 freeze_committed_s=args.freeze_committed, sure_retry_s=args.sure_retry)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
     print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
           f"{pacing}, context={streaming.context}, "
           f"agreement={streaming.agreement}, commit boundary {streaming.commit_boundary} "
-          f"(p >= {streaming.min_word_probability}), prepared finals {streaming.prepare_finals}, "
+          f"(p >= {streaming.min_word_probability}), prepared finals {streaming.prepare_finals} "
+          f"({'on silence' if streaming.prepare_on_silence else 'at decode points'}), "
           f"partial interval {streaming.partial_interval_s} s, freeze committed after {streaming.freeze_committed_s} s, "
           f"sure retries from {streaming.sure_retry_s} s{', compute-free clock' if args.compute_free else ''}")
     inputs = []

@@ -9,10 +9,10 @@ int8 products, whose rounding is what differs, are oneDNN's. So each run forces 
 which reproduces on this machine the numerics of a machine that has only that level (an AVX2-only AMD EPYC
 is "AVX2": CTranslate2 AVX2, oneDNN AVX2; measured in docs/asr.md). "native" is what this machine picks.
 
-Levels are those /proc/cpuinfo says the CPU runs: AVX512_VNNI (AVX512 with oneDNN's VNNI int8 kernels, as
-on an AMD EPYC with AVX-512: what a machine with AMX, whose own int8 kernels round otherwise, reproduces of
-it), AVX512 (avx512f, bw, vl, dq), AVX2 (avx2, fma), AVX (avx), GENERIC (always: plain C++ in CTranslate2,
-SSE4.1 in oneDNN). Exit status 1 if any run failed.
+Levels are those /proc/cpuinfo says the CPU runs: AVX512_VNNI (AVX512 with oneDNN capped at its VNNI
+kernels, as on an AMD EPYC with AVX-512), AVX512 (avx512f, bw, vl, dq), AVX2 (avx2, fma), AVX (avx), GENERIC
+(always: plain C++ in CTranslate2, SSE4.1 in oneDNN). "native" can hear words no forced level does: on an
+Intel Xeon with AMX, "enfaticamente" where every level hears "enfáticamente". Exit status 1 if any run failed.
 """
 
 from __future__ import annotations

@@ -68,6 +68,19 @@ def test_report_has_every_stage_table_json_and_plot(report):
     assert data["audio_device"] is None and "audio callbacks: n/a" in result.stdout
 
 
+def test_compute_free_clock_gives_the_policys_own_latency(report, dataset, tmp_path):
+    """--clock compute-free: the same decodes, on a clock that counts none of their compute, so no caption comes
+    later than on the virtual clock, which counts it (rtvoice.metrics.clock; test_clock.py for the pipeline)."""
+    result = bench("--dataset", dataset, "--clock", "compute-free", "--json", tmp_path / "c.json")
+    assert result.returncode == 0, result.stderr + result.stdout
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["clock"] == "compute-free" and "compute-free clock" in result.stdout
+    free, virtual = data["figures"], report[1]["figures"]
+    assert free["wer"] == virtual["wer"] and free["caption_final_n"] == virtual["caption_final_n"]
+    for stage in ("caption_committed", "caption_final"):
+        assert free[f"{stage}_p50_s"] <= virtual[f"{stage}_p50_s"], stage
+
+
 def test_budget_that_cannot_be_met_exits_1(dataset):
     result = bench("--dataset", dataset, "--clock", "virtual", "--budget", "caption_final_p95=1ms")
     assert result.returncode == 1
