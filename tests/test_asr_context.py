@@ -132,14 +132,16 @@ def first_commit(rec, audio, segments, config):
 def test_partials_that_hear_only_the_context_drop_it(rec, loud, quiet):
     """Real FLEURS readers as in speech_more/long.wav, a quiet one 1 s after a loud one: with the loud one's
     last words as audio context, Whisper ends the text after those words, partial after partial (measured:
-    nothing committed before the final, or only after 7 s; here: none within 5.5 s). Once the segment holds
+    nothing committed before the final, or only after 7 s; here: none within 5.5 s, except on the Intel Xeon
+    under CT2_FORCE_CPU_ISA=AVX, where fleurs-en-009's "As" came at 3.9 s). Once the segment holds
     context_retry_s of audio the partial is decoded again without the context, and words are committed
-    within 2.5 s."""
+    within 2.5 s (1.2-1.8 s measured), at least 1 s sooner than without the retry."""
     audio, segments = loud_then_quiet(loud, quiet)
     without, _ = first_commit(rec, audio, segments, StreamingConfig(context_retry_s=30.0, sure_retry_s=30.0))
     with_retry, stats = first_commit(rec, audio, segments, StreamingConfig())
-    assert without is None, without  # the failure the retry is for: nothing committed within 5.5 s
     assert with_retry is not None and with_retry[0] <= 2.5, with_retry
+    # The failure the retry is for: nothing committed within 5.5 s, or much later.
+    assert without is None or without[0] >= with_retry[0] + 1.0, (without, with_retry)
     assert stats.context_retries >= 1
 
 
