@@ -20,8 +20,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from asr_support import CaptionCollector, wer, whisper
+from asr_support import wer, whisper
 from rtvoice.errors import RtvoiceError
+from rtvoice.pipeline.engine import CaptionCollector
 from rtvoice.server.app import CaptionServer, RunningServer, ServerSettings, check_bind, is_loopback
 from rtvoice.server.client import ServerError, StreamClient
 from rtvoice.server.protocol import Limits
