@@ -281,16 +281,13 @@ def test_a_translation_that_does_not_loop_is_not_decoded_again(detecting):
     loop may send a line to the 30 s window again (that decode holds the recognizer the captions share).
     Whether a clip's first decode loops is the CPU's rounding: natively on the AMD EPYC and the Intel Xeon
     neither did; under CT2_FORCE_CPU_ISA=AVX512 with oneDNN's VNNI kernels one did, and the 30 s window
-    mended it. So each clip is decoded first as translate_audio's first decode is, and a line goes to the
+    mended it. So each clip is decoded first by translate_audio's own first decode, and a line goes to the
     30 s window if and only if that decode looped; at least one line scored under -1.0 and was not retried."""
     translator = WhisperTranslator(Pair("zh", "en"), detecting)
     unsure_kept = 0
     for clip in ZH_CLIPS:
         audio, _, transcript = _audio(clip)
-        first = detecting.transcribe(audio, language="zh", task="translate", word_timestamps=False, fallback=False)
-        truncated = any(problem.startswith("no end of text") for problem in first.problems)
-        looped = translator.loop_checks.problems(" ".join(first.text.split()), first.avg_logprob,
-                                                 first.audio_seconds, truncated)
+        _, looped, first = translator.decode(audio, fallback=False)
         before = detecting.fallbacks
         assert translator.translate_audio(audio, transcript) is not None
         assert (detecting.fallbacks > before) == bool(looped), (clip, looped, first.text)

@@ -9,8 +9,9 @@ text alone cannot be translated by it.
 Guard: Whisper's translate task can loop (the issue saw it repeat itself on German). Each result goes
 through the recognizer's own hallucination checks (repeated n-grams, gzip ratio, words per second, log-
 probability), with the full 30 s window retried as for recognition; a result that still repeats itself,
-runs on or is empty (a low log-probability alone is not a loop) is not shown: the line goes to the text backend of the pair when there is one (``fallback``), else it is
-dropped. Both are counted (``loops``, ``fallback_lines``, ``dropped_lines``) and warned about once.
+runs on or is empty (a low log-probability alone is not a loop) is not shown: the line goes to the text
+backend of the pair when there is one (``fallback``), else it is dropped. Both are counted (``loops``,
+``fallback_lines``, ``dropped_lines``) and warned about once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 
 import numpy as np
 
+from rtvoice.asr.whisper import Transcript
 from rtvoice.mt.base import LANGUAGE_NAMES, Pair, Translation, TranslationError, Translator
 
 log = logging.getLogger("rtvoice.translate")
@@ -65,11 +67,11 @@ class WhisperTranslator(Translator):
         """English for one final: `audio` its segment (16 kHz float32, ≤ 30 s), `text` its caption (for the
         fallback). None when the result looped and there is no fallback (the line is dropped)."""
         t0 = time.perf_counter()
-        english, loop = self._decode(audio, fallback=False)
+        english, loop, _ = self.decode(audio, fallback=False)
         if loop:
             # Only a real loop earns the retry on the full 30 s window: the recognizer's own checks would also
             # retry every line under -1.0 log-probability (most German and Chinese ones), holding recognition.
-            english, loop = self._decode(audio, fallback=True)
+            english, loop, _ = self.decode(audio, fallback=True)
         if loop or not english:
             self.loops += 1
             why = ", ".join(loop) or "no text"
@@ -89,13 +91,14 @@ class WhisperTranslator(Translator):
             self._timings.append(ms)
         return Translation(text, english, ms)
 
-    def _decode(self, audio: np.ndarray, fallback: bool) -> tuple[str, list[str]]:
-        """(English text, the loop checks' problems) of one translate decode."""
+    def decode(self, audio: np.ndarray, fallback: bool) -> tuple[str, list[str], Transcript]:
+        """(English text, the loop checks' problems, the recognizer's result) of one translate decode of
+        `audio` (16 kHz float32); `fallback`: the recognizer's 30 s window fallback."""
         result = self.recognizer.transcribe(audio, language=self.source, task="translate", word_timestamps=False,
                                             fallback=fallback)
         english = " ".join(result.text.split())
         truncated = any(p.startswith("no end of text") for p in result.problems)
-        return english, self.loop_checks.problems(english, result.avg_logprob, result.audio_seconds, truncated)
+        return english, self.loop_checks.problems(english, result.avg_logprob, result.audio_seconds, truncated), result
 
     def _translate(self, line: str) -> str:
         raise TranslationError("Whisper's translate task translates speech: it needs the caption's audio")
