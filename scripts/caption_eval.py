@@ -58,6 +58,9 @@ def main() -> int:
     parser.add_argument("--no-prepared-finals", action="store_true")
     parser.add_argument("--no-prepare-on-silence", action="store_true",
                         help="prepare finals at the next decode point in the silence, not once the VAD has told")
+    parser.add_argument("--no-prepare-fallback", action="store_true",
+                        help="a prepared final that looks hallucinated falls back to the 30 s window after the "
+                             "end, not in the silence")
     parser.add_argument("--freeze-committed", type=float, default=StreamingConfig.freeze_committed_s,
                         help="seconds of committed words before earlier ones are frozen (0: never)")
     parser.add_argument("--sure-retry", type=float, default=StreamingConfig.sure_retry_s,
@@ -92,13 +95,15 @@ def main() -> int:
                                 min_word_probability=args.min_word_probability,
                                 prepare_finals=not args.no_prepared_finals,
                                 prepare_on_silence=not args.no_prepare_on_silence,
+                                prepare_fallback=not args.no_prepare_fallback,
                                 freeze_committed_s=args.freeze_committed, sure_retry_s=args.sure_retry)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
     print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
           f"{pacing}, context={streaming.context}, "
           f"agreement={streaming.agreement}, commit boundary {streaming.commit_boundary} "
           f"(p >= {streaming.min_word_probability}), prepared finals {streaming.prepare_finals} "
-          f"({'on silence' if streaming.prepare_on_silence else 'at decode points'}), "
+          f"({'on silence' if streaming.prepare_on_silence else 'at decode points'}, "
+          f"{'falling back in the silence' if streaming.prepare_fallback else 'falling back after the end'}), "
           f"partial interval {streaming.partial_interval_s} s, freeze committed after {streaming.freeze_committed_s} s, "
           f"sure retries from {streaming.sure_retry_s} s{', compute-free clock' if args.compute_free else ''}")
     inputs = []

@@ -141,3 +141,34 @@ def test_the_final_is_prepared_once_the_silence_is_known(rec, more_speech_record
     assert leads[True] >= 0.15, leads
     assert leads[False] <= leads[True] - 0.1, leads  # the two clips' decode points come late in the silence
     assert wer([recording.text], [" ".join(finals[True])]) <= 0.2
+
+
+@pytest.fixture(scope="module")
+def strict():
+    """The packaged model with a words-per-second check that real speech (about 3 words/s) fails: every
+    short-window decode of a segment is flagged and retried on the 30 s window, on any CPU's rounding."""
+    from rtvoice.asr import WhisperConfig, WhisperRecognizer
+    from rtvoice.asr.whisper import HallucinationChecks
+    checks = HallucinationChecks(max_words_per_second=1.0)
+    return WhisperRecognizer(WhisperConfig(device="cpu", threads=2, checks=checks))
+
+
+def test_a_prepared_final_that_looks_hallucinated_falls_back_in_the_silence(strict, speech_recordings):
+    """prepare_fallback: a prepared final whose decode the checks flag is decoded again on the 30 s window at
+    once, while the endpointer waits, instead of after the end (where that retry made speech_more's slowest
+    finals). The end then decodes nothing, and the final is the one the end would have decoded."""
+    recording = next(r for r in speech_recordings if r.id == "spk1_snt2")
+    audio = utterance(recording.id)
+    outcomes = {}
+    for prepare_fallback in (True, False):
+        events, streaming, decodes_at_end = drive(strict, audio, StreamingConfig(prepare_fallback=prepare_fallback))
+        finals = [e.text for e in events if e.is_final]
+        outcomes[prepare_fallback] = (finals, streaming.stats, decodes_at_end)
+    finals, stats, decodes_at_end = outcomes[True]
+    assert len(finals) == 1 and stats.prepared_finals == 1 and decodes_at_end == [0]
+    assert stats.fallbacks >= 1
+    assert wer([recording.text], finals) <= 0.2
+    finals_off, stats_off, decodes_at_end_off = outcomes[False]
+    # At the end: one call, the short window again and then the 30 s one.
+    assert stats_off.prepared_finals == 0 and decodes_at_end_off == [1] and stats_off.fallbacks >= 1
+    assert finals_off == finals

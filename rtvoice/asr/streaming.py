@@ -33,9 +33,10 @@ System"):
   As soon as the VAD has told that a silence in the open segment lasts ``pad_after``
   (``StreamingConfig.prepare_on_silence``; else at the first decode point in it), the final is decoded on
   exactly the audio that end will cover, kept, and taken as a partial hypothesis. The end, when it comes
-  there, emits the kept final: its decode overlaps the endpointer's wait. Decode points in that silence are
-  not decoded while it lasts; speech that resumes drops the kept final (counted) and is decoded at the next
-  decode point as before.
+  there, emits the kept final: its decode overlaps the endpointer's wait. A prepared decode that the
+  hallucination checks flag is decoded again on the 30 s window there and then, as the end would
+  (``StreamingConfig.prepare_fallback``). Decode points in that silence are not decoded while it lasts;
+  speech that resumes drops the kept final (counted) and is decoded at the next decode point as before.
 - Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
   behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
 - Language detection (``WhisperConfig(language="auto")``, docs/translation.md "Which language is spoken"):
@@ -188,6 +189,10 @@ class StreamingConfig:
     # the silence (up to partial_interval_s later): the decode points stay where they were, one in that
     # silence is not decoded while it lasts, and speech that resumes is decoded there as before.
     prepare_on_silence: bool = True
+    # A prepared final that looks hallucinated is decoded again on the 30 s window at once, in the silence, as
+    # the end would decode it: not after the end, where that retry made the slowest finals. Speech that
+    # resumes wastes it (counted in fallbacks).
+    prepare_fallback: bool = True
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
@@ -846,17 +851,24 @@ class StreamingRecognizer:
         saved = (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
                  self._context_tokens, self._context_start, self.stats.context_retries,
                  self.stats.language_redecodes)
-        # No fallback: a decode that looks hallucinated is discarded, as a partial's is, and the final then
-        # decoded (with its fallback) when the end comes; a speculative 30 s window would put live streams behind.
-        result = self._decode(end, word_timestamps=True, fallback=False, final=True,
+        # Without prepare_fallback, a decode that looks hallucinated is discarded, as a partial's is, and the
+        # final decoded with its fallback when the end comes.
+        fallbacks = self.recognizer.fallbacks
+        result = self._decode(end, word_timestamps=True, fallback=self.config.prepare_fallback, final=True,
                               token_probabilities=self._wants_token_probs)
         (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
          self._context_tokens, self._context_start, self.stats.context_retries,
          self.stats.language_redecodes) = saved
+        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
         self.stats.partial_decodes += 1
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
-        if not result.problems and len(result.tokens) > len(self._committed):
+        # A result of the 30 s window is the final the end would emit, whatever its checks say (_final).
+        if (not result.problems or result.fell_back) and len(result.tokens) > len(self._committed):
             self._prepared = _PreparedFinal(silence, end, (self._context_start, list(self._context_tokens)), result)
+        if result.fell_back:
+            # The partials see what they saw before: a decode that looked hallucinated, discarded.
+            self.stats.discarded_partials += 1
+            return []
         return self._hypothesis(result, end)
 
     def _take_prepared(self, end: int, forced: bool) -> _PreparedFinal | None:
