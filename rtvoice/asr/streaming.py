@@ -756,6 +756,15 @@ class StreamingRecognizer:
                             for w in result.words[n_context:]]
         return result
 
+    def _decode_final(self, end: int, fallback: bool = True, token_probabilities: bool | None = None) -> Transcript:
+        """A final's decode up to stream sample `end` (word times; the 30 s window when `fallback` and the
+        result looks hallucinated), its fallbacks counted in the stats."""
+        fallbacks = self.recognizer.fallbacks
+        result = self._decode(end, word_timestamps=True, fallback=fallback, final=True,
+                              token_probabilities=token_probabilities)
+        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
+        return result
+
     def _decode_after_frozen(self, end: int, word_timestamps: bool, fallback: bool, final: bool,
                              token_probabilities: bool | None) -> Transcript:
         """As _decode, with frozen committed words: the audio from _decode_start, the committed tokens after
@@ -853,13 +862,11 @@ class StreamingRecognizer:
                  self.stats.language_redecodes)
         # Without prepare_fallback, a decode that looks hallucinated is discarded, as a partial's is, and the
         # final decoded with its fallback when the end comes.
-        fallbacks = self.recognizer.fallbacks
-        result = self._decode(end, word_timestamps=True, fallback=self.config.prepare_fallback, final=True,
-                              token_probabilities=self._wants_token_probs)
+        result = self._decode_final(end, fallback=self.config.prepare_fallback,
+                                    token_probabilities=self._wants_token_probs)
         (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
          self._context_tokens, self._context_start, self.stats.context_retries,
          self.stats.language_redecodes) = saved
-        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
         self.stats.partial_decodes += 1
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         # A result of the 30 s window is the final the end would emit, whatever its checks say (_final).
@@ -993,9 +1000,7 @@ class StreamingRecognizer:
             # Decoded while the endpointer waited: the same audio, prefix and context as a decode now.
             result = prepared.result
         else:
-            fallbacks = self.recognizer.fallbacks
-            result = self._decode(end, word_timestamps=True, fallback=True, final=True)
-            self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
+            result = self._decode_final(end)
         self.stats.final_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         if not result.text.strip() and not self._partials_shown:
             return []
@@ -1009,9 +1014,7 @@ class StreamingRecognizer:
         """The segment outgrew max_segment_s: emit its committed words as a final and go on after them."""
         self.stats.forced_splits += 1
         end = min(self._audio.end, self._segment_start + FULL_WINDOW_FRAMES * HOP)
-        fallbacks = self.recognizer.fallbacks
-        result = self._decode(end, word_timestamps=True, fallback=True, final=True)
-        self.stats.fallbacks += self.recognizer.fallbacks - fallbacks
+        result = self._decode_final(end)
         words = result.words
         committed_words = [w for w in self.tokenizer.split_words(result.tokens) if w.last <= len(self._committed)]
         if committed_words and len(committed_words) < len(words):
