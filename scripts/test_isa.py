@@ -49,6 +49,7 @@ SPEECH_TESTS = [
     "tests/test_bad_input.py",
     "tests/test_device_loss.py",
     "tests/test_dub.py",
+    "tests/test_dub_engine_crash.py",
     "tests/test_overload.py",
     "tests/test_tts_roundtrip.py",
     "tests/test_language_detection.py",

@@ -38,9 +38,10 @@ def test_non_english_speech_gets_captions_and_their_english(tmp_path, language, 
     the AMD EPYC with AVX-512; on an Intel Xeon with AMX 78.7 natively ("enfaticamente" without its accent,
     which the rule-based backend leaves untranslated) and 87.5 under CT2_FORCE_CPU_ISA AVX512, AVX2, AVX and
     GENERIC; pt 75.0 and 78.8. Source CER es 0.036-0.047, pt 0.013-0.036. So the floors are below every
-    measured level, and what does not depend on rounding is asserted tightly: the English captions are the
-    backend's translation of the captions recognised (chrF 100 for es, 96.2 for pt, whose two finals are
-    translated one by one, under every level). docs/translation.md has clips 001-002 too."""
+    measured level, and what does not depend on rounding is asserted exactly: each English caption is the
+    backend's translation of its own final. (The joined English against the translation of the joined
+    finals depended on where the stream was cut: pt chrF 96.2 on the Xeon, 89.6 on an AMD EPYC, whose
+    finals were cut elsewhere; it failed a floor of 90 there.) docs/translation.md has clips 001-002 too."""
     wav, transcript = fleurs(f"fleurs-{language}-000")
     jsonl, en_jsonl, stats = tmp_path / "src.jsonl", tmp_path / "en.jsonl", tmp_path / "stats.json"
     run = subprocess.run([sys.executable, "-m", "rtvoice", "caption", str(wav), "--language", language, "--threads", "2",
@@ -56,9 +57,9 @@ def test_non_english_speech_gets_captions_and_their_english(tmp_path, language, 
     assert [e["source"] for e in english] == [e["segment"] for e in finals if e["text"].strip()]
     with open_translator(language, "en") as translator:
         reference = translator.translate_text(transcript)
-        recognised = translator.translate_text(source)
+        own = [translator.translate_text(e["text"]) for e in finals if e["text"].strip()]
+    assert [e["text"] for e in english] == own
     hypothesis = " ".join(e["text"] for e in english)
-    assert sacrebleu.corpus_chrf([hypothesis], [[recognised]]).score >= 90, (hypothesis, recognised)
     assert sacrebleu.corpus_chrf([hypothesis], [[reference]]).score >= min_chrf, (hypothesis, reference)
     assert sacrebleu.corpus_chrf([source], [[reference]]).score < 40  # the English is not the source again
 
