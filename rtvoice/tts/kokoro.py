@@ -13,7 +13,7 @@ line may name another (:meth:`rtvoice.tts.TtsEngine.speak` ``speaker=``), which 
 
 Phonemes come from the espeak-ng data inside ``piper-tts`` (its ``espeakbridge``, as for the Piper voices;
 no system package): the language's espeak voice (the speaker's own accent, American or British, when it
-speaks its own language; English rewritten into misaki's symbols, rtvoice.tts.kokoro_voices), decomposed (NFD) so nasal vowels map onto Kokoro's
+speaks its own language; rtvoice.tts.kokoro_voices), decomposed (NFD) so nasal vowels map onto Kokoro's
 combining tilde. The palatal mark ``ʲ`` that this espeak-ng build writes after many vowels in Spanish and
 Portuguese is dropped: Kokoro was not trained on it, and with it Whisper heard the words worse.
 
@@ -100,10 +100,7 @@ def espeak_phonemes(text: str, espeak_voice: str) -> list[str]:
             current = ""
     if current.strip():
         sentences.append(current)
-    sentences = [unicodedata.normalize("NFD", s).replace("ʲ", "").strip() for s in sentences if s.strip()]
-    if espeak_voice.startswith("en"):
-        sentences = [kokoro_voices.english_for_kokoro(s, espeak_voice) for s in sentences]
-    return sentences
+    return [unicodedata.normalize("NFD", s).replace("ʲ", "").strip() for s in sentences if s.strip()]
 
 
 class KokoroVoice:
