@@ -171,3 +171,18 @@ def test_say_with_a_kokoro_voice_writes_it(tmp_path):
     unknown = rtvoice("say", "--voice", "kokoro:nobody", "Hi.", "--wav", str(tmp_path / "x.wav"))
     assert unknown.returncode == 2 and unknown.stderr.startswith("rtvoice: error: Kokoro has no speaker 'nobody'")
     assert unknown.stderr.strip().count("\n") == 0
+
+
+def test_rtvoice_models_checks_the_npm_voices_and_names_the_install_step(tmp_path):
+    import json
+
+    listed = {m["name"]: m for m in json.loads(rtvoice("models", "--json").stdout)["models"]}
+    npm = listed["kokoro-v1-voices"]
+    assert (npm["registry"], npm["installed_version"], npm["sha256"]) == ("npm", "1.2.1", "verified")
+    assert len(npm["files"]) == 55 and set(npm["files"].values()) == {"verified"}
+
+    result = rtvoice("models", env={"RTVOICE_NPM_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    line = next(line for line in result.stdout.splitlines() if line.startswith("kokoro-v1-voices "))
+    assert "npm:kokoro-js 1.2.1" in line and "missing" in line
+    assert "npm package kokoro-js 1.2.1, which is not installed" in result.stderr and "make build" in result.stderr
