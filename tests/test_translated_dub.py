@@ -224,4 +224,4 @@ def test_an_unpackaged_target_voice_is_one_clear_error(tmp_path, speech_recordin
                          timeout=120)
     assert run.returncode == 2 and run.stderr.strip().splitlines()[-1] == (
         "rtvoice: error: no packaged voice speaks 'ca': give --voice FILE.onnx, a Piper voice of that language "
-        "(packaged voices: en, es, pt)")
+        "(packaged voices: en, es, fr, it, pt)")

@@ -63,7 +63,7 @@ def _voice(args, name: str):
         return load_voice_from_args(args, name)
     if language not in ESPEAK_VOICES:
         raise RtvoiceError(f"no packaged voice speaks {language!r}: give --voice FILE.onnx, a Piper voice of that "
-                           f"language (packaged voices: en, {', '.join(ESPEAK_VOICES)})")
+                           f"language (packaged voices: {', '.join(sorted({'en', *ESPEAK_VOICES}))})")
     try:
         options = SynthesisOptions(speed=args.speed)
         voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
