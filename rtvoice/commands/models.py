@@ -29,6 +29,7 @@ def register(subparsers) -> None:
 @dataclass(frozen=True)
 class ModelStatus:
     name: str
+    registry: str  # "pypi" or "npm"
     package: str
     package_version: str  # the version the manifest pins
     installed_version: str | None  # None: the package is not installed, or has no metadata
@@ -45,35 +46,30 @@ class ModelStatus:
 
 
 def model_status(manifest) -> ModelStatus:
-    import importlib.metadata
-
     from rtvoice.errors import ModelError
-    from rtvoice.models import check_file, package_directory
+    from rtvoice.models import check_file, installed_version, package_directory
 
-    try:
-        installed_version = importlib.metadata.version(manifest.package)
-    except importlib.metadata.PackageNotFoundError:
-        installed_version = None
+    installed = installed_version(manifest)
     try:
         directory = package_directory(manifest)
     except ModelError as error:
-        return ModelStatus(manifest.name, manifest.package, manifest.package_version, installed_version, False,
-                           None, "not installed", {}, manifest.license, [str(error)])
+        return ModelStatus(manifest.name, manifest.registry, manifest.package, manifest.package_version, installed,
+                           False, None, "not installed", {}, manifest.license, [str(error)])
     checks = {file_name: check_file(manifest.name, directory / file_name, expected)
               for file_name, expected in manifest.files.items()}
     problems = [check.problem for check in checks.values() if check.problem]
     statuses = {check.status for check in checks.values()}
     sha256 = next((s for s in ("mismatch", "missing file") if s in statuses), "verified")
-    if installed_version is not None and installed_version != manifest.package_version:
-        problems.insert(0, f"model {manifest.name!r}: {manifest.package} {installed_version} is installed, the "
+    if installed is not None and installed != manifest.package_version:
+        problems.insert(0, f"model {manifest.name!r}: {manifest.package} {installed} is installed, the "
                            f"manifest pins {manifest.package_version}")
-    return ModelStatus(manifest.name, manifest.package, manifest.package_version, installed_version, True,
+    return ModelStatus(manifest.name, manifest.registry, manifest.package, manifest.package_version, installed, True,
                        str(directory), sha256,
                        {name: check.status for name, check in checks.items()}, manifest.license, problems)
 
 
 def render_line(status: ModelStatus, name_width: int, package_width: int) -> str:
-    package = f"{status.package} {status.package_version}"
+    package = f"{'npm:' if status.registry == 'npm' else ''}{status.package} {status.package_version}"
     if not status.installed:
         state = "missing"
     elif status.installed_version in (None, status.package_version):
@@ -99,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         name_width = max(len(s.name) for s in statuses)
-        package_width = max(len(f"{s.package} {s.package_version}") for s in statuses)
+        package_width = max(len(f"npm:{s.package} {s.package_version}") for s in statuses)
         for status in statuses:
             print(render_line(status, name_width, package_width))
     for status in statuses:

@@ -1,8 +1,11 @@
-"""``rtvoice say``: speak text in a Piper voice, each line as soon as it arrives.
+"""``rtvoice say``: speak text in a Piper voice or a Kokoro voice, each line as soon as it arrives.
 
     rtvoice say "Hello there."                     # the speaker
     rtvoice say --text-file script.txt --wav out.wav   # a file (add --play to hear it as well)
     tail -f lines.txt | rtvoice say                # standard input, line by line
+    rtvoice say --voice kokoro:ef_dora "Hola a todos."   # a Kokoro speaker, in its own language
+
+`rtvoice voices` lists the voices: Piper's joe and each Kokoro speaker (kokoro:NAME).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("say", help="speak text in a Piper voice (argument, --text-file or standard input)",
+    p = subparsers.add_parser("say", help="speak text in a synthesized voice (argument, --text-file or standard input)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("text", nargs="*", help="text to speak (default: lines from --text-file or standard input)")
     p.add_argument("--text-file", type=Path, default=None,
@@ -29,8 +32,10 @@ def register(subparsers) -> None:
 
 def add_voice_arguments(p, wav_help: str, threads_flag: str = "--threads") -> None:
     """Voice, speaker, speed, outputs and providers (shared with `rtvoice dub`)."""
-    p.add_argument("--voice", type=Path, default=None,
-                   help="Piper voice FILE.onnx with FILE.onnx.json beside it (default: en_US joe, medium)")
+    p.add_argument("--voice", default=None, metavar="FILE.onnx|kokoro:NAME",
+                   help="Piper voice FILE.onnx with FILE.onnx.json beside it (default: en_US joe, medium), or "
+                        "kokoro:NAME, a Kokoro-82M speaker such as kokoro:af_heart, kokoro:ef_dora, kokoro:pm_alex "
+                        "(`rtvoice voices` lists them)")
     p.add_argument("--speaker", default=None, help="speaker name or index (multi-speaker voices)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, > 1 is faster (default 1.0)")
     p.add_argument("--wav", type=Path, default=None, help=wav_help)
@@ -42,8 +47,18 @@ def add_voice_arguments(p, wav_help: str, threads_flag: str = "--threads") -> No
                    help="ONNX Runtime threads for the voice (default: by CPU count)")
 
 
-def load_voice_from_args(args: argparse.Namespace, name: str, quiet: bool = False):
-    """(voice, SynthesisOptions) from the voice arguments; says once where the voice runs."""
+KOKORO_PREFIX = "kokoro:"
+
+
+def kokoro_speaker_of(voice_arg) -> str | None:
+    """NAME for ``--voice kokoro:NAME``, else None (a Piper file, or the default)."""
+    text = None if voice_arg is None else str(voice_arg)
+    return text[len(KOKORO_PREFIX):] if text and text.startswith(KOKORO_PREFIX) else None
+
+
+def load_voice_from_args(args: argparse.Namespace, name: str, quiet: bool = False, language: str | None = None):
+    """(voice, SynthesisOptions) from the voice arguments; says once where the voice runs. ``--voice
+    kokoro:NAME`` loads Kokoro speaking ``language`` (default: the speaker's own language)."""
     from rtvoice.errors import RtvoiceError
     from rtvoice.tts import SynthesisOptions, VoiceOptions, load_voice
 
@@ -52,11 +67,25 @@ def load_voice_from_args(args: argparse.Namespace, name: str, quiet: bool = Fals
         voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
-    voice = load_voice(args.voice, voice_options)
+    speaker = kokoro_speaker_of(args.voice)
+    if speaker is not None:
+        from rtvoice.tts import kokoro_voices
+        from rtvoice.tts.kokoro import KokoroVoice
+
+        found = kokoro_voices.speaker(speaker)
+        language = language or found.language
+        if language not in kokoro_voices.SPOKEN_LANGUAGES:
+            raise RtvoiceError(f"--voice kokoro:{speaker} speaks {found.accent} ({found.language}), a language "
+                               f"rtvoice does not speak with Kokoro ({', '.join(kokoro_voices.SPOKEN_LANGUAGES)})")
+        voice = KokoroVoice(language, voice_options, speaker=speaker)
+        about = f" (Kokoro-82M, {speaker}: {found.accent}, {found.sex})"
+    else:
+        voice = load_voice(None if args.voice is None else Path(args.voice), voice_options)
+        about = ""
     if not quiet:
         choice = voice.provider_choice
         where = "CPU" if not choice.on_gpu else choice.device.upper()
-        print(f"rtvoice {name}: voice {voice.name} on {where}: {choice.reason}", file=sys.stderr)
+        print(f"rtvoice {name}: voice {voice.name} on {where}: {choice.reason}{about}", file=sys.stderr)
     return voice, options
 
 

@@ -52,6 +52,7 @@ class Utterance:
     t_done: float | None = None  # last sample handed to the sinks
     samples: int = 0
     speedup: float = 1.0  # on top of the voice's speed (see TtsEngine.speak)
+    speaker: str | None = None  # another speaker of the voice for this text (None: the voice's own)
     compute_s: float = 0.0
     underruns: int = 0
     report: SynthesisReport = field(default_factory=SynthesisReport)
@@ -147,16 +148,22 @@ class TtsEngine:
             self._started = True
         return self
 
-    def speak(self, text: str, tag: object = None, speedup: float = 1.0) -> Utterance:
+    def speak(self, text: str, tag: object = None, speedup: float = 1.0, speaker: str | None = None) -> Utterance:
         """Queue ``text``; returns at once. Empty text gives an utterance that is done at once. ``speedup``
-        speeds this text up on top of the options' speed (the voice's own duration control, not a stretch)."""
+        speeds this text up on top of the options' speed (the voice's own duration control, not a stretch).
+        ``speaker``: another speaker of the loaded voice says this text (a Kokoro voice: another style vector
+        on the same session, e.g. ``em_alex`` for a male source speaker); an unknown one raises ModelError
+        here, before anything is queued."""
         if self._closed:
             raise RtvoiceError("the voice engine is closed")
         if not 0.5 <= speedup <= 2.0:
             raise ValueError(f"speedup must be within 0.5..2, got {speedup}")
+        if speaker is not None:
+            self._check_speaker(speaker)
         self._raise_error()
         self.start()
-        utt = Utterance(self._next_id, text, tag, t_submitted=time.perf_counter(), speedup=float(speedup))
+        utt = Utterance(self._next_id, text, tag, t_submitted=time.perf_counter(), speedup=float(speedup),
+                        speaker=speaker)
         self._next_id += 1
         with self._idle:
             self._pending += 1
@@ -169,16 +176,26 @@ class TtsEngine:
         inside a piece (Kokoro)."""
         return hasattr(self.synthesizer, "prepare_first_piece")
 
-    def prepare_first_piece(self, text: str, speedup: float = 1.0) -> bool:
+    def _check_speaker(self, speaker: str) -> None:
+        check = getattr(self.synthesizer, "check_speaker", None)
+        if check is None:
+            raise RtvoiceError(f"voice {self.voice.name} cannot change speaker per line (a Kokoro voice can); "
+                               f"speaker {speaker!r} does not apply")
+        check(speaker)
+
+    def prepare_first_piece(self, text: str, speedup: float = 1.0, speaker: str | None = None) -> bool:
         """Synthesise the first piece of a line that may come (rtvoice.tts.prepared), on the calling thread,
         only while the voice is idle (nothing queued or being synthesised: it would take the CPU from a line
         being spoken). Nothing is played; a later :meth:`speak` whose first piece matches starts with it.
-        True when a piece was synthesised."""
+        True when a piece was synthesised. ``speaker``: as in :meth:`speak` (the piece is kept for that speaker)."""
         if not self.can_prepare or self._closed:
             return False
         with self._idle:
             if self._pending:
                 return False
+        if speaker is not None:
+            self._check_speaker(speaker)
+            return self.synthesizer.prepare_first_piece(text, speedup, speaker)
         return self.synthesizer.prepare_first_piece(text, speedup)
 
     def cancel(self) -> None:
@@ -282,7 +299,7 @@ class TtsEngine:
         return {"id": u.id, "submitted_s": u.t_submitted - t0, "first_audio_s": u.first_audio_s,
                 "end_to_end_first_audio_s": u.end_to_end_first_audio_s,
                 "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
-                "speedup": u.speedup, "prepared_first_piece": u.report.prepared_first_piece,
+                "speedup": u.speedup, "speaker": u.speaker, "prepared_first_piece": u.report.prepared_first_piece,
                 "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
 
     # ---------------------------------------------------------------- worker
@@ -332,8 +349,9 @@ class TtsEngine:
         offset = 0
         began = False
         try:
+            per_line = {} if utt.speaker is None else {"speaker": utt.speaker}
             for chunk in self.synthesizer.stream(utt.text, utt.report, cancelled=self._cancel.is_set,
-                                                 speedup=utt.speedup):
+                                                 speedup=utt.speedup, **per_line):
                 if not began:
                     for sink in self.sinks:
                         sink.begin(utt)
