@@ -153,6 +153,7 @@ class DubStage:
     HANDOFFS_KEPT = 1000
     CUTS_KEPT = 1000
     FIRST_PIECE_PRIOR_S = 0.5  # the voice's time to its first sample before one was measured
+    RTF_PRIOR = 0.5  # and its real-time factor (Kokoro on 2 free cores: 0.5)
 
     def __init__(self, engine, timeline=None, lag: VoiceLag | None = None, catch_up: float = 1.0,
                  prepare_ahead: bool = True, pacing: PacingConfig | None = None, program_delay_s: float = 0.0,
@@ -197,6 +198,7 @@ class DubStage:
         self._live_lines: dict[int, _Line] = {}  # utterance id -> line, until it is spoken or dropped
         self.duration = DurationModel(engine.voice) if pacing is not None else None
         self._first_piece_s = self.FIRST_PIECE_PRIOR_S
+        self._rtf = self.RTF_PRIOR  # the voice's synthesis seconds per second of its audio, lately
         self._last_speedup = 1.0
         self.condensed_lines = 0
         self.dropped_lines = 0
@@ -213,6 +215,9 @@ class DubStage:
         self._source = source
         if source is not None and source.live and (self.pacing is not None or self.program_delay_s > 0):
             self.engine.pacer = _Pacer(self)
+            if self.pacing is not None:  # the voice's own rate and speed, before the first line needs them
+                self._rtf = self.duration.calibrate(self.engine.synthesizer, getattr(self.engine.voice, "language",
+                                                                                    None))
         self.engine.start()
         return [self]
 
@@ -240,8 +245,6 @@ class DubStage:
         except Exception as error:  # an earlier line failed to synthesise: report it, the chain goes on
             log.warning("voice: a line failed (%s); captions and the following lines go on", error)
             utterance = self.engine.speak(event.text, tag=event, speedup=speedup)
-        if line is not None:
-            line.utterance = utterance
         self.caught_up_lines += speedup > 1.0
         self.words_given += len(event.text.split())
         self.lines.append((event, utterance))
@@ -282,15 +285,15 @@ class DubStage:
 
     # ---------------------------------------------------------------- pacing (the voice's worker thread)
     def _take(self, utterance) -> _Line | None:
-        """The pending line of `utterance` (the voice takes lines up in order), and the line after it."""
+        """The pending line of `utterance` (matched by its caption, its tag: the voice may take it up before
+        ``speak`` has returned), dropping any before it (the voice takes lines up in order)."""
         with self._lag_lock:
-            while self._pending and self._pending[0].utterance is not utterance:
-                if self._pending[0].utterance is None:  # still being handed over: not ours
-                    return None
+            while self._pending and self._pending[0].event is not utterance.tag:
                 self._pending.popleft()
             if not self._pending:
                 return None
             line = self._pending.popleft()
+            line.utterance = utterance
             self._live_lines[utterance.id] = line
             return line
 
@@ -305,10 +308,12 @@ class DubStage:
         base = self.engine.synthesizer.options.speed
         counts: dict[str, int] = {}
 
+        compute_bound = max(1.0, self._rtf)  # a voice slower than real time is free when its synthesis is done
+
         def predict(text: str, speedup: float) -> float:
             if text not in counts:
                 counts[text] = self.duration.phonemes(text)
-            return self.duration.predict(phonemes=counts[text], speed=base * speedup)
+            return self.duration.predict(phonemes=counts[text], speed=base * speedup) * compute_bound
 
         plan = plan_line(self.pacing, utterance.text, predict, now=time.time(), voice_free=voice_free,
                          first_piece_s=self._first_piece_s, source_start=line.start, source_end=line.end,
@@ -440,6 +445,8 @@ class DubStage:
                     self.outputs.append(VoiceOutput(emitted - self._source.clock.wall_time(0), seconds))
             if line is not None:
                 line.outcome = "spoken" if line.outcome == "waiting" else line.outcome
+                if seconds > 0.3:
+                    self._rtf += 0.3 * (utterance.compute_s / seconds - self._rtf)
                 if self.duration is not None and line.phonemes and not self.engine._cancel.is_set():
                     self.duration.observe(line.phonemes, seconds,
                                           self.engine.synthesizer.options.speed * utterance.speedup)
@@ -494,7 +501,7 @@ class DubStage:
                         "target_lag_s": round(self.pacing.target_lag_s, 3), "condense": self.pacing.condense,
                         "speedup": percentiles(self._speedups),
                         "s_per_phoneme": round(self.duration.s_per_phoneme, 4),
-                        "first_piece_s": round(self._first_piece_s, 3)})
+                        "first_piece_s": round(self._first_piece_s, 3), "rtf": round(self._rtf, 3)})
         return out
 
     def stats(self) -> dict:

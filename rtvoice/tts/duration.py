@@ -11,11 +11,18 @@ slower speaker style, another language) is learnt within a few lines. A voice's 
 from __future__ import annotations
 
 import threading
+import time
 
 # Seconds per phoneme at speed 1, trimmed, measured on Harvard sentences' translations (rtvoice's voices:
 # Kokoro jm_kumo es/pt 0.085-0.095, Piper joe en 0.065-0.075); a middle value, replaced within a few lines.
 PRIOR_S_PER_PHONEME = 0.08
 _SILENT = frozenset(" ,.;:!?¡¿-—…\"'()")
+# One sentence per language to time a voice on at start (Harvard sentences and their translations).
+CALIBRATION_TEXT = {"en": "The birch canoe slid on the smooth planks.",
+                    "es": "El niño casi lastimó al perro pequeño.",
+                    "pt": "A criança quase machucou o cachorro pequeno.",
+                    "fr": "L'enfant a presque blessé le petit chien.",
+                    "it": "Il bambino ha quasi ferito il cagnolino."}
 
 
 class DurationModel:
@@ -53,6 +60,25 @@ class DurationModel:
         """Seconds the voice will take to say ``text`` (or ``phonemes`` phonemes) at ``speed``."""
         count = self.phonemes(text) if phonemes is None else phonemes
         return count * self.s_per_phoneme / speed
+
+    def calibrate(self, synthesizer, language: str | None = None) -> float:
+        """Time the voice on one sentence of ``language`` (CALIBRATION_TEXT; English when it has none): its
+        trimmed duration replaces the prior. Returns the voice's real-time factor on it (synthesis seconds per
+        second of audio)."""
+        from rtvoice.tts.fitting import trim_piece
+
+        text = CALIBRATION_TEXT.get(language or "en", CALIBRATION_TEXT["en"])
+        rate = self.voice.sample_rate
+        t0 = time.perf_counter()
+        samples = sum(len(trim_piece(c.samples, rate, c.first_of_piece, c.last_of_piece))
+                      for c in synthesizer.stream(text))
+        compute = time.perf_counter() - t0
+        seconds, phonemes = samples / rate, self.phonemes(text)
+        if seconds <= 0 or phonemes <= 0:
+            return 1.0
+        with self._lock:
+            self._phonemes, self._seconds = float(phonemes), seconds * synthesizer.options.speed
+        return compute / seconds
 
     def observe(self, phonemes: int, seconds: float, speed: float = 1.0) -> None:
         """A line of ``phonemes`` phonemes was spoken in ``seconds`` (trimmed) at ``speed``."""
