@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 import time
 
-# Seconds per phoneme at speed 1, trimmed, measured on Harvard sentences' translations (rtvoice's voices:
-# Kokoro jm_kumo es/pt 0.085-0.095, Piper joe en 0.065-0.075); a middle value, replaced within a few lines.
+# Seconds per phoneme at speed 1, measured on three Harvard sentences and their Spanish translations (ends
+# trimmed, the pause between pieces not: Kokoro jm_kumo es 0.089-0.101, Piper joe en 0.054-0.057); a middle
+# value, replaced at start by DurationModel.calibrate when a paced voice is set up.
 PRIOR_S_PER_PHONEME = 0.08
 _SILENT = frozenset(" ,.;:!?¡¿-—…\"'()")
 # One sentence per language to time a voice on at start (Harvard sentences and their translations).
