@@ -121,9 +121,10 @@ class _CueFileWriter:
     separator = ","
     min_duration_s = 0.3  # a cue is shown for at least this long
 
-    def __init__(self, path: Path, layout: CaptionLayout = CaptionLayout()):
+    def __init__(self, path: Path, layout: CaptionLayout = CaptionLayout(), offset_s: float = 0.0):
         self.path = Path(path)
         self.layout = layout
+        self.offset_s = offset_s  # cue times shifted by this (s): a programme that goes out late
         self._file = _open_output(self.path)
         self._count = 0
         self._last_end = 0.0
@@ -141,8 +142,8 @@ class _CueFileWriter:
         # a translated caption brings its own cues (its source's, see rtvoice.captions.translated)
         cues = event.cues(self.layout) if hasattr(event, "cues") else cues_for(event, self.layout)
         for cue in cues:
-            start = max(cue.start, self._last_end)
-            end = max(cue.end, start + self.min_duration_s)
+            start = max(cue.start + self.offset_s, self._last_end)
+            end = max(cue.end + self.offset_s, start + self.min_duration_s)
             self._count += 1
             self._file.write(self._cue_text(self._count, format_timestamp(start, self.separator),
                                             format_timestamp(end, self.separator), cue.lines))
@@ -191,19 +192,25 @@ class JsonlWriter:
         self.path = Path(path)
         self.language = language
         self._file = _open_output(self.path, line_buffered=True)
+        self._lock = threading.Lock()  # records come from the voice's thread too (write_record)
 
     def write(self, event) -> None:
-        if not self._file.closed:
-            record = event.to_dict()
-            if self.language is not None:
-                record.setdefault("language", self.language)
-            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.write_record(event.to_dict())
+
+    def write_record(self, record: dict) -> None:
+        """One record that is not a caption (e.g. a dubbed line the voice condensed or dropped: voice_lag)."""
+        with self._lock:
+            if not self._file.closed:
+                if self.language is not None:
+                    record.setdefault("language", self.language)
+                self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
 
 
 class TerminalWriter:

@@ -48,6 +48,9 @@ def register(subparsers) -> None:
     p.add_argument("--voice", type=Path, help="Piper voice FILE.onnx (default en_US joe medium)")
     p.add_argument("--translate-to", metavar="LANG", help="translate each final into LANG and dub the translation "
                                                            "(Kokoro voice for es/pt); adds translation_* figures")
+    p.add_argument("--max-voice-lag", type=float, default=3.0, metavar="S",
+                   help="real clock: pace the voice to start each line within S s of its source, as `rtvoice dub` "
+                        "does (0: not paced) (default 3)")
     p.add_argument("--audio-device", metavar="NAME|INDEX",
                    help="also play the voice on this device and capture from it, timing both audio callbacks "
                         "under full load (callback_p99=0.5ms,callback_max=2ms budgets)")
@@ -66,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     old = load_report(args.compare) if args.compare is not None else None
     max_regression = parse_regression(args.max_regression) if args.max_regression is not None else None
     inputs = load_inputs(args.input, args.dataset)
+    if not args.max_voice_lag >= 0:
+        from rtvoice.errors import RtvoiceError
+
+        raise RtvoiceError(f"--max-voice-lag must be >= 0 s (0: not paced), got {args.max_voice_lag:g}")
 
     whisper_config = None
     if args.asr_model is not None or args.language != "en":
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     report = run_bench(inputs, args.clock, progress=lambda line: print(line, file=sys.stderr),
                        whisper_config=whisper_config, voice_path=args.voice, audio_device=args.audio_device,
                        streaming_config=StreamingConfig(context=args.context), translate_to=args.translate_to,
-                       mt=args.mt)
+                       mt=args.mt, max_voice_lag_s=args.max_voice_lag or None)
     print(render_table(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -218,10 +218,13 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                 into.append(terminal)
             chosen = files.get(language, {})
             for kind, writer in (("srt", SrtWriter), ("vtt", VttWriter)):
-                if kind in chosen:
-                    into.append(writer(chosen[kind], layout))
+                if kind in chosen:  # a programme that goes out late (dub --program-delay) has its cues late too
+                    into.append(writer(chosen[kind], layout, offset_s=getattr(args, "program_delay", 0.0)))
             if "jsonl" in chosen:
                 into.append(JsonlWriter(chosen["jsonl"], language=language))
+        if stage is not None and hasattr(stage, "event_outputs"):  # the voice's records beside its language's captions
+            spoken = translated_sinks if args.translate_to is not None else sinks
+            stage.event_outputs.extend(s for s in spoken if isinstance(s, JsonlWriter))
         recognizer = WhisperRecognizer(whisper_config)
         if args.translate_to is not None:
             stage = _translation_stage(args, translated_sinks, stage, recognizer)

@@ -11,6 +11,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+
+def _lag_bound(value: str) -> float | None:
+    """--max-voice-lag: seconds > 0, or off (None)."""
+    if value == "off":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 or off, got {value!r}")
+    return seconds
 
 
 def register(subparsers) -> None:
@@ -23,17 +37,34 @@ def register(subparsers) -> None:
     voice = p.add_argument_group("voice")
     add_voice_arguments(voice, wav_help="write the dubbed voice track (source timeline) to this WAV instead of "
                                         "playing it (add --play for both)", threads_flag="--tts-threads")
-    voice.add_argument("--max-speedup", type=float, default=None, metavar="X",
-                       help="dubbed track with --translate-to: speed a line up to X times (pitch kept, Rubber "
-                            "Band) to fit its source slot; 1 places lines unfitted (default 1.25 when translating, "
-                            "else 1)")
+    pace = p.add_argument_group("keeping pace with the speaker (live sources: a microphone, a file with --realtime)")
+    pace.add_argument("--max-voice-lag", type=_lag_bound, default=3.0, metavar="S|off",
+                      help="no line starts more than S seconds behind the end of its source speech: each line's "
+                           "speed is chosen from its predicted duration to fit its slot (up to --max-speedup), a "
+                           "line that cannot fit is condensed, and one that would still start later is dropped; "
+                           "every condensed or dropped line is said on the terminal, counted in --stats and kept "
+                           "in --jsonl as a voice_lag record. off: lines are queued whole (default 3)")
+    pace.add_argument("--max-speedup", type=float, default=None, metavar="X",
+                      help="speak a line up to X times faster (1..2; default 1.25): live, with the voice's own "
+                           "speed control to keep pace; a file read as fast as possible with --translate-to, by "
+                           "stretching the dubbed track to the source slots (pitch kept, Rubber Band)")
+    pace.add_argument("--condense", action=argparse.BooleanOptionalAction, default=True,
+                      help="with --max-voice-lag: say a shorter rendering of a line that cannot fit even at "
+                           "--max-speedup (without asides and fillers, or its first clauses) (default: on)")
+    pace.add_argument("--program-delay", type=float, default=0.0, metavar="S",
+                      help="the programme goes out S seconds late (a broadcaster's delay): dubbed lines are placed "
+                           "and held against the source times plus S, and their lag counted against them; the "
+                           "captions' times are shifted by S (default 0)")
+    pace.add_argument("--mix", type=Path, default=None, metavar="FILE.wav",
+                      help="with --wav and a file input: also write the programme as a listener hears it: the "
+                           "source delayed by --program-delay, 12 dB down while the voice speaks, the dub on top")
     voice.add_argument("--lag-warning", type=float, default=2.0, metavar="S",
                        help="say so on the terminal when the voice runs more than S seconds behind the speaker "
                             "(and again when it has caught up; live sources; default 2)")
     voice.add_argument("--catch-up", type=float, default=None, metavar="X",
-                       help="live sources: a line that would start more than --lag-warning seconds behind the "
-                            "speaker is spoken X times faster (the voice's own speed, not a stretch); 1: never "
-                            "(default: as --max-speedup, 1.25 when translating, else 1)")
+                       help="the older fixed rule, instead of --max-voice-lag (which it turns off): a line that "
+                            "would start more than --lag-warning seconds behind the speaker is spoken X times "
+                            "faster; 1: never")
     voice.add_argument("--prepare-ahead", action=argparse.BooleanOptionalAction, default=True,
                        help="with --translate-to and a Kokoro voice: synthesise each line's first piece while the "
                             "speaker is still talking, from the translation of the partial captions; it is spoken "
@@ -81,25 +112,58 @@ def run(args: argparse.Namespace) -> int:
     from rtvoice.commands.caption import run_captions
     from rtvoice.errors import RtvoiceError
     from rtvoice.pipeline.dubbing import DubStage, VoiceLag
+    from rtvoice.pipeline.pacing import PacingConfig
     from rtvoice.tts import PlaybackSink, TimelineSink, TtsEngine
     from rtvoice.tts.fitting import FittedTimelineSink
+    from rtvoice.tts.playback import _tag_start
 
-    max_speedup = args.max_speedup if args.max_speedup is not None else (1.25 if args.translate_to else 1.0)
+    live = bool(args.realtime or args.mic or args.input_device is not None)
+    max_speedup = args.max_speedup if args.max_speedup is not None else 1.25
     if not 1.0 <= max_speedup <= 2.0:
         raise RtvoiceError(f"--max-speedup must be within 1..2, got {max_speedup:g}")
     if not args.lag_warning > 0:
         raise RtvoiceError(f"--lag-warning must be > 0 s, got {args.lag_warning:g}")
-    catch_up = args.catch_up if args.catch_up is not None else max_speedup
-    if not 1.0 <= catch_up <= 2.0:
-        raise RtvoiceError(f"--catch-up must be within 1..2, got {catch_up:g}")
+    if not 0 <= args.program_delay <= 60:
+        raise RtvoiceError(f"--program-delay must be within 0..60 s, got {args.program_delay:g}")
+    if args.mix is not None and (args.wav is None or args.mic or args.input_device is not None or args.input == "-"):
+        raise RtvoiceError("--mix needs --wav (the dub it mixes in) and an audio file input (the programme)")
+    pacing = None
+    if args.catch_up is not None:  # the older fixed rule: pacing off
+        catch_up = args.catch_up
+        if not 1.0 <= catch_up <= 2.0:
+            raise RtvoiceError(f"--catch-up must be within 1..2, got {catch_up:g}")
+    elif args.max_voice_lag is None:  # off: the fixed rule as before --max-voice-lag (1.25x when translating)
+        catch_up = max_speedup if args.translate_to else 1.0
+    else:
+        catch_up = 1.0
+        pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense)
     voice, options = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
-        timeline = FittedTimelineSink(args.wav, max_speedup) if max_speedup > 1.0 else TimelineSink(args.wav)
+        delay = args.program_delay
+        start_of = (lambda utterance: _tag_start(utterance) + delay) if delay else _tag_start
+        # a paced voice fits its lines itself (its own speed); otherwise the track is fitted to the source slots
+        if args.translate_to and max_speedup > 1.0 and not (live and pacing is not None):
+            timeline = FittedTimelineSink(args.wav, max_speedup, start_of=start_of)
+        else:
+            timeline = TimelineSink(args.wav, start_of=start_of)
         sinks.append(timeline)
     if args.wav is None or args.play:
         sinks.append(PlaybackSink(device=args.output_device))
     lag = VoiceLag(args.lag_warning, status=lambda line: print(f"rtvoice dub: {line}", file=sys.stderr, flush=True))
     stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up,
-                     prepare_ahead=args.prepare_ahead)
-    return run_captions(args, "dub", stage)
+                     prepare_ahead=args.prepare_ahead, pacing=pacing, program_delay_s=args.program_delay,
+                     on_cut=_say_cut)
+    code = run_captions(args, "dub", stage)
+    if args.mix is not None:
+        from rtvoice.pipeline.programme import mix_programme
+
+        mix_programme(Path(args.input), args.wav, args.mix, args.program_delay)
+        print(f"rtvoice dub: programme mix written to {args.mix} (source {args.program_delay:g} s late, ducked "
+              f"under the voice)", file=sys.stderr)
+    return code
+
+
+def _say_cut(record: dict) -> None:
+    """A condensed or dropped line, on the terminal (the JSONL gets its record from the stage)."""
+    print(f"rtvoice dub: {record['message']}", file=sys.stderr, flush=True)

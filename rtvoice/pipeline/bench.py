@@ -13,6 +13,12 @@ Figures (flat names, seconds unless stated; the JSON's ``figures``):
 - ``dub_*_s``: end of source speech → first dubbed sample (end to end)
 - ``frontend_rtf``, ``asr_rtf``, ``tts_rtf``: compute seconds per audio second, per stage
 - ``dropped_samples``, ``underruns``, ``skipped_partials``, ``*_high_water``: losses and queue peaks
+- ``voice_behind_line_start_{p50,p95,max}_s`` (real clock): the voice's lag behind the speaker at each line
+  start, pooled; ``voice_start_offset_s``, ``voice_end_offset_s``, ``voice_atd_s``: SimulEval's StartOffset,
+  EndOffset and computation-aware ATD of the dubbed voice (rtvoice.metrics.simultaneous; the mean over inputs,
+  as SimulEval's over instances); ``voice_lag_slope_s_per_min``: the lag's trend over each input (mean);
+  ``voice_words_spoken_share``, ``voice_lines_condensed``, ``voice_lines_dropped``: what pacing (``--max-voice-lag``,
+  rtvoice.pipeline.pacing) cost
 - ``wer``: caption word error rate against the references (when the inputs have them)
 - ``offline_wer``, ``wer_ratio`` (= wer / offline_wer), ``offline_rtf``: the peer, in the same run: the same
   inputs decoded offline, long-form, by the same model (faster-whisper's ``transcribe``, greedy,
@@ -195,7 +201,7 @@ def offline_long_form(recognizer, paths: list[Path], progress=print) -> tuple[li
 
 def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whisper_config=None,
               voice_path: Path | None = None, audio_device: str | None = None, streaming_config=None,
-              translate_to: str | None = None, mt: str = "auto") -> dict:
+              translate_to: str | None = None, mt: str = "auto", max_voice_lag_s: float | None = 3.0) -> dict:
     """Run every input through the chain; returns the JSON report (see the module docstring). With
     ``translate_to``, finals are translated (rtvoice.pipeline.translation) and the voice speaks the
     translation (Kokoro for es/pt unless ``voice_path``); ``translation_*`` figures are added."""
@@ -204,6 +210,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.metrics.text import normalize_english
     from rtvoice.pipeline.dubbing import DubStage
+    from rtvoice.pipeline.pacing import PacingConfig
     from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
     from rtvoice.audio.sources import FileSource
     from rtvoice.tts import CallbackSink, SynthesisOptions, TtsEngine, load_voice
@@ -231,6 +238,9 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
               "tts_audio_s": 0.0, "dropped_samples": 0, "underruns": 0, "skipped_partials": 0}
     high_water: dict[str, int] = {}
     per_input, refs, hyps, timeline = [], [], [], None
+    voice_lags, simultaneous, pacing_totals = [], [], {"words_given": 0, "words_spoken": 0, "lines_condensed": 0,
+                                                       "lines_dropped": 0}
+    pacing = PacingConfig(max_voice_lag_s) if clock == "real" and max_voice_lag_s is not None else None
     if device is not None:
         device.start()
     for n, item in enumerate(inputs, 1):
@@ -240,7 +250,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         if device is not None:
             sinks.append(device.playback)  # reopened per input; its callback meter spans the whole run
         engine = TtsEngine(voice, SynthesisOptions(), sinks)
-        dub = DubStage(engine)
+        dub = DubStage(engine, pacing=pacing)
         if translator is not None:
             from rtvoice.pipeline.translation import TranslationStage
 
@@ -269,6 +279,12 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         samples["tts_first_audio"] += stage.tts_first_audio
         samples["dub"] += stage.latencies() if clock == "real" else stage.caption_plus_tts
         tts = engine.stats()
+        if clock == "real":
+            voice_lags += stage.lag.line_lags
+            simultaneous.append(stage.simultaneous())
+            for key, value in stage.pacing_stats().items():
+                if key in pacing_totals:
+                    pacing_totals[key] += value
         fe, asr = stats["frontend"], pipeline.streaming.stats
         totals["audio_s"] += stats["audio_seconds"]
         totals["wall_s"] += stats["wall_seconds"]
@@ -318,6 +334,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         figures.update({"translation_ms_p50": ms["p50"], "translation_ms_p95": ms["p95"], "translation_n": ms["n"],
                         "final_to_translation_p50_s": wait["p50"], "final_to_translation_p95_s": wait["p95"]})
         translator.close()
+    figures.update(_voice_figures(voice_lags, simultaneous, pacing_totals) if clock == "real" else {})
     figures["audio_seconds"] = round(totals["audio_s"], 3)
     figures["wall_seconds"] = round(totals["wall_s"], 3)
     if refs:
@@ -348,6 +365,22 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         "latency_samples_s": {k: [round(v, 4) for v in samples[k]] for k in LATENCY_FIGURES},
         "timeline": timeline,
     }
+
+
+def _voice_figures(lags: list[float], simultaneous: list[dict], pacing: dict) -> dict:
+    """The voice's pace figures (module docstring) from each input's line-start lags and SimulEval figures."""
+    p = percentiles(lags)
+    figures = {"voice_behind_line_start_p50_s": p["p50"], "voice_behind_line_start_p95_s": p["p95"],
+               "voice_behind_line_start_max_s": p["max"]}
+    for name, key in (("voice_start_offset_s", "start_offset_s"), ("voice_end_offset_s", "end_offset_s"),
+                      ("voice_atd_s", "atd_s"), ("voice_lag_slope_s_per_min", "lag_slope_s_per_min")):
+        values = [s[key] for s in simultaneous if s[key] is not None]
+        figures[name] = round(sum(values) / len(values), 4) if values else None
+    given = pacing["words_given"]
+    figures["voice_words_spoken_share"] = round(pacing["words_spoken"] / given, 4) if given else None
+    figures["voice_lines_condensed"] = pacing["lines_condensed"]
+    figures["voice_lines_dropped"] = pacing["lines_dropped"]
+    return figures
 
 
 def load_report(path: Path) -> dict:
@@ -389,8 +422,23 @@ def render_table(report: dict) -> str:
             line += (f"; offline long-form, same model (faster-whisper): {f['offline_wer'] * 100:.1f}%; "
                      f"streaming / offline {ratio}")
         lines.append(line)
+    if f.get("voice_behind_line_start_max_s") is not None:
+        lines.append(_voice_line(f))
     lines.append(_callback_line(report))
     return "\n".join(lines)
+
+
+def _voice_line(f: dict) -> str:
+    def s(v, sign=""):
+        return "n/a" if v is None else f"{v:{sign}.2f}"
+
+    share = f.get("voice_words_spoken_share")
+    return (f"voice behind the speaker at line starts: p50 {s(f['voice_behind_line_start_p50_s'])} s, p95 "
+            f"{s(f['voice_behind_line_start_p95_s'])} s, max {s(f['voice_behind_line_start_max_s'])} s, trend "
+            f"{s(f['voice_lag_slope_s_per_min'], '+')} s/min; SimulEval: StartOffset {s(f['voice_start_offset_s'])} s, "
+            f"EndOffset {s(f['voice_end_offset_s'])} s, ATD {s(f['voice_atd_s'])} s; words spoken "
+            + ("n/a" if share is None else f"{share * 100:.1f}%")
+            + f" ({f['voice_lines_condensed']} line(s) condensed, {f['voice_lines_dropped']} dropped)")
 
 
 def _callback_line(report: dict) -> str:

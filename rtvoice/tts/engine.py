@@ -58,6 +58,7 @@ class Utterance:
     report: SynthesisReport = field(default_factory=SynthesisReport)
     error: BaseException | None = None
     cancelled: bool = False
+    dropped: bool = False  # the engine's pacer chose not to say it (TtsEngine.pacer)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -101,6 +102,12 @@ class TtsEngine:
         options: synthesis options (speaker, speed, piece and window sizes).
         sinks: where audio goes (PlaybackSink, WavSink, CallbackSink ...).
         max_pending: texts that may wait in the queue; ``speak`` blocks beyond that (producer side).
+
+    ``pacer`` (optional, set before the first ``speak``): an object the worker consults for each text, e.g. a
+    dubbing voice keeping pace with a speaker (rtvoice.pipeline.dubbing): ``plan(utterance) -> bool`` when the
+    worker takes the text up (it may change ``text`` and ``speedup``; False: drop it unsaid),
+    ``admit(utterance) -> bool`` when its first audio is ready, before any sink sees it (False: drop it), and
+    ``shape(utterance, chunk) -> samples`` for each chunk (e.g. trimming silence).
     """
 
     UTTERANCES_KEPT = 32
@@ -113,6 +120,7 @@ class TtsEngine:
         make = getattr(voice, "synthesizer", None)
         self.synthesizer = make(options) if make is not None else Synthesizer(voice, options)
         self.sinks = list(sinks)
+        self.pacer = None
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._next_id = 0
         self._pending = 0
@@ -300,7 +308,8 @@ class TtsEngine:
                 "end_to_end_first_audio_s": u.end_to_end_first_audio_s,
                 "done_s": None if u.t_done is None else u.t_done - t0, "audio_s": u.samples / self.voice.sample_rate,
                 "speedup": u.speedup, "speaker": u.speaker, "prepared_first_piece": u.report.prepared_first_piece,
-                "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled}
+                "underruns": u.underruns, "skipped": u.report.skipped_count, "cancelled": u.cancelled,
+                "dropped": u.dropped}
 
     # ---------------------------------------------------------------- worker
     def _raise_error(self) -> None:
@@ -348,10 +357,23 @@ class TtsEngine:
         utt.t_started = time.perf_counter()
         offset = 0
         began = False
+        pacer = self.pacer
+        if pacer is not None and not pacer.plan(utt):
+            utt.dropped = True
+            return
         try:
             per_line = {} if utt.speaker is None else {"speaker": utt.speaker}
             for chunk in self.synthesizer.stream(utt.text, utt.report, cancelled=self._cancel.is_set,
                                                  speedup=utt.speedup, **per_line):
+                if pacer is not None:
+                    chunk.samples = pacer.shape(utt, chunk)
+                    if not len(chunk.samples):
+                        utt.compute_s += chunk.compute_s
+                        continue
+                    if not began and not pacer.admit(utt):
+                        utt.dropped = True
+                        utt.compute_s += chunk.compute_s
+                        return
                 if not began:
                     for sink in self.sinks:
                         sink.begin(utt)

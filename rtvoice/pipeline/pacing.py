@@ -1,0 +1,151 @@
+"""Pacing a live dubbed voice so that it never drifts behind the speaker (``rtvoice dub --max-voice-lag``).
+
+Translated lines take longer to say than the speech they replace, and a voice that speaks each line whole
+after the one before it queues: its lag grows with the feed. Each line is therefore planned when the voice
+takes it up (the lines before it are synthesised by then, so when the voice will be free is known, not
+guessed), on wall-clock times of a live source:
+
+- **when it starts**: ``start = max(voice free, now + first-piece time)``, where "voice free" is when a
+  listener has heard every line before it and the first-piece time is the voice's measured time to its first
+  sample; its lag is ``start - end of its source speech``.
+- **its slot**: its source span (first word's start to last word's end) plus the pause after it when the
+  next line is already known, plus the lag budget left, ``target - lag`` (``target``: two thirds of the
+  bound). Spoken in its slot, the line leaves the next line as late as this one was, or less.
+- **its speed**: the predicted duration (rtvoice.tts.duration: phonemes × the voice's measured rate) over
+  the slot, within ``1 .. max_speedup``: the voice's own speed control (Kokoro ``speed``, Piper length
+  scale), not a stretch afterwards.
+- **condensed** when even at ``max_speedup`` it would overrun the whole bound (slot plus ``bound -
+  target``): the longest shorter rendering (:func:`condensed_renderings`) that fits at that speed, else the
+  shortest (its first clause).
+- **dropped**, the last resort, when its own start is already later than the bound behind its source: at
+  planning (predicted) or when its first sample is ready (measured; this second check is what guarantees
+  that no line starts beyond the bound). A line's speed and length decide when the *next* line can start;
+  a line that would itself start too late can only be dropped.
+
+Nothing is silent: condensed and dropped lines are counted, said on the terminal and emitted as
+``voice_lag`` events with the text that was not said (rtvoice.pipeline.dubbing).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SPEEDUP_STEP = 0.05  # speed-ups are rounded up to this grid (a prepared first piece is keyed by its speed)
+
+
+@dataclass(frozen=True)
+class PacingConfig:
+    """Args:
+        max_voice_lag_s: no line starts later than this behind the end of its source speech (s).
+        max_speedup: the most a line is sped up by the voice's own speed control (1: never).
+        condense: shorten a line that cannot fit at ``max_speedup`` (else it is spoken whole or dropped).
+        target_share: the share of the bound that the speed aims the lag at (the rest is headroom).
+    """
+
+    max_voice_lag_s: float = 3.0
+    max_speedup: float = 1.25
+    condense: bool = True
+    target_share: float = 2 / 3
+
+    def __post_init__(self) -> None:
+        if not self.max_voice_lag_s > 0:
+            raise ValueError(f"the voice lag bound must be > 0 s, got {self.max_voice_lag_s:g}")
+        if not 1.0 <= self.max_speedup <= 2.0:
+            raise ValueError(f"the speed-up limit must be within 1..2, got {self.max_speedup:g}")
+        if not 0 < self.target_share <= 1:
+            raise ValueError(f"target_share must be within (0, 1], got {self.target_share:g}")
+
+    @property
+    def target_lag_s(self) -> float:
+        return self.max_voice_lag_s * self.target_share
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    """What to do with one line: say ``text`` at ``speedup``, or drop it (``dropped``)."""
+
+    text: str
+    speedup: float = 1.0
+    condensed: bool = False
+    dropped: bool = False
+    start_s: float = 0.0  # predicted start (wall clock)
+    lag_s: float = 0.0  # predicted lag at its start
+    slot_s: float | None = None
+    predicted_s: float = 0.0  # predicted duration at speedup
+
+
+def _round_up(speedup: float, limit: float) -> float:
+    steps = -(-round((speedup - 1.0) * 1e6) // round(SPEEDUP_STEP * 1e6))  # ceil, free of float noise
+    return min(limit, round(1.0 + steps * SPEEDUP_STEP, 4))
+
+
+def plan_line(config: PacingConfig, text: str, predict, *, now: float, voice_free: float, first_piece_s: float,
+              source_start: float, source_end: float, next_source_start: float | None = None) -> LinePlan:
+    """The plan for one line (module docstring). Times are wall-clock seconds; ``predict(text, speedup)``
+    gives the seconds the voice takes to say ``text`` at ``speedup``."""
+    start = max(voice_free, now + first_piece_s)
+    lag = start - source_end
+    if lag > config.max_voice_lag_s:
+        return LinePlan(text, dropped=True, start_s=start, lag_s=lag)
+    pause = max(0.0, next_source_start - source_end) if next_source_start is not None else 0.0
+    slot = max(0.0, source_end - source_start) + pause + max(0.0, config.target_lag_s - lag)
+    whole = max(0.0, config.max_voice_lag_s - lag) + max(0.0, source_end - source_start) + pause
+    spoken, condensed = text, False
+    at_speed_1 = predict(text, 1.0)
+    if config.condense and at_speed_1 / config.max_speedup > whole:
+        options = condensed_renderings(text)
+        if options:
+            fitting = [o for o in options if predict(o, 1.0) / config.max_speedup <= whole]
+            spoken, condensed = (fitting[0] if fitting else options[-1]), True
+            at_speed_1 = predict(spoken, 1.0)
+    if slot > 0:
+        need = at_speed_1 / slot
+    else:  # no slot left at all: as fast as allowed
+        need = config.max_speedup if at_speed_1 > 0 else 1.0
+    speedup = _round_up(max(1.0, need), config.max_speedup)
+    return LinePlan(spoken, speedup, condensed, False, start, lag, slot, at_speed_1 / speedup)
+
+
+# -------------------------------------------------------------------------------------------- condensing
+# Words a line can lose without losing its content (discourse fillers), per language; removed only where a
+# comma follows them at the start of a sentence or clause ("Bueno, ..."), where they are not the sentence's grammar.
+FILLERS = {
+    "en": ("well", "so", "you know", "i mean", "actually", "basically", "um", "uh", "okay"),
+    "es": ("bueno", "pues", "o sea", "es decir", "en realidad", "bien", "eh", "vale"),
+    "pt": ("bem", "então", "ou seja", "quer dizer", "na verdade", "né", "olha", "enfim"),
+}
+_PARENTHETICAL = re.compile(r"\s*(\([^()]*\)|\[[^\[\]]*\]|—[^—]*—|–[^–]*–)")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+
+
+def _without_fillers(text: str) -> str:
+    out = text
+    for words in FILLERS.values():
+        for filler in words:
+            out = re.sub(rf"(?i)(^|[.;:!?,]\s+){re.escape(filler)},\s*", r"\1", out)
+    return re.sub(r"\s{2,}", " ", out).strip()
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(",;:—– ")
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…" else text + "."
+
+
+def condensed_renderings(text: str) -> list[str]:
+    """Shorter renderings of ``text``, longest first: without parentheticals and fillers, then its leading
+    clauses (cut at , ; :), down to the first clause alone. Empty when nothing shorter can be made."""
+    lighter = _sentence(_without_fillers(_PARENTHETICAL.sub("", text)))
+    options = [lighter] if lighter and len(lighter) < len(text.strip()) else []
+    clauses = [c for c in _CLAUSE_END.split(lighter or text.strip()) if c.strip()]
+    for n in range(len(clauses) - 1, 0, -1):
+        options.append(_sentence(" ".join(clauses[:n])))
+    seen, out = set(), []
+    for option in options:
+        if option and option not in seen and len(option) < len(text.strip()):
+            seen.add(option)
+            out.append(option)
+    return out
