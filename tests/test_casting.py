@@ -116,3 +116,30 @@ def test_what_the_voice_flag_means_for_casting():
         casting_table("auto", "fr", CATALOGUE)
     with pytest.raises(RtvoiceError, match="male"):
         VoiceCaster({"female": "ef_dora"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip, language, voice", [("LJ001-0025", "es", "ef_dora"), ("jfk", "pt", "pm_alex")])
+def test_the_dub_casts_a_voice_of_the_speakers_sex_by_default(tmp_path, more_speech_recordings, clip, language,
+                                                              voice):
+    """`rtvoice dub --translate-to es|pt` with no --voice: every line of LJ Speech (a woman) in the female native
+    voice, every line of Kennedy (a man) in the male one (the evidence of each clip in the module docstring)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    path = next(r.path for r in more_speech_recordings if r.id == clip)
+    stats_path = tmp_path / "stats.json"
+    run = subprocess.run([sys.executable, "-m", "rtvoice", "dub", str(path), "--translate-to", language, "--wav",
+                          str(tmp_path / "dub.wav"), "--stats", str(stats_path), "--quiet"],
+                         env={**os.environ, "PYTHONPATH": str(repo) + os.pathsep + os.environ.get("PYTHONPATH", "")},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "cast per speaker" in run.stderr and "casting:" in run.stderr
+    stats = json.loads(stats_path.read_text())
+    spoken = [line["speaker"] for line in stats["tts"]["lines"]]
+    assert spoken and set(spoken) == {voice}, spoken
+    assert stats["casting_lines"][voice] == len(spoken) and stats["casting_switches"] == 0

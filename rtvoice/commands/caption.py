@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import signal
@@ -226,6 +227,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             spoken = translated_sinks if args.translate_to is not None else sinks
             stage.event_outputs.extend(s for s in spoken if isinstance(s, JsonlWriter))
         recognizer = WhisperRecognizer(whisper_config)
+        if getattr(stage, "needs_final_audio", False):  # the dub casts its voice from the speaker's pitch
+            streaming = dataclasses.replace(streaming, keep_final_audio=True)
         if args.translate_to is not None:
             stage = _translation_stage(args, translated_sinks, stage, recognizer)
             streaming = stage.translator.streaming_config(streaming)

@@ -36,7 +36,10 @@ def register(subparsers) -> None:
     add_caption_arguments(p)
     voice = p.add_argument_group("voice")
     add_voice_arguments(voice, wav_help="write the dubbed voice track (source timeline) to this WAV instead of "
-                                        "playing it (add --play for both)", threads_flag="--tts-threads")
+                                        "playing it (add --play for both)", threads_flag="--tts-threads",
+                        voice_help="; or auto: native Kokoro voices cast per line, a woman's or a man's voice as the "
+                                   "source speaker's pitch and vocal tract say (the default for es and pt; English "
+                                   "dubs default to the Piper voice)")
     pace = p.add_argument_group("keeping pace with the speaker (live sources: a microphone, a file with --realtime)")
     pace.add_argument("--max-voice-lag", type=_lag_bound, default=3.0, metavar="S|off",
                       help="no line starts more than S seconds behind the end of its source speech: each line's "
@@ -73,25 +76,30 @@ def register(subparsers) -> None:
 
 
 def _voice(args, name: str):
-    """The voice for the dubbed language: a native Kokoro speaker for es/pt (no Piper voice of theirs ships
-    in a package), the Piper voice for English, or --voice (a Piper file, or kokoro:NAME speaking the dubbed
-    language)."""
+    """The voice for the dubbed language, and its caster (None: one voice for every line): native Kokoro
+    speakers cast per line by the source speaker's sex for es/pt (and any language with native voices of both
+    sexes, with --voice auto), the Piper voice for English, or --voice (a Piper file, or kokoro:NAME speaking
+    the dubbed language)."""
     from rtvoice.commands.say import kokoro_speaker_of, load_voice_from_args
     from rtvoice.errors import RtvoiceError
+    from rtvoice.pipeline.casting import VoiceCaster, casting_table
     from rtvoice.tts import SynthesisOptions, VoiceOptions, kokoro_voices
     from rtvoice.tts.kokoro import ESPEAK_VOICES, KokoroVoice
 
     language = args.translate_to or args.language
-    if language == "auto" and args.voice is None:
+    if language == "auto" and args.voice in (None, "auto"):
         raise RtvoiceError("rtvoice dub --language auto needs --translate-to LANG or --voice FILE.onnx (the voice "
                            "speaks one language)")
     if kokoro_speaker_of(args.voice) is not None:
         if language == "auto":
             raise RtvoiceError("rtvoice dub --voice kokoro:NAME needs --translate-to LANG or --language LANG (the "
                                "language the speaker is to speak)")
-        return load_voice_from_args(args, name, language=language)
-    if args.voice is not None or language == "en":
-        return load_voice_from_args(args, name)
+        return (*load_voice_from_args(args, name, language=language), None)
+    if args.voice == "auto" and language not in ESPEAK_VOICES:
+        raise RtvoiceError(f"--voice auto casts Kokoro's native voices; none speaks {language!r} (languages: "
+                           f"{', '.join(sorted(ESPEAK_VOICES))})")
+    if (args.voice is not None and args.voice != "auto") or (language == "en" and args.voice is None):
+        return (*load_voice_from_args(args, name), None)
     if language not in ESPEAK_VOICES:
         raise RtvoiceError(f"no packaged voice speaks {language!r}: give --voice FILE.onnx, a Piper voice of that "
                            f"language (packaged voices: {', '.join(sorted({'en', *ESPEAK_VOICES}))})")
@@ -100,12 +108,16 @@ def _voice(args, name: str):
         voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
-    voice = KokoroVoice(language, voice_options, speaker=args.speaker)
+    table = None if args.speaker is not None else casting_table(
+        args.voice, language, [s for s in kokoro_voices.catalogue().values() if s.language == language])
+    voice = KokoroVoice(language, voice_options, speaker=args.speaker or (table or {}).get("female"))
     choice = voice.provider_choice
     found = kokoro_voices.speaker(voice.speaker)
+    cast = (f"cast per speaker: {table['female']} or {table['male']} by the source speaker's sex" if table else
+            f"{voice.speaker}: {found.accent}, {found.sex}")
     print(f"rtvoice {name}: voice {voice.name} on {'CPU' if not choice.on_gpu else choice.device.upper()}: "
-          f"{choice.reason} (Kokoro-82M, {voice.speaker}: {found.accent}, {found.sex})", file=sys.stderr)
-    return voice, options
+          f"{choice.reason} (Kokoro-82M, {cast})", file=sys.stderr)
+    return voice, options, (VoiceCaster(table) if table else None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         catch_up = 1.0
         pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense)
-    voice, options = _voice(args, "dub")
+    voice, options, caster = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
         delay = args.program_delay
@@ -153,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     lag = VoiceLag(args.lag_warning, status=lambda line: print(f"rtvoice dub: {line}", file=sys.stderr, flush=True))
     stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up,
                      prepare_ahead=args.prepare_ahead, pacing=pacing, program_delay_s=args.program_delay,
-                     on_cut=_say_cut)
+                     on_cut=_say_cut, caster=caster)
     code = run_captions(args, "dub", stage)
     if args.mix is not None:
         from rtvoice.pipeline.programme import mix_programme

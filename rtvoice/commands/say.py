@@ -30,12 +30,12 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def add_voice_arguments(p, wav_help: str, threads_flag: str = "--threads") -> None:
+def add_voice_arguments(p, wav_help: str, threads_flag: str = "--threads", voice_help: str = "") -> None:
     """Voice, speaker, speed, outputs and providers (shared with `rtvoice dub`)."""
     p.add_argument("--voice", default=None, metavar="FILE.onnx|kokoro:NAME",
                    help="Piper voice FILE.onnx with FILE.onnx.json beside it (default: en_US joe, medium), or "
                         "kokoro:NAME, a Kokoro-82M speaker such as kokoro:af_heart, kokoro:ef_dora, kokoro:pm_alex "
-                        "(`rtvoice voices` lists them)")
+                        "(`rtvoice voices` lists them)" + voice_help)
     p.add_argument("--speaker", default=None, help="speaker name or index (multi-speaker voices)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate, > 1 is faster (default 1.0)")
     p.add_argument("--wav", type=Path, default=None, help=wav_help)

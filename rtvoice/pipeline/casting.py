@@ -19,6 +19,9 @@ decide, a high pitch only where the tract does not say male. The tract cue count
 overrule the pitch (LJ Speech's 1.6 s LJ002-0035, 0.5 s voiced, gives dF 1021 Hz). A line with less than
 ``min_voiced_s`` of voiced speech has no evidence.
 
+While the voice cast is male, a line whose only female evidence is its pitch counts as ambiguous: a man
+speaking up reaches women's pitch, and on lines too short for the tract cue nothing else tells them apart.
+
 Hysteresis (a voice must not flip inside a turn): the current voice is kept unless a line's evidence is for
 the other sex, and then it switches only when that line starts a new turn (a pause of at least
 ``new_turn_pause_s`` since the previous line ended) or when ``switch_after_lines`` lines in a row (lines
@@ -167,6 +170,11 @@ class VoiceCaster:
                         and start - self._previous_end >= self.config.new_turn_pause_s)
             if end is not None:
                 self._previous_end = end
+            if self.current == "male" and evidence.sex == "female" and evidence.reason == "pitch":
+                # A man who speaks up reaches a woman's pitch; only his vocal tract tells: pitch alone does not
+                # unseat a male voice (Kennedy's short lines: F0 about 245 Hz, too little voicing for the tract).
+                evidence = SexEvidence(None, "ambiguous", evidence.median_f0_hz, evidence.formant_spacing_hz,
+                                       evidence.voiced_s, evidence.formant_frames)
             self.too_little_voicing += evidence.reason == "too little voicing"
             self.ambiguous += evidence.reason == "ambiguous"
             if self.current is None:

@@ -157,7 +157,7 @@ class DubStage:
 
     def __init__(self, engine, timeline=None, lag: VoiceLag | None = None, catch_up: float = 1.0,
                  prepare_ahead: bool = True, pacing: PacingConfig | None = None, program_delay_s: float = 0.0,
-                 on_cut: Callable[[dict], None] | None = None):
+                 on_cut: Callable[[dict], None] | None = None, caster=None):
         if not 1.0 <= catch_up <= 2.0:
             raise ValueError(f"the catch-up speed-up must be within 1..2, got {catch_up}")
         if pacing is not None and catch_up > 1.0:
@@ -171,6 +171,7 @@ class DubStage:
         self.pacing = pacing
         self.program_delay_s = program_delay_s
         self.on_cut = on_cut
+        self.caster = caster  # rtvoice.pipeline.casting.VoiceCaster: a voice of the speaker's sex per line
         self.event_outputs: list = []
         self.prepares_ahead = prepare_ahead and engine.can_prepare
         self.caught_up_lines = 0  # lines spoken faster to catch up
@@ -240,11 +241,12 @@ class DubStage:
                          + self.program_delay_s, end, event.text)
             with self._lag_lock:  # before the voice can take it up
                 self._pending.append(line)
+        speaker = self.caster.cast(event) if self.caster is not None else None
         try:
-            utterance = self.engine.speak(event.text, tag=event, speedup=speedup)
+            utterance = self.engine.speak(event.text, tag=event, speedup=speedup, speaker=speaker)
         except Exception as error:  # an earlier line failed to synthesise: report it, the chain goes on
             log.warning("voice: a line failed (%s); captions and the following lines go on", error)
-            utterance = self.engine.speak(event.text, tag=event, speedup=speedup)
+            utterance = self.engine.speak(event.text, tag=event, speedup=speedup, speaker=speaker)
         self.caught_up_lines += speedup > 1.0
         self.words_given += len(event.text.split())
         self.lines.append((event, utterance))
@@ -269,7 +271,18 @@ class DubStage:
         synthesised one (the voice was idle)."""
         live = self._source is not None and self._source.live
         speedup = self._last_speedup if self._paced else self._catch_up_speedup(time.time() if live else None)
-        return self.engine.prepare_first_piece(text, speedup)
+        return self.engine.prepare_first_piece(text, speedup, speaker=self._current_speaker())
+
+    @property
+    def needs_final_audio(self) -> bool:
+        """Whether finals must carry their audio (casting reads the speaker's pitch from it)."""
+        return self.caster is not None
+
+    def _current_speaker(self) -> str | None:
+        """The voice the next line will most likely get: the one cast now (None: the voice's own)."""
+        if self.caster is None or self.caster.current is None:
+            return None
+        return self.caster.voices[self.caster.current]
 
     def _catch_up_speedup(self, source_end: float | None) -> float:
         """The speed-up for a line whose source speech ended at wall time `source_end`: ``catch_up`` when it
@@ -521,6 +534,7 @@ class DubStage:
             "dub_cut_lines": list(self.cuts),
             "simultaneous": self.simultaneous(),
             "dub_handoffs": list(self.handoffs),
+            **(self.caster.stats() if self.caster is not None else {}),
             "tts": tts,
         }
 
@@ -572,6 +586,8 @@ class DubStage:
                          f"the speaker")
         if hasattr(self.timeline, "report_line"):  # a track fitted to the source slots: what fitting did
             lines.append(self.timeline.report_line())
+        if self.caster is not None:
+            lines.append(self.caster.report_line())
         return lines
 
 
