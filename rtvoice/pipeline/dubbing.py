@@ -339,14 +339,14 @@ class DubStage:
             self._cut(line, "condensed", plan.lag_s, f"{len(line.given.split())} -> {len(plan.text.split())} words "
                                                        f"to keep within {self.pacing.max_voice_lag_s:g} s")
         line.phonemes = counts.get(plan.text) or self.duration.phonemes(plan.text)
-        utterance.speedup = self._prepared_speedup(plan.text, plan.speedup, base)
+        utterance.speedup = self._prepared_speedup(plan.text, plan.speedup, base, utterance.speaker)
         self._last_speedup = utterance.speedup
         self._speedups.append(utterance.speedup)
         return True
 
     PREPARED_SLACK = 0.15  # a line may be spoken this much slower than planned to start with a prepared piece
 
-    def _prepared_speedup(self, text: str, speedup: float, base: float) -> float:
+    def _prepared_speedup(self, text: str, speedup: float, base: float, speaker: str | None = None) -> float:
         """``speedup``, or the speed-up of a first piece of ``text`` prepared ahead (rtvoice.tts.prepared) when it is
         within PREPARED_SLACK below it or faster (within the limit): starting at once saves the whole first-piece
         synthesis, more than the slack costs."""
@@ -355,10 +355,11 @@ class DubStage:
             return speedup
         from rtvoice.tts.synthesis import SynthesisReport
 
-        ids = next((ids for _, _, ids in synthesizer.pieces(text, SynthesisReport())), None)
+        speaker = speaker or getattr(self.engine.voice, "speaker", None)
+        ids = next((ids for _, _, ids in synthesizer.pieces(text, SynthesisReport(), speaker=speaker)), None)
         if not ids:
             return speedup
-        ready = [s / base for s in synthesizer.prepared.speeds(tuple(ids))]
+        ready = [s / base for s in synthesizer.prepared.speeds(tuple(ids), speaker)]
         usable = [s for s in ready if speedup - self.PREPARED_SLACK <= s <= self.pacing.max_speedup + 1e-6]
         return min(usable, key=lambda s: abs(s - speedup)) if usable else speedup
 

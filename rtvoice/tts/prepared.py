@@ -97,11 +97,11 @@ class PreparedPieces:
             self.used += 1
         return piece.audio
 
-    def speeds(self, ids: tuple) -> list[float]:
-        """The speeds at which a first piece of phoneme ids ``ids`` is prepared or being prepared (a paced voice
-        may choose one of them: the piece is then ready at once)."""
+    def speeds(self, ids: tuple, speaker: str | None = None) -> list[float]:
+        """The speeds at which a first piece of phoneme ids ``ids`` by ``speaker`` is prepared or being prepared (a
+        paced voice may choose one of them: the piece is then ready at once)."""
         with self._lock:
-            return [speed for key_ids, speed in self._pieces if key_ids == ids]
+            return [speed for key_ids, speed, key_speaker in self._pieces if key_ids == ids and key_speaker == speaker]
 
     def stats(self) -> dict:
         with self._lock:
