@@ -27,18 +27,29 @@ def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None
     """The input options: a file, - for raw PCM on stdin, or a microphone (shared with `rtvoice stream`, whose
     --realtime says how the file is sent)."""
     src = p.add_argument_group("input")
-    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), or - for raw PCM on stdin; "
-                                              "leave out with --mic")
+    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), - for raw PCM on stdin, or a "
+                                              "network feed URL (srt://, rtmp://, rtsp://, http(s)://….m3u8, "
+                                              "udp://; read through FFmpeg, docs/broadcast.md); leave out with --mic")
     src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
     src.add_argument("--input-device", metavar="NAME|INDEX",
                      help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
-    src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
-                     help="microphone: count the device as lost after this long without audio (s), see "
-                          "docs/faults.md")
+    src.add_argument("--stall-timeout", type=float, default=None, metavar="S",
+                     help="microphone: count the device as lost after this long without audio (s, default 1), see "
+                          "docs/faults.md; feed: count it as dropped and reconnect (default 5, HLS 20)")
     src.add_argument("--realtime", action="store_true", help=realtime_help)
     src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
     src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
     src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
+    feed = p.add_argument_group("network feed (URL input)")
+    feed.add_argument("--listen", action="store_true",
+                      help="be the server the sender pushes to: rtmp://HOST:PORT/APP/KEY (OBS's custom server), "
+                           "rtsp://HOST:PORT/PATH, srt://HOST:PORT (mode=listener)")
+    feed.add_argument("--audio-track", type=int, default=0, metavar="N", help="the feed's audio track (0: the first)")
+    feed.add_argument("--connect-timeout", type=float, default=None, metavar="S",
+                      help="the first audio must arrive within this (s; default 10, 60 with --listen), else exit 2")
+    feed.add_argument("--reconnect-for", type=float, default=30.0, metavar="S",
+                      help="after the feed drops, keep reconnecting this long before ending the input (s; the gap "
+                           "is filled with silence, see docs/broadcast.md; inf: until stopped)")
 
 
 def decoder_threads_argument(value: str) -> int | str:
@@ -140,13 +151,24 @@ def open_source(args):
         raise RtvoiceError("give either an input file / - or --mic, not both")
     if mic:
         try:
-            return MicSource(args.input_device, stall_timeout_s=args.stall_timeout)
+            return MicSource(args.input_device, stall_timeout_s=1.0 if args.stall_timeout is None else args.stall_timeout)
         except ValueError as error:
             raise RtvoiceError(f"--stall-timeout: {error}") from error
     if args.input is None:
         raise RtvoiceError("no input: give an audio file, - for raw PCM on stdin, or --mic")
     if args.input == "-":
         return StdinSource(args.format, args.rate, args.channels, live=args.realtime)
+    from rtvoice.audio.network import FeedConfig, FeedSource, is_feed_url
+
+    if is_feed_url(args.input):
+        config = FeedConfig(args.input, audio_track=args.audio_track, listen=args.listen,
+                            connect_timeout_s=args.connect_timeout, stall_timeout_s=args.stall_timeout,
+                            reconnect_for_s=args.reconnect_for)
+        name = getattr(args, "command", None) or "caption"
+        return FeedSource(config, announce=lambda line: print(f"rtvoice {name}: {line}", file=sys.stderr,
+                                                                flush=True))
+    if args.listen:
+        raise RtvoiceError("--listen is for a network feed URL (rtmp://, rtsp://, srt://)")
     return FileSource(args.input, realtime=args.realtime)
 
 
@@ -226,6 +248,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         if args.translate_to is not None:
             stage = _translation_stage(args, translated_sinks, stage, recognizer)
             streaming = stage.translator.streaming_config(streaming)
+        if hasattr(source, "connect"):  # a network feed: its first audio now, the models loaded (one clear
+            source.connect()            # error if it never starts; no backlog from the loading)
     except RtvoiceError:
         CaptionFanout(sinks).close()
         CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
