@@ -37,10 +37,18 @@ def sender(*args: str) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def padded(wav: Path, lead_s: float = 1.5, tail_s: float = 1.5) -> list[str]:
-    """FFmpeg input options: `wav` paced in real time, with silence before (a sender may start a little before the
-    receiver takes its audio) and after (the caption's end is heard before the feed ends)."""
-    return ["-re", "-i", str(wav), "-af", f"adelay={int(lead_s * 1000)}:all=1,apad=pad_dur={tail_s}"]
+def padded(wav: Path, folder: Path, lead_s: float = 1.5, tail_s: float = 1.5) -> list[str]:
+    """FFmpeg input options: `wav` with silence before (a sender may start a little before the receiver takes its
+    audio) and after (the caption's end is heard before the feed ends), all of it paced in real time (-re; a
+    filter's padding after the input's end would not be)."""
+    import numpy as np
+    import soundfile as sf
+
+    audio, rate = sf.read(wav, dtype="float32")
+    path = folder / f"{wav.stem}-{lead_s:g}-{tail_s:g}.wav"
+    sf.write(path, np.concatenate([np.zeros(int(lead_s * rate), np.float32), audio,
+                                   np.zeros(int(tail_s * rate), np.float32)]), rate)
+    return ["-re", "-i", str(path)]
 
 
 class RtvoiceRun:
@@ -55,8 +63,11 @@ class RtvoiceRun:
         self.started = time.monotonic()
         self.lines: queue.Queue[str] = queue.Queue()
         self.stderr_lines: list[str] = []
+        self._stdout: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._out_reader = threading.Thread(target=lambda: self._stdout.append(self.proc.stdout.read()), daemon=True)
+        self._out_reader.start()
 
     def _read(self) -> None:
         for line in self.proc.stderr:
@@ -80,13 +91,14 @@ class RtvoiceRun:
     def finish(self) -> tuple[int, str, str]:
         """Wait for the end: (exit code, stdout, stderr)."""
         try:
-            out, _ = self.proc.communicate(timeout=max(1.0, self.timeout_s - (time.monotonic() - self.started)))
+            self.proc.wait(timeout=max(1.0, self.timeout_s - (time.monotonic() - self.started)))
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
+            self.proc.wait()
             raise AssertionError("rtvoice ran past its time; stderr:\n" + "\n".join(self.stderr_lines))
         self._reader.join(5)
-        return self.proc.returncode, out, "\n".join(self.stderr_lines)
+        self._out_reader.join(5)
+        return self.proc.returncode, "".join(self._stdout), "\n".join(self.stderr_lines)
 
 
 def stop(*procs: subprocess.Popen) -> None:

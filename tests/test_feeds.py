@@ -32,7 +32,8 @@ def sentences(speech_recordings):
 
 
 def caption(*args: str, timeout_s: float = 60.0) -> RtvoiceRun:
-    return RtvoiceRun("caption", *args, "--reconnect-for", "1", timeout_s=timeout_s)
+    """`rtvoice caption ARGS`; a feed that ends is waited for 1 s (--reconnect-for) unless ARGS say otherwise."""
+    return RtvoiceRun("caption", "--reconnect-for", "1", *args, timeout_s=timeout_s)
 
 
 def check_captions(run: RtvoiceRun, reference: str, stats_path) -> dict:
@@ -72,7 +73,7 @@ def test_srt_rtvoice_calls_an_ffmpeg_listener(sentences, tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     run = caption(f"srt://127.0.0.1:{port}", "--stats", str(tmp_path / "s.json"))
     run.wait_for("connecting to")
-    feed = sender(*padded(rec.path), "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener")
+    feed = sender(*padded(rec.path, tmp_path), "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}?mode=listener")
     try:
         check_captions(run, rec.text, tmp_path / "s.json")
     finally:
@@ -85,7 +86,8 @@ def test_srt_rtvoice_listens_for_an_ffmpeg_caller(sentences, tmp_path):
     port = free_port(socket.SOCK_DGRAM)
     run = caption(f"srt://127.0.0.1:{port}", "--listen", "--stats", str(tmp_path / "s.json"))
     run.wait_for("listening on")
-    feed = sender(*padded(rec.path, lead_s=0.5), "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}")
+    time.sleep(0.5)  # FFmpeg binds the port
+    feed = sender(*padded(rec.path, tmp_path, lead_s=0.5), "-c:a", "aac", "-f", "mpegts", f"srt://127.0.0.1:{port}")
     try:
         check_captions(run, rec.text, tmp_path / "s.json")
     finally:
@@ -99,7 +101,8 @@ def test_rtmp_push_to_rtvoice_listening_48k_stereo(sentences, tmp_path):
     port = free_port()
     run = caption(f"rtmp://127.0.0.1:{port}/live/key", "--listen", "--stats", str(tmp_path / "s.json"))
     run.wait_for("listening on")
-    feed = sender(*padded(rec.path, lead_s=0.5), "-ar", "48000", "-ac", "2", "-c:a", "aac", "-f", "flv",
+    time.sleep(0.5)  # FFmpeg binds the port
+    feed = sender(*padded(rec.path, tmp_path, lead_s=0.5), "-ar", "48000", "-ac", "2", "-c:a", "aac", "-f", "flv",
                   f"rtmp://127.0.0.1:{port}/live/key")
     try:
         stats = check_captions(run, rec.text, tmp_path / "s.json")
@@ -113,10 +116,10 @@ def test_udp_mpeg_ts(sentences, tmp_path):
     """MPEG-TS (MP2 audio) over UDP to rtvoice's local port."""
     rec = sentences["spk1_snt4"]
     port = free_port(socket.SOCK_DGRAM)
-    run = caption(f"udp://127.0.0.1:{port}", "--stats", str(tmp_path / "s.json"))
+    run = caption(f"udp://127.0.0.1:{port}", "--stall-timeout", "2", "--stats", str(tmp_path / "s.json"))
     run.wait_for("connecting to")
     time.sleep(0.5)  # FFmpeg binds the port
-    feed = sender(*padded(rec.path, lead_s=0.5), "-c:a", "mp2", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")
+    feed = sender(*padded(rec.path, tmp_path, lead_s=0.5), "-c:a", "mp2", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")
     try:
         check_captions(run, rec.text, tmp_path / "s.json")
     finally:
@@ -150,7 +153,7 @@ def test_rtsp_push_to_rtvoice_listening(sentences, tmp_path):
     run = caption(f"rtsp://127.0.0.1:{port}/live", "--listen", "--stats", str(tmp_path / "s.json"))
     run.wait_for("listening on")
     time.sleep(0.5)  # FFmpeg binds the port
-    feed = sender(*padded(rec.path, lead_s=0.5), "-c:a", "aac", "-f", "rtsp", "-rtsp_transport", "tcp",
+    feed = sender(*padded(rec.path, tmp_path, lead_s=0.5), "-c:a", "aac", "-f", "rtsp", "-rtsp_transport", "tcp",
                   f"rtsp://127.0.0.1:{port}/live")
     try:
         check_captions(run, rec.text, tmp_path / "s.json")
@@ -200,13 +203,14 @@ def test_dropped_feed_reconnects_and_keeps_the_captions(sentences, tmp_path):
     run = caption(url, "--listen", "--reconnect-for", "10", "--timestamps", "--stats", str(tmp_path / "s.json"),
                   "--jsonl", str(tmp_path / "c.jsonl"))
     run.wait_for("listening on")
-    feed = sender(*padded(first.path, lead_s=0.5, tail_s=30), "-c:a", "aac", "-f", "flv", url)
+    time.sleep(0.5)  # FFmpeg binds the port
+    feed = sender(*padded(first.path, tmp_path, lead_s=0.5, tail_s=30), "-c:a", "aac", "-f", "flv", url)
     try:
         time.sleep(0.5 + first.duration_s + 1.5)
         feed.send_signal(signal.SIGKILL)
         run.wait_for("feed lost")
         time.sleep(2.0)
-        feed = sender(*padded(second.path, lead_s=0.5, tail_s=1.0), "-t", "4.5", "-c:a", "aac", "-f", "flv", url)
+        feed = sender(*padded(second.path, tmp_path, lead_s=0.5, tail_s=1.0), "-c:a", "aac", "-f", "flv", url)
         run.wait_for("feed back after")
         feed.wait(15)
         # the second publisher's end is a drop too: rtvoice listens again, and ends 10 s later; stop it sooner

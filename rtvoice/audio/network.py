@@ -1,7 +1,7 @@
 """Network feeds as a source: SRT, RTMP, RTSP, HLS and MPEG-TS over UDP, read through FFmpeg.
 
 A :class:`FeedSource` runs Debian's ``ffmpeg`` as a child process (``-i URL -map 0:a:N -ac 1 -ar 16000 -f s16le
-pipe:1``, with small probe sizes and no input buffering so the first audio comes quickly) and reads its standard
+pipe:1``, with small probe sizes so the first audio comes quickly) and reads its standard
 output on a worker thread into the front end's ring, like the other sources (rtvoice.audio.sources). FFmpeg
 does the demuxing, decoding, downmix and resampling; its standard error is kept (its last lines go into every
 error message).
@@ -128,9 +128,10 @@ class FeedConfig:
     def ffmpeg_command(self, ffmpeg: str = "ffmpeg") -> list[str]:
         """FFmpeg reading the feed and writing its audio track as 16 kHz mono s16le to standard output."""
         command = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
-                   # low latency: no input buffering, a short probe (the stream layout is known from the first
-                   # packets of a live feed; HLS reads a segment whatever these say)
-                   "-fflags", "nobuffer", "-probesize", "65536", "-analyzeduration", "1000000"]
+                   # a short probe: a live feed's layout is known from its first packets (HLS reads a segment
+                   # whatever these say). Not -fflags nobuffer: it throws away the packets read while probing,
+                   # the first second of speech.
+                   "-probesize", "65536", "-analyzeduration", "500000"]
         scheme = self.scheme
         if scheme in ("rtmp", "rtmps") and self.listen:
             command += ["-listen", "1"]

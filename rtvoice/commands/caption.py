@@ -248,8 +248,6 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         if args.translate_to is not None:
             stage = _translation_stage(args, translated_sinks, stage, recognizer)
             streaming = stage.translator.streaming_config(streaming)
-        if hasattr(source, "connect"):  # a network feed: its first audio now, the models loaded (one clear
-            source.connect()            # error if it never starts; no backlog from the loading)
     except RtvoiceError:
         CaptionFanout(sinks).close()
         CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
@@ -263,6 +261,14 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         print(f"{clear}rtvoice {name}: {line}", file=sys.stderr, flush=True)
 
     pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config, status=status)
+    if hasattr(source, "connect"):  # a network feed: its first audio now that everything is loaded (no backlog
+        try:                        # from the loading), one clear error if it never comes
+            source.connect()
+        except RtvoiceError:
+            outputs.close()
+            if stage is not None:
+                stage.finish(interrupted=True)
+            raise
     # Said once everything is loaded (the front end's models take 0.5-1.5 s on 2 cores): capture starts now.
     print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
 
