@@ -113,8 +113,13 @@ class FeedConfig:
         return self.scheme in ("http", "https") and ".m3u8" in urlsplit(self.url).path.lower()
 
     @property
+    def listening(self) -> bool:
+        """rtvoice is the server: --listen, or an SRT URL with mode=listener."""
+        return self.listen or (self.scheme == "srt" and "mode=listener" in self.url)
+
+    @property
     def connect_timeout(self) -> float:
-        return self.connect_timeout_s or (60.0 if self.listen else 10.0)
+        return self.connect_timeout_s or (60.0 if self.listening else 10.0)
 
     @property
     def stall_timeout(self) -> float:
@@ -194,7 +199,7 @@ class FeedSource(Source):
         self._last_audio = 0.0
 
     def describe(self) -> str:
-        mode = ", listening" if self.config.listen else ""
+        mode = ", listening" if self.config.listening else ""
         return f"feed {_redact(self.config.url)} (audio track {self.config.audio_track}{mode}, via FFmpeg)"
 
     # --- life cycle ------------------------------------------------------------------------------------
@@ -204,7 +209,7 @@ class FeedSource(Source):
         until start() is kept for it."""
         if self._thread is not None:
             return
-        if self.config.listen:
+        if self.config.listening:
             self.announce(f"listening on {_redact(self.config.input_url())}, waiting for a sender")
         else:
             self.announce(f"connecting to {_redact(self.config.url)}")
@@ -374,7 +379,7 @@ class FeedSource(Source):
         self.stats.feed_connects += 1
         if not self._connected.is_set():
             self._connected.set()
-            if self.config.listen:
+            if self.config.listening:
                 self.announce("a sender connected")
             return
         if self._outage_since is not None:

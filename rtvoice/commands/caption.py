@@ -134,6 +134,10 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--jsonl", action="append", default=[], metavar="[LANG=]FILE",
                      help="write every caption event as JSON Lines (LANG=FILE: the translated finals, each with "
                           "its language and the id of its source caption)")
+    out.add_argument("--scc", action="append", default=[], metavar="[LANG=]FILE",
+                     help="write CEA-608 roll-up captions (CC1) as a Scenarist SCC file, 29.97 fps drop-frame "
+                          "timecodes (LANG=FILE: translated, as for --srt); see docs/broadcast.md")
+    out.add_argument("--scc-rows", type=int, default=3, choices=(2, 3, 4), help="SCC roll-up rows (default 3)")
     out.add_argument("--stats", type=Path, metavar="FILE", help="write latency and counters as JSON at exit")
     out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
     out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
@@ -209,6 +213,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     """Source → front end → streaming recognizer → caption outputs (and `stage`), until the input ends."""
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.audio.callback_timing import report_lines as callback_report_lines
+    from rtvoice.captions.scc import SccWriter
     from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
     from rtvoice.errors import RtvoiceError
@@ -231,6 +236,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     files = caption_files(args)
     source = open_source(args)
     sinks, translated_sinks = [], []
+    scc_writers = {}  # language: SccWriter (its counts go into the stats)
     try:
         terminal = None if args.quiet else TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps)
         for language, into in ((args.language, sinks), (args.translate_to, translated_sinks)):
@@ -244,6 +250,9 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                     into.append(writer(chosen[kind], layout))
             if "jsonl" in chosen:
                 into.append(JsonlWriter(chosen["jsonl"], language=language))
+            if "scc" in chosen:
+                scc_writers[language] = SccWriter(chosen["scc"], _stream_time(source), rows=args.scc_rows)
+                into.append(scc_writers[language])
         recognizer = WhisperRecognizer(whisper_config)
         if args.translate_to is not None:
             stage = _translation_stage(args, translated_sinks, stage, recognizer)
@@ -298,6 +307,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         for line in stage.report_lines():
             print(f"rtvoice {name}: {line}", file=sys.stderr)
 
+    if scc_writers:
+        stats["scc"] = {language: writer.stats() for language, writer in scc_writers.items()}
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
@@ -320,14 +331,14 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
 
 def caption_files(args) -> dict[str, dict[str, Path]]:
-    """{language: {"srt"|"vtt"|"jsonl": path}} from --srt/--vtt/--jsonl: FILE is the source language
+    """{language: {"srt"|"vtt"|"jsonl"|"scc": path}} from --srt/--vtt/--jsonl/--scc: FILE is the source language
     (--language), LANG=FILE a language of its own, which must be the source or the --translate-to one."""
     from rtvoice.errors import RtvoiceError
 
     languages = {args.language} | ({args.translate_to} if args.translate_to else set())
     files: dict[str, dict[str, Path]] = {}
-    for kind in ("srt", "vtt", "jsonl"):
-        for value in getattr(args, kind) or []:
+    for kind in ("srt", "vtt", "jsonl", "scc"):
+        for value in getattr(args, kind, None) or []:
             match = _LANG_FILE.match(str(value))
             language, path = (match.group(1), match.group(2)) if match else (args.language, str(value))
             if language not in languages:
@@ -338,6 +349,15 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
                 raise RtvoiceError(f"--{kind} given twice for {language!r} captions")
             files.setdefault(language, {})[kind] = Path(path)
     return files
+
+
+def _stream_time(source):
+    """Wall time -> stream seconds on a live source's clock (an SCC burst goes out when its text was ready);
+    None for a file read as fast as possible."""
+    if not source.live:
+        return None
+    clock = source.clock
+    return lambda wall: None if clock.anchor is None else wall - clock.anchor
 
 
 def _translation_stage(args, outputs: list, next_stage, recognizer):
