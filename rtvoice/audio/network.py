@@ -180,7 +180,7 @@ class FeedSource(Source):
         super().__init__()
         self.config = config
         self.stats = FeedStats()
-        self.announce = announce or (lambda line: print(f"rtvoice: {line}", file=sys.stderr, flush=True))
+        self.announce = announce or (lambda line: (sys.stderr.write(f"rtvoice: {line}\n"), sys.stderr.flush()))
         self.ffmpeg = ffmpeg or shutil.which("ffmpeg")
         if self.ffmpeg is None:
             raise FeedError("network feeds are read through FFmpeg, which is not installed "

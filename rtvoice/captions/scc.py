@@ -28,6 +28,7 @@ from typing import Callable
 
 from rtvoice.captions.cea608 import COLUMNS, Cea608Encoder
 from rtvoice.captions.writers import _open_output, wrap_words
+from rtvoice.metrics.percentiles import Reservoir
 
 FRAME_RATE = 30000 / 1001  # NTSC frames per second
 
@@ -71,7 +72,7 @@ class SccWriter:
         self.bursts = 0
         self.delayed = 0  # bursts that waited for the one before to go out
         self.delayed_frames = 0
-        self.cues: list[dict] = []  # per burst: ready_s (its text ready), frame (its first), pairs, text
+        self.after_speech_end = Reservoir()  # s from the end of a final's speech to its burst's first frame
         self._busy_until = 0  # the first frame the channel is free again
         self._shown = False  # something on screen (to clear)
         self._file = _open_output(self.path)
@@ -97,7 +98,7 @@ class SccWriter:
         lines = [" ".join(line) for line in wrap_words(words, COLUMNS)]
         pairs = [pair for line in lines for pair in self.encoder.line(line)]
         frame = self._send(frame_of(ready), pairs)
-        self.cues.append({"ready_s": round(ready, 4), "frame": frame, "pairs": len(pairs), "text": " ".join(lines)})
+        self.after_speech_end.append(frame / FRAME_RATE - event.end)
         self._shown = True
         self._file.flush()
 
@@ -121,7 +122,8 @@ class SccWriter:
 
     def stats(self) -> dict:
         return {"bursts": self.bursts, "delayed": self.delayed, "delayed_frames": self.delayed_frames,
-                "replaced_characters": self.encoder.replaced}
+                "replaced_characters": self.encoder.replaced,
+                "cue_after_speech_end_s": self.after_speech_end.summary()}
 
     def close(self) -> None:
         if self._file.closed:

@@ -169,8 +169,7 @@ def open_source(args):
                             connect_timeout_s=args.connect_timeout, stall_timeout_s=args.stall_timeout,
                             reconnect_for_s=args.reconnect_for)
         name = getattr(args, "command", None) or "caption"
-        return FeedSource(config, announce=lambda line: print(f"rtvoice {name}: {line}", file=sys.stderr,
-                                                                flush=True))
+        return FeedSource(config, announce=lambda line: _say(f"rtvoice {name}: {line}"))
     if args.listen:
         raise RtvoiceError("--listen is for a network feed URL (rtmp://, rtsp://, srt://)")
     return FileSource(args.input, realtime=args.realtime)
@@ -349,6 +348,12 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
                 raise RtvoiceError(f"--{kind} given twice for {language!r} captions")
             files.setdefault(language, {})[kind] = Path(path)
     return files
+
+
+def _say(line: str) -> None:
+    """One whole line on stderr from any thread (print() writes the newline apart: lines could interleave)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _stream_time(source):
