@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 10
 APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 portaudio19-dev libsndfile1 \
 	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata \
 	chromium chromium-driver \
-	apertium apertium-eng-spa apertium-eng-cat apertium-en-gl rubberband-cli
+	apertium apertium-eng-spa apertium-eng-cat apertium-en-gl rubberband-cli ffmpeg
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 
 .PHONY: all setup build run test test-fast test-isa sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help

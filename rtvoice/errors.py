@@ -22,3 +22,8 @@ class DeviceLostError(DeviceError):
 
 class ModelError(RtvoiceError):
     """A model file that is missing, unreadable or does not match its manifest."""
+
+
+class FeedError(RtvoiceError):
+    """A network feed (SRT, RTMP, RTSP, HLS, UDP) that cannot be read: it never started within its connect
+    timeout, it has no audio track, or FFmpeg is missing (rtvoice.audio.network)."""

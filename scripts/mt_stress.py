@@ -95,6 +95,8 @@ def main() -> int:
             source = texts[direction[:2]]
             lines = partials(rng.choice(source)) if n % 3 else [odd_lines(rng, words)]
             for line in lines:
+                if time.monotonic() > deadline:
+                    return
                 translator = translators[direction]
                 crashes = translator.stats().get("engine_process", {}).get("crashes", 0)
                 try:
@@ -106,6 +108,7 @@ def main() -> int:
                     counts["lines"] += 1
                     if translator.stats().get("engine_process", {}).get("crashes", 0) > crashes:
                         crash_lines.append(f"{direction}: {line[:300]!r}")
+                        print(f"  crashed on {crash_lines[-1]}", flush=True)
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.threads)]
     for thread in threads:
@@ -115,8 +118,6 @@ def main() -> int:
     process = translators["en-pt"].stats().get("engine_process", {})
     print(f"{args.mode}: {counts['lines']} lines in {args.minutes:g} min from {args.threads} threads; "
           f"crashes {process.get('crashes', 0)}, lines lost {counts['lost']}")
-    for line in crash_lines:
-        print(f"  crashed on {line}")
     return 1 if process.get("crashes") else 0
 
 

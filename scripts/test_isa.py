@@ -60,6 +60,8 @@ SPEECH_TESTS = [
     "tests/test_dub_to_english.py",
     "tests/test_server_batching.py",
     "tests/test_clock.py",
+    "tests/test_feeds.py",
+    "tests/test_scc.py",
 ]
 
 

@@ -28,18 +28,29 @@ def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None
     """The input options: a file, - for raw PCM on stdin, or a microphone (shared with `rtvoice stream`, whose
     --realtime says how the file is sent)."""
     src = p.add_argument_group("input")
-    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), or - for raw PCM on stdin; "
-                                              "leave out with --mic")
+    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), - for raw PCM on stdin, or a "
+                                              "network feed URL (srt://, rtmp://, rtsp://, http(s)://….m3u8, "
+                                              "udp://; read through FFmpeg, docs/broadcast.md); leave out with --mic")
     src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
     src.add_argument("--input-device", metavar="NAME|INDEX",
                      help="microphone by name (substring) or index, see `rtvoice devices` (implies --mic)")
-    src.add_argument("--stall-timeout", type=float, default=1.0, metavar="S",
-                     help="microphone: count the device as lost after this long without audio (s), see "
-                          "docs/faults.md")
+    src.add_argument("--stall-timeout", type=float, default=None, metavar="S",
+                     help="microphone: count the device as lost after this long without audio (s, default 1), see "
+                          "docs/faults.md; feed: count it as dropped and reconnect (default 5, HLS 20)")
     src.add_argument("--realtime", action="store_true", help=realtime_help)
     src.add_argument("--format", default="s16le", choices=("s16le", "s32le", "f32le"), help="raw PCM sample format")
     src.add_argument("--rate", type=int, default=16000, help="raw PCM sample rate (Hz)")
     src.add_argument("--channels", type=int, default=1, help="raw PCM interleaved channels")
+    feed = p.add_argument_group("network feed (URL input)")
+    feed.add_argument("--listen", action="store_true",
+                      help="be the server the sender pushes to: rtmp://HOST:PORT/APP/KEY (OBS's custom server), "
+                           "rtsp://HOST:PORT/PATH, srt://HOST:PORT (mode=listener)")
+    feed.add_argument("--audio-track", type=int, default=0, metavar="N", help="the feed's audio track (0: the first)")
+    feed.add_argument("--connect-timeout", type=float, default=None, metavar="S",
+                      help="the first audio must arrive within this (s; default 10, 60 with --listen), else exit 2")
+    feed.add_argument("--reconnect-for", type=float, default=30.0, metavar="S",
+                      help="after the feed drops, keep reconnecting this long before ending the input (s; the gap "
+                           "is filled with silence, see docs/broadcast.md; inf: until stopped)")
 
 
 def decoder_threads_argument(value: str) -> int | str:
@@ -124,6 +135,10 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
     out.add_argument("--jsonl", action="append", default=[], metavar="[LANG=]FILE",
                      help="write every caption event as JSON Lines (LANG=FILE: the translated finals, each with "
                           "its language and the id of its source caption)")
+    out.add_argument("--scc", action="append", default=[], metavar="[LANG=]FILE",
+                     help="write CEA-608 roll-up captions (CC1) as a Scenarist SCC file, 29.97 fps drop-frame "
+                          "timecodes (LANG=FILE: translated, as for --srt); see docs/broadcast.md")
+    out.add_argument("--scc-rows", type=int, default=3, choices=(2, 3, 4), help="SCC roll-up rows (default 3)")
     out.add_argument("--stats", type=Path, metavar="FILE", help="write latency and counters as JSON at exit")
     out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
     out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
@@ -141,13 +156,23 @@ def open_source(args):
         raise RtvoiceError("give either an input file / - or --mic, not both")
     if mic:
         try:
-            return MicSource(args.input_device, stall_timeout_s=args.stall_timeout)
+            return MicSource(args.input_device, stall_timeout_s=1.0 if args.stall_timeout is None else args.stall_timeout)
         except ValueError as error:
             raise RtvoiceError(f"--stall-timeout: {error}") from error
     if args.input is None:
         raise RtvoiceError("no input: give an audio file, - for raw PCM on stdin, or --mic")
     if args.input == "-":
         return StdinSource(args.format, args.rate, args.channels, live=args.realtime)
+    from rtvoice.audio.network import FeedConfig, FeedSource, is_feed_url
+
+    if is_feed_url(args.input):
+        config = FeedConfig(args.input, audio_track=args.audio_track, listen=args.listen,
+                            connect_timeout_s=args.connect_timeout, stall_timeout_s=args.stall_timeout,
+                            reconnect_for_s=args.reconnect_for)
+        name = getattr(args, "command", None) or "caption"
+        return FeedSource(config, announce=lambda line: _say(f"rtvoice {name}: {line}"))
+    if args.listen:
+        raise RtvoiceError("--listen is for a network feed URL (rtmp://, rtsp://, srt://)")
     return FileSource(args.input, realtime=args.realtime)
 
 
@@ -188,6 +213,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     """Source → front end → streaming recognizer → caption outputs (and `stage`), until the input ends."""
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.audio.callback_timing import report_lines as callback_report_lines
+    from rtvoice.captions.scc import SccWriter
     from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
     from rtvoice.errors import RtvoiceError
@@ -210,6 +236,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     files = caption_files(args)
     source = open_source(args)
     sinks, translated_sinks = [], []
+    scc_writers = {}  # language: SccWriter (its counts go into the stats)
     try:
         terminal = None if args.quiet else TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps)
         for language, into in ((args.language, sinks), (args.translate_to, translated_sinks)):
@@ -223,6 +250,9 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                     into.append(writer(chosen[kind], layout, offset_s=getattr(args, "program_delay", 0.0)))
             if "jsonl" in chosen:
                 into.append(JsonlWriter(chosen["jsonl"], language=language))
+            if "scc" in chosen:
+                scc_writers[language] = SccWriter(chosen["scc"], _stream_time(source), rows=args.scc_rows)
+                into.append(scc_writers[language])
         if stage is not None and hasattr(stage, "event_outputs"):  # the voice's records beside its language's captions
             spoken = translated_sinks if args.translate_to is not None else sinks
             stage.event_outputs.extend(s for s in spoken if isinstance(s, JsonlWriter))
@@ -245,6 +275,14 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         print(f"{clear}rtvoice {name}: {line}", file=sys.stderr, flush=True)
 
     pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config, status=status)
+    if hasattr(source, "connect"):  # a network feed: its first audio now that everything is loaded (no backlog
+        try:                        # from the loading), one clear error if it never comes
+            source.connect()
+        except RtvoiceError:
+            outputs.close()
+            if stage is not None:
+                stage.finish(interrupted=True)
+            raise
     # Said once everything is loaded (the front end's models take 0.5-1.5 s on 2 cores): capture starts now.
     print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
 
@@ -274,6 +312,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         for line in stage.report_lines():
             print(f"rtvoice {name}: {line}", file=sys.stderr)
 
+    if scc_writers:
+        stats["scc"] = {language: writer.stats() for language, writer in scc_writers.items()}
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
@@ -296,14 +336,14 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
 
 def caption_files(args) -> dict[str, dict[str, Path]]:
-    """{language: {"srt"|"vtt"|"jsonl": path}} from --srt/--vtt/--jsonl: FILE is the source language
+    """{language: {"srt"|"vtt"|"jsonl"|"scc": path}} from --srt/--vtt/--jsonl/--scc: FILE is the source language
     (--language), LANG=FILE a language of its own, which must be the source or the --translate-to one."""
     from rtvoice.errors import RtvoiceError
 
     languages = {args.language} | ({args.translate_to} if args.translate_to else set())
     files: dict[str, dict[str, Path]] = {}
-    for kind in ("srt", "vtt", "jsonl"):
-        for value in getattr(args, kind) or []:
+    for kind in ("srt", "vtt", "jsonl", "scc"):
+        for value in getattr(args, kind, None) or []:
             match = _LANG_FILE.match(str(value))
             language, path = (match.group(1), match.group(2)) if match else (args.language, str(value))
             if language not in languages:
@@ -314,6 +354,21 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
                 raise RtvoiceError(f"--{kind} given twice for {language!r} captions")
             files.setdefault(language, {})[kind] = Path(path)
     return files
+
+
+def _say(line: str) -> None:
+    """One whole line on stderr from any thread (print() writes the newline apart: lines could interleave)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _stream_time(source):
+    """Wall time -> stream seconds on a live source's clock (an SCC burst goes out when its text was ready);
+    None for a file read as fast as possible."""
+    if not source.live:
+        return None
+    clock = source.clock
+    return lambda wall: None if clock.anchor is None else wall - clock.anchor
 
 
 def _translation_stage(args, outputs: list, next_stage, recognizer):

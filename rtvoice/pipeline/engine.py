@@ -281,6 +281,9 @@ def check_stats_for_losses(stats: dict) -> list[str]:
                      f"{source['header_frames'] - source['missing_frames']} were read")
     if source.get("format_warning"):
         lines.append(f"source: {source['format_warning']}")
+    if source.get("feed_drops"):
+        lines.append(f"feed: dropped {source['feed_drops']} time(s), back {source['feed_gaps']} time(s) after gaps of "
+                     f"{source['feed_gap_seconds']:.1f} s in all (filled with silence)")
     fe = stats["frontend"]
     for key in ("input_overflow", "audio_dropped_samples", "events_dropped"):
         if fe.get(key):
