@@ -118,10 +118,12 @@ def main() -> int:
     if args.make_feed:
         make_feed(args.feed)
     results = {}
+    # the source language, where the arguments for rtvoice dub name one (--language es): English otherwise
+    source = next((b for a, b in zip(args.dub_args, args.dub_args[1:]) if a == "--language"), "en")
     for language in args.language:
         stats, records, wav = run_dub(args.feed, language, args.out, args.dub_args)
         heard = None if args.no_read_back else read_back(wav, language)
-        results[f"en→{language}"] = figures(stats, records, heard)
+        results[f"{source}→{language}"] = figures(stats, records, heard)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     return 0
