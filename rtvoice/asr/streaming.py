@@ -57,353 +57,20 @@ The class is driven by calls (no thread of its own): :meth:`start_segment`, :met
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import numpy as np
 
+from rtvoice.asr.commit import agreed_prefix
+from rtvoice.asr.config import COMMIT_BOUNDARIES, CONTEXTS, StreamingConfig, StreamingStats
+from rtvoice.asr.events import FINAL, PARTIAL, CaptionEvent
+from rtvoice.asr.history import AudioHistory
+from rtvoice.asr.prepared import WAIT, PreparedFinal, SpeechFollower
 from rtvoice.asr.whisper import AUTO, FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE, Transcript, WhisperRecognizer, Word
-from rtvoice.metrics.percentiles import Reservoir
 
-PARTIAL = "partial"
-FINAL = "final"
-CONTEXTS = ("none", "text", "audio", "both")
-COMMIT_BOUNDARIES = ("auto", "all", "newest")
-
-
-@dataclass(frozen=True)
-class CaptionEvent:
-    """A caption as it is shown.
-
-    kind: "partial" (may still change, except its committed part) or "final".
-    segment: index of the speech segment (0, 1, ...); a final closes its segment.
-    text: what is shown: ``committed`` followed by ``unstable``.
-    committed: text that will never change (for a final, all of it).
-    unstable: text that may still change.
-    start, end: stream seconds covered (segment start; for a final the end of its last word, for a partial
-        the end of the audio decoded).
-    words: words with stream times (s) and probabilities; the first ``committed_words`` are committed.
-    emitted_at: wall-clock time (time.time()) at which the event was produced.
-    latency: emitted_at minus the wall time at which the audio at ``end`` was captured (None when the
-        source has no clock, e.g. a file read as fast as possible).
-    forced: a final produced by a forced split (segment too long), not by an end of speech.
-    language: with language detection, the language the caption was decoded in (else None: the configured one).
-    language_probability: the detector's probability of ``language`` (None when it was not detected: the
-        stream's language was used, or it is locked).
-    audio: a final's segment audio (16 kHz float32) when ``StreamingConfig.keep_final_audio`` (for a stage
-        that decodes it again, e.g. Whisper's translate task); never serialised.
-    """
-
-    kind: str
-    segment: int
-    text: str
-    committed: str
-    unstable: str
-    start: float
-    end: float
-    words: tuple[Word, ...] = ()
-    committed_words: int = 0
-    emitted_at: float = 0.0
-    latency: float | None = None
-    forced: bool = False
-    language: str | None = None
-    language_probability: float | None = None
-    audio: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def is_final(self) -> bool:
-        return self.kind == FINAL
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "segment": self.segment,
-            "text": self.text,
-            "committed": self.committed,
-            "unstable": self.unstable,
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
-            "words": [w.to_dict() for w in self.words],
-            "committed_words": self.committed_words,
-            "emitted_at": round(self.emitted_at, 4),
-            "latency": None if self.latency is None else round(self.latency, 4),
-            "forced": self.forced,
-            **({} if self.language is None else {
-                "language": self.language,
-                "language_probability": (None if self.language_probability is None
-                                         else round(self.language_probability, 4))}),
-        }
-
-
-@dataclass(frozen=True)
-class StreamingConfig:
-    """Streaming policy settings (seconds are stream seconds of audio)."""
-
-    partial_interval_s: float = 0.3  # decode the growing segment again after this much new audio
-    min_partial_audio_s: float = 0.3  # no partial decode on less audio than this
-    # LocalAgreement-n: how many consecutive hypotheses must agree before tokens are committed, and what
-    # each segment's decodes are given from the speech before it: "none"; "text": the preceding committed
-    # text as the prompt (Whisper's condition_on_previous_text); "audio": the last context_audio_s of the
-    # preceding speech, its committed words forced as the decoder prefix; "both". Reset after a
-    # hallucination or a pause > context_reset_s. Measured together (docs/asr.md, "Context across
-    # segments"; dev_long and speech_more/long, 1062 words, with the VAD's level stage): agreement 2 with
-    # context "both" made 1 + 67 errors and committed words p50 0.41-0.43 s after they were spoken (compute
-    # not counted); agreement 3 without context 3 + 74, p50 0.69-0.74 s; agreement 2 without context 6 + 82
-    # (without context, hypotheses of a segment's first 1.5 s agree on wrong openings: "How do you marry
-    # the more" for "Had he married a more"; the previous text and audio settle them).
-    agreement: int = 2
-    min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
-    # Where a commit may end: "all": every agreeing hypothesis shows the next word begin; "newest": the
-    # newest does, and an older one may end with the word when each of its tokens has at least
-    # min_word_probability in both (a word at the very end of a decode is often still a guess). Measured on
-    # the compute-free clock (docs/asr.md, "Sooner commits"): "newest" at 0.5 commits p50 0.29 s after the
-    # word against 0.40-0.42 s, with 1 + 73 errors against 1 + 75 on dev_long and speech_more/long, and
-    # 88 + 111 against 98 + 109 on two reshufflings of the clips nobody tuned on.
-    # "auto": "newest" for English-only models, "all" for multilingual ones (the threshold was measured on
-    # English only; with Whisper base on FLEURS pt, streaming WER went from 17% to 25% in a fresh-clone run).
-    commit_boundary: str = "auto"
-    min_word_probability: float = 0.5
-    context: str = "both"
-    max_previous_tokens: int = 96  # text context: at most this many tokens of earlier finals
-    context_audio_s: float = 3.0  # audio context: whole words of the previous final within this many seconds
-    context_reset_s: float = 10.0  # a pause longer than this (s) starts without context
-    # A partial that still hears nothing after its audio context once the segment holds this much audio (s)
-    # is decoded again without it, as a final is at once (Whisper may end the text at a change of voice: on
-    # speech_more/long, 19 partials in a row gave only the context words).
-    context_retry_s: float = 1.0
-    # With token probabilities (commit_boundary "newest"), partials retry sooner, once the segment holds this
-    # much audio (s); until it holds context_retry_s, words are committed from such retries only where every
-    # token has at least min_word_probability in each agreeing hypothesis. Alone, Whisper agrees with itself
-    # on wrong openings ("How do you marry the" for "Had he married a", at p 0.38-0.46); a segment whose
-    # early retries are unsure commits as it would without them. At or above context_retry_s: no sooner
-    # retries.
-    sure_retry_s: float = 0.6
-    # Once the committed words an open segment's decodes start with span more than this (s), the decodes
-    # start later, at the first committed word within context_audio_s of the last one: the words before it
-    # are frozen (given as the text prompt, not decoded again), so a decode's audio and forced tokens stay
-    # bounded however long the segment (CTranslate2 forces a token as dearly as it generates one). 0: every
-    # decode covers the whole segment.
-    freeze_committed_s: float = 4.0
-    prepare_finals: bool = True  # decode a final while the endpointer waits out the silence (module docstring)
-    # Prepare it as soon as the VAD has told that the silence lasts pad_after, not at the next decode point in
-    # the silence (up to partial_interval_s later): the decode points stay where they were, one in that
-    # silence is not decoded while it lasts, and speech that resumes is decoded there as before.
-    prepare_on_silence: bool = True
-    # A prepared final that looks hallucinated is decoded again on the 30 s window at once, in the silence, as
-    # the end would decode it: not after the end, where that retry made the slowest finals. Speech that
-    # resumes wastes it (counted in fallbacks).
-    prepare_fallback: bool = True
-    max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
-    history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
-    partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
-    # Language detection (WhisperConfig(language="auto")): a final's language is detected on at least this
-    # much audio (s) (measured on FLEURS: on the first 1 s of a clip 23 of 28 detections were wrong, on
-    # the first 2 s 19; on whole clips none), and N finals in a row in one language lock the stream to it (0: never lock).
-    min_detect_audio_s: float = 1.0
-    language_lock: int = 0
-    keep_final_audio: bool = False  # finals carry their audio (CaptionEvent.audio)
-
-    def __post_init__(self):
-        if self.min_detect_audio_s < 0:
-            raise ValueError(f"min_detect_audio_s must be >= 0, got {self.min_detect_audio_s}")
-        if self.language_lock < 0:
-            raise ValueError(f"language_lock must be >= 0 finals, got {self.language_lock}")
-        if self.partial_interval_s <= 0:
-            raise ValueError(f"partial_interval_s must be > 0, got {self.partial_interval_s}")
-        if self.min_partial_audio_s < 0:
-            raise ValueError(f"min_partial_audio_s must be >= 0, got {self.min_partial_audio_s}")
-        if self.agreement < 2:
-            raise ValueError(f"agreement must be >= 2 hypotheses, got {self.agreement}")
-        if not 1.0 <= self.max_segment_s <= FULL_WINDOW_FRAMES * HOP / SAMPLE_RATE - 1.0:
-            raise ValueError(f"max_segment_s must be within 1..29 s, got {self.max_segment_s}")
-        if self.history_s < 0:
-            raise ValueError(f"history_s must be >= 0, got {self.history_s}")
-        if self.max_previous_tokens < 0:
-            raise ValueError(f"max_previous_tokens must be >= 0, got {self.max_previous_tokens}")
-        if self.context not in CONTEXTS:
-            raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
-        if not 0 <= self.context_audio_s <= 10:
-            raise ValueError(f"context_audio_s must be within 0..10 s, got {self.context_audio_s}")
-        if self.context_reset_s < 0:
-            raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
-        if self.context_retry_s < 0:
-            raise ValueError(f"context_retry_s must be >= 0, got {self.context_retry_s}")
-        if self.sure_retry_s < 0:
-            raise ValueError(f"sure_retry_s must be >= 0, got {self.sure_retry_s}")
-        if self.freeze_committed_s < 0:
-            raise ValueError(f"freeze_committed_s must be >= 0, got {self.freeze_committed_s}")
-        if self.commit_boundary not in COMMIT_BOUNDARIES:
-            raise ValueError(f"commit_boundary must be one of {', '.join(COMMIT_BOUNDARIES)}, "
-                             f"got {self.commit_boundary!r}")
-        if not 0.0 <= self.min_word_probability <= 1.0:
-            raise ValueError(f"min_word_probability must be within 0..1, got {self.min_word_probability}")
-
-    @property
-    def text_context(self) -> bool:
-        return self.context in ("text", "both") and self.max_previous_tokens > 0
-
-    @property
-    def audio_context(self) -> bool:
-        return self.context in ("audio", "both") and self.context_audio_s > 0
-
-
-@dataclass
-class StreamingStats:
-    segments: int = 0
-    partial_decodes: int = 0
-    skipped_partials: int = 0  # partial decodes not run because the caller was behind
-    discarded_partials: int = 0  # partial hypotheses that looked hallucinated
-    finals: int = 0
-    forced_splits: int = 0
-    context_resets: int = 0  # context from earlier speech dropped (a hallucination or a long pause)
-    context_retries: int = 0  # decodes repeated without their audio context (nothing heard after it)
-    fallbacks: int = 0  # decodes repeated on the full 30 s window
-    prepared_finals: int = 0  # finals decoded while the endpointer waited, and emitted as they were
-    prepared_unused: int = 0  # finals prepared in a silence that was not the end (speech resumed)
-    silent_partials: int = 0  # decode points not decoded: silence after a prepared final
-    freezes: int = 0  # times committed words were frozen and the decodes of a segment began later
-    # Language detection: finals per language decoded; finals in another language than the final before;
-    # finals decoded again from scratch because their committed words were decoded in the stream's (other)
-    # language; the language the stream was locked to (or None).
-    languages: dict = field(default_factory=dict)
-    language_changes: int = 0
-    language_redecodes: int = 0
-    language_locked: str | None = None
-    # Seconds per decode; bounded on long runs (a uniform sample past 4096, ``.total`` stays exact).
-    partial_decode_s: Reservoir = field(default_factory=Reservoir)
-    final_decode_s: Reservoir = field(default_factory=Reservoir)
-
-    def summary(self) -> dict:
-        def pct(values, q):
-            return round(float(np.percentile(values, q)), 4) if values else None
-
-        d = {f.name: getattr(self, f.name) for f in fields(self)
-             if f.name not in ("partial_decode_s", "final_decode_s")}
-        d["partial_decode_s_p50"] = pct(self.partial_decode_s, 50)
-        d["partial_decode_s_p95"] = pct(self.partial_decode_s, 95)
-        d["final_decode_s_p50"] = pct(self.final_decode_s, 50)
-        d["final_decode_s_p95"] = pct(self.final_decode_s, 95)
-        return d
-
-
-class _AudioHistory:
-    """Samples by absolute index, kept from `base` on; older samples are dropped on demand."""
-
-    def __init__(self):
-        self._data = np.zeros(0, dtype=np.float32)
-        self.base = 0  # absolute index of _data[0]
-
-    @property
-    def end(self) -> int:
-        return self.base + len(self._data)
-
-    def append(self, samples: np.ndarray, start: int) -> None:
-        if start > self.end:  # a gap: the missing samples are silence
-            if len(self._data) == 0:
-                self.base = start
-            else:
-                self._data = np.concatenate([self._data, np.zeros(start - self.end, np.float32)])
-        skip = self.end - start  # samples already held
-        if skip < len(samples):
-            self._data = np.concatenate([self._data, samples[max(skip, 0):]])
-
-    def slice(self, a: int, b: int) -> np.ndarray:
-        a, b = max(a, self.base), min(b, self.end)
-        return self._data[a - self.base:b - self.base] if b > a else np.zeros(0, np.float32)
-
-    def drop_before(self, sample: int) -> None:
-        if sample > self.base:
-            cut = min(sample - self.base, len(self._data))
-            self._data = self._data[cut:].copy()
-            self.base += cut
-
-
-def agreed_prefix(hypotheses: list[list[int]], committed: int, starts_word: Callable[[int], bool],
-                  boundary: str = "all", probabilities: list[list[float]] | None = None,
-                  min_probability: float = 0.0, every_token: bool = False) -> int:
-    """Length of the token prefix that all `hypotheses` (oldest first) share, cut back to a word boundary,
-    and never shorter than `committed`.
-
-    boundary "all": every hypothesis shows a word starting after the prefix. "newest": the newest does, and
-    an older one may instead end there, provided each token of that last word has at least
-    `min_probability` in every hypothesis (`probabilities`: per token, as the hypotheses). `every_token`:
-    each token after `committed` must have at least `min_probability` in every hypothesis, whatever the
-    boundary (no probabilities: nothing new is agreed)."""
-    k = min(len(h) for h in hypotheses)
-    first = hypotheses[0]
-    for i in range(committed, k):
-        if any(h[i] != first[i] for h in hypotheses[1:]):
-            k = i
-            break
-    if every_token and min_probability > 0:
-        if probabilities is None or any(len(p) < k for p in probabilities):
-            return committed
-        k = next((i for i in range(committed, k) if any(p[i] < min_probability for p in probabilities)), k)
-    newest, older = hypotheses[-1], hypotheses[:-1]
-    for j in range(k, committed, -1):
-        if all(j < len(h) and starts_word(h[j]) for h in hypotheses):
-            return j
-        if (boundary == "newest" and j < len(newest) and starts_word(newest[j])
-                and all(j == len(h) or starts_word(h[j]) for h in older)
-                and _last_word_sure(hypotheses, probabilities, j, starts_word, min_probability)):
-            return j
-    return committed
-
-
-def _last_word_sure(hypotheses, probabilities, j: int, starts_word, min_probability: float) -> bool:
-    """Every token of the word that ends at token `j` has at least `min_probability` in every hypothesis."""
-    if min_probability <= 0:
-        return True
-    if probabilities is None or any(len(p) < j for p in probabilities):
-        return False
-    first = j - 1
-    while first > 0 and not starts_word(hypotheses[-1][first]):
-        first -= 1
-    return all(min(p[first:j]) >= min_probability for p in probabilities)
-
-
-class _SpeechFollower:
-    """The VAD's per-chunk speech probabilities, followed as the endpointer follows them: where each trailing
-    silence began (its first chunk under `neg_threshold` after speech) and where speech resumed (the next
-    chunk at `threshold` or more). Samples are stream samples."""
-
-    def __init__(self, threshold: float, neg_threshold: float, pad_after: int, chunk: int):
-        self.threshold, self.neg_threshold = threshold, neg_threshold
-        self.pad_after, self.chunk = pad_after, chunk
-        self.silences: list[list] = []  # [start, resumed or None], in stream order
-        self.known_end = 0  # probabilities are known for every chunk ending by this sample
-        self._in_speech = False
-
-    def accept(self, starts, probabilities) -> None:
-        for start, probability in zip(np.asarray(starts).tolist(), np.asarray(probabilities).tolist()):
-            if start < self.known_end:
-                continue  # already seen
-            if probability >= self.threshold:
-                if self.silences and self.silences[-1][1] is None:
-                    self.silences[-1][1] = start
-                self._in_speech = True
-            elif probability < self.neg_threshold and self._in_speech:
-                self.silences.append([start, None])
-                self._in_speech = False
-            self.known_end = start + self.chunk
-
-    def chunk_end(self, sample: int) -> int:
-        """End of the chunk that holds sample `sample` - 1."""
-        return -(-sample // self.chunk) * self.chunk
-
-    def drop_before(self, sample: int) -> None:
-        self.silences = [s for s in self.silences if s[1] is None or s[1] >= sample]
-
-
-_WAIT = object()  # a decode point that waits for the VAD (see StreamingRecognizer._prepare_due)
-
-
-@dataclass
-class _PreparedFinal:
-    silence: list  # the follower's [start, resumed] it was prepared in
-    end: int  # the stream sample the decode ran to: the endpointer's end, should this silence end the segment
-    context: tuple  # (context start sample, context tokens) it was decoded with
-    result: Transcript
+# Re-exported: the policy's public names stay importable from here.
+__all__ = ["COMMIT_BOUNDARIES", "CONTEXTS", "FINAL", "PARTIAL", "CaptionEvent", "StreamingConfig",
+           "StreamingRecognizer", "StreamingStats", "agreed_prefix"]
 
 
 class StreamingRecognizer:
@@ -430,7 +97,7 @@ class StreamingRecognizer:
         self.clock = clock
         self.tokenizer = recognizer.tokenizer
         self.stats = StreamingStats()
-        self._audio = _AudioHistory()
+        self._audio = AudioHistory()
         self._segment_index = -1
         self._segment_start: int | None = None
         self._committed: list[int] = []
@@ -459,8 +126,8 @@ class StreamingRecognizer:
         self._stream_language: str | None = None  # the language of the last final
         self._agreeing = 0  # finals in a row surely detected in the stream's language
         # Prepared finals (see the module docstring).
-        self._speech: _SpeechFollower | None = None
-        self._prepared: _PreparedFinal | None = None
+        self._speech: SpeechFollower | None = None
+        self._prepared: PreparedFinal | None = None
         self._silence_seen = -1  # start of the last trailing silence considered for a prepared final
 
     # -- state -----------------------------------------------------------------------------------------------
@@ -483,7 +150,7 @@ class StreamingRecognizer:
         (samples) are the endpointer's, `chunk` the VAD's chunk (samples). Decode points then wait until
         the probabilities of the chunks before them are known."""
         if self.config.prepare_finals:
-            self._speech = _SpeechFollower(threshold, neg_threshold, int(pad_after), int(chunk))
+            self._speech = SpeechFollower(threshold, neg_threshold, int(pad_after), int(chunk))
 
     def accept_speech_probabilities(self, starts, probabilities) -> None:
         """The VAD's speech probability (0..1) of each chunk, by the stream sample it starts at; in stream
@@ -501,7 +168,7 @@ class StreamingRecognizer:
     def _prepare_due(self):
         """What the decode point reached now should be, with prepared finals: (silence, end) of a final to
         prepare in its place, when the point lies in a silence of the open segment that has lasted pad_after
-        (the endpointer's end would be `end`); _WAIT while the VAD has not yet told whether it does; None:
+        (the endpointer's end would be `end`); WAIT while the VAD has not yet told whether it does; None:
         an ordinary partial. Silences that ended sooner are passed over."""
         follower = self._speech
         if follower is None or self._prepared is not None:
@@ -520,7 +187,7 @@ class StreamingRecognizer:
                 self._silence_seen = start  # speech resumed within pad_after: not an end
                 continue
             if follower.known_end < ready or self._audio.end < end:
-                return _WAIT
+                return WAIT
             return silence, end
         return None
 
@@ -529,7 +196,7 @@ class StreamingRecognizer:
         if not self.in_segment:
             return None
         prepare = self._prepare_due()
-        if prepare is _WAIT:
+        if prepare is WAIT:
             return None
         if prepare is not None:
             return ("prepare", *prepare)
@@ -642,7 +309,7 @@ class StreamingRecognizer:
                 self._silence_seen = due[1][0]
             return []
         prepare = self._prepare_due()
-        if prepare is _WAIT:
+        if prepare is WAIT:
             return []
         if prepare is not None:
             return self._prepare(*prepare)
@@ -871,14 +538,14 @@ class StreamingRecognizer:
         self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
         # A result of the 30 s window is the final the end would emit, whatever its checks say (_final).
         if (not result.problems or result.fell_back) and len(result.tokens) > len(self._committed):
-            self._prepared = _PreparedFinal(silence, end, (self._context_start, list(self._context_tokens)), result)
+            self._prepared = PreparedFinal(silence, end, (self._context_start, list(self._context_tokens)), result)
         if result.fell_back:
             # The partials see what they saw before: a decode that looked hallucinated, discarded.
             self.stats.discarded_partials += 1
             return []
         return self._hypothesis(result, end)
 
-    def _take_prepared(self, end: int, forced: bool) -> _PreparedFinal | None:
+    def _take_prepared(self, end: int, forced: bool) -> PreparedFinal | None:
         """The prepared final, if it is this segment's final: the end it was prepared for, nothing committed
         or changed in the context since."""
         prepared, self._prepared = self._prepared, None
