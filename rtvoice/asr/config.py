@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from rtvoice.asr.whisper import FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE
+from rtvoice.asr.window import FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE
 from rtvoice.metrics.percentiles import Reservoir
 
 CONTEXTS = ("none", "text", "audio", "both")

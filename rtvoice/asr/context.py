@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rtvoice.asr.config import StreamingConfig
 from rtvoice.asr.tokenizer import WhisperTokenizer
-from rtvoice.asr.whisper import SAMPLE_RATE, Transcript, Word
+from rtvoice.asr.transcript import Transcript, Word
+from rtvoice.asr.window import SAMPLE_RATE
 
 
 class SegmentContext:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtvoice.asr.whisper import Word
+from rtvoice.asr.transcript import Word
 
 PARTIAL = "partial"
 FINAL = "final"

@@ -7,7 +7,8 @@ decoder step at a time, as dearly as it generates one, so this bounds a decode h
 from __future__ import annotations
 
 from rtvoice.asr.tokenizer import WhisperTokenizer
-from rtvoice.asr.whisper import SAMPLE_RATE, Word
+from rtvoice.asr.transcript import Word
+from rtvoice.asr.window import SAMPLE_RATE
 
 
 class FrozenWords:

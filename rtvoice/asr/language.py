@@ -11,7 +11,9 @@ lock the stream to it.
 from __future__ import annotations
 
 from rtvoice.asr.config import StreamingStats
-from rtvoice.asr.whisper import AUTO, SAMPLE_RATE, Transcript
+from rtvoice.asr.transcript import Transcript
+from rtvoice.asr.whisper_config import AUTO
+from rtvoice.asr.window import SAMPLE_RATE
 
 
 class StreamLanguage:

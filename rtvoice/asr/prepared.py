@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtvoice.asr.config import StreamingStats
-from rtvoice.asr.whisper import Transcript
+from rtvoice.asr.transcript import Transcript
 
 
 class SpeechFollower:

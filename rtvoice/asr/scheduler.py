@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtvoice.asr.whisper import SAMPLE_RATE
+from rtvoice.asr.window import SAMPLE_RATE
 
 
 class DecodePoints:
