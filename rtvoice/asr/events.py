@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from rtvoice.asr.transcript import Word
+from rtvoice.asr.window import SAMPLE_RATE
 
 PARTIAL = "partial"
 FINAL = "final"
@@ -74,3 +76,51 @@ class CaptionEvent:
                 "language_probability": (None if self.language_probability is None
                                          else round(self.language_probability, 4))}),
         }
+
+
+class CaptionStamper:
+    """Makes a stream's caption events: word times placed on the stream, ``emitted_at`` from `clock`, the
+    latency from `wall_time_of` (stream sample → wall time it was captured; None: latencies are None)."""
+
+    def __init__(self, clock: Callable[[], float], wall_time_of: Callable[[int], float | None] | None):
+        self.clock = clock
+        self.wall_time_of = wall_time_of
+
+    def _latency(self, sample: int, emitted_at: float) -> float | None:
+        if self.wall_time_of is None:
+            return None
+        wall = self.wall_time_of(sample)
+        return None if wall is None else emitted_at - wall
+
+    @staticmethod
+    def place(words: list[Word], segment_start: int) -> tuple[Word, ...]:
+        """Words timed from the start of a segment beginning at stream sample `segment_start`, on the stream."""
+        offset = segment_start / SAMPLE_RATE
+        return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
+
+    def partial(self, segment: int, segment_start: int, end: int, committed_text: str, unstable_text: str,
+                words: tuple[Word, ...], committed_words: int, language: dict) -> CaptionEvent:
+        """A partial of segment `segment` decoded up to stream sample `end` (text as the tokenizer decodes it)."""
+        emitted_at = self.clock()
+        text = (committed_text + unstable_text).strip()
+        return CaptionEvent(
+            kind=PARTIAL, segment=segment, text=text, committed=committed_text.strip(),
+            unstable=unstable_text.strip() if committed_text.strip() else unstable_text.strip(),
+            start=segment_start / SAMPLE_RATE, end=end / SAMPLE_RATE, words=words,
+            committed_words=committed_words, emitted_at=emitted_at, latency=self._latency(end, emitted_at),
+            **language,
+        )
+
+    def final(self, segment: int, segment_start: int, end: int, text: str, words: tuple[Word, ...],
+              forced: bool, language: dict, audio: np.ndarray | None) -> CaptionEvent:
+        """The final of segment `segment`, which ended at stream sample `end` (`words` on the stream)."""
+        text = text.strip()
+        emitted_at = self.clock()
+        speech_end = words[-1].end if words else end / SAMPLE_RATE
+        speech_end_sample = int(round(speech_end * SAMPLE_RATE))
+        return CaptionEvent(
+            kind=FINAL, segment=segment, text=text, committed=text, unstable="",
+            start=words[0].start if words else segment_start / SAMPLE_RATE, end=speech_end, words=words,
+            committed_words=len(words), emitted_at=emitted_at,
+            latency=self._latency(speech_end_sample, emitted_at), forced=forced, **language, audio=audio,
+        )

@@ -46,7 +46,7 @@ import numpy as np
 from rtvoice.asr.commit import LocalAgreement, agreed_prefix
 from rtvoice.asr.config import COMMIT_BOUNDARIES, CONTEXTS, StreamingConfig, StreamingStats
 from rtvoice.asr.context import SegmentContext
-from rtvoice.asr.events import FINAL, PARTIAL, CaptionEvent
+from rtvoice.asr.events import FINAL, PARTIAL, CaptionEvent, CaptionStamper
 from rtvoice.asr.frozen import FrozenWords
 from rtvoice.asr.history import AudioHistory
 from rtvoice.asr.language import StreamLanguage
@@ -86,6 +86,7 @@ class StreamingRecognizer:
         self.config = config
         self.wall_time_of = wall_time_of
         self.clock = clock
+        self._captions = CaptionStamper(clock, wall_time_of)
         self.tokenizer = recognizer.tokenizer
         self.stats = StreamingStats()
         self._audio = AudioHistory()
@@ -343,18 +344,8 @@ class StreamingRecognizer:
     def _wants_word_times_to_freeze(self, end: int) -> bool:
         return self._frozen.wants_word_times(end, self._language.detects)
 
-    def _seconds(self, sample: int) -> float:
-        return sample / SAMPLE_RATE
-
-    def _latency(self, sample: int, emitted_at: float) -> float | None:
-        if self.wall_time_of is None:
-            return None
-        wall = self.wall_time_of(sample)
-        return None if wall is None else emitted_at - wall
-
     def _place(self, words: list[Word]) -> tuple[Word, ...]:
-        offset = self._segment_start / SAMPLE_RATE
-        return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
+        return self._captions.place(words, self._segment_start)
 
     def _partial_point(self, end: int) -> list[CaptionEvent]:
         """A partial decode point: decoded, unless it lies in the silence a final was prepared in."""
@@ -422,32 +413,16 @@ class StreamingRecognizer:
         unstable_text = self.tokenizer.decode(hypothesis[len(committed):])
         if not (committed_text + unstable_text).strip():
             return []
-        emitted_at = self.clock()
-        words = self._place(result.words)
         n_committed = sum(1 for w in self.tokenizer.split_words(hypothesis) if w.last <= len(committed))
         self._partials_shown += 1
-        text = (committed_text + unstable_text).strip()
-        return [CaptionEvent(
-            kind=PARTIAL, segment=self._segment_index, text=text, committed=committed_text.strip(),
-            unstable=unstable_text.strip() if committed_text.strip() else unstable_text.strip(),
-            start=self._seconds(self._segment_start), end=self._seconds(end), words=words,
-            committed_words=n_committed, emitted_at=emitted_at, latency=self._latency(end, emitted_at),
-            **self._language.fields(result),
-        )]
+        return [self._captions.partial(self._segment_index, self._segment_start, end, committed_text, unstable_text,
+                                       self._place(result.words), n_committed, self._language.fields(result))]
 
     def _final_event(self, result: Transcript, end: int, forced: bool, words: tuple[Word, ...]) -> CaptionEvent:
-        text = result.text.strip()
-        emitted_at = self.clock()
-        speech_end = words[-1].end if words else self._seconds(end)
-        speech_end_sample = int(round(speech_end * SAMPLE_RATE))
-        return CaptionEvent(
-            kind=FINAL, segment=self._segment_index, text=text, committed=text, unstable="",
-            start=words[0].start if words else self._seconds(self._segment_start), end=speech_end, words=words,
-            committed_words=len(words), emitted_at=emitted_at,
-            latency=self._latency(speech_end_sample, emitted_at), forced=forced, **self._language.fields(result),
-            # a copy: a view would pin the whole history buffer for as long as the event lives
-            audio=self._audio.slice(self._segment_start, end).copy() if self.config.keep_final_audio else None,
-        )
+        # a copy of the audio: a view would pin the whole history buffer for as long as the event lives
+        audio = self._audio.slice(self._segment_start, end).copy() if self.config.keep_final_audio else None
+        return self._captions.final(self._segment_index, self._segment_start, end, result.text, words, forced,
+                                    self._language.fields(result), audio)
 
     def _remember(self, result: Transcript, words: tuple[Word, ...]) -> None:
         """Keep a final as context for the next segment, or drop the context after a hallucination."""
