@@ -103,3 +103,17 @@ def test_reach_waits_for_the_probabilities():
     prepared = follower([SPEECH] * 10)
     assert prepared.reach(audio_end=100 * CHUNK) == 11 * CHUNK - 1
     assert prepared.reach(audio_end=5 * CHUNK) == 5 * CHUNK
+
+
+def test_the_open_trailing_silence_is_the_last_unbroken_one_of_the_segment():
+    prepared = follower([SPEECH] * 20 + [SILENCE] * 2)
+    assert prepared.open_silence(segment_start=0) == (SILENCE_START, READY)
+    assert prepared.open_silence(segment_start=SILENCE_START) is None  # began before the segment
+    prepared.accept([22 * CHUNK], [SPEECH])  # speech resumed
+    assert prepared.open_silence(segment_start=0) is None
+    kept(prepared)
+    prepared.accept([23 * CHUNK], [SILENCE])
+    assert prepared.open_silence(segment_start=0) is None  # a final is prepared already
+    prepared.prepared = None
+    assert prepared.open_silence(segment_start=0) == (23 * CHUNK, chunk_end(23 * CHUNK + PAD_AFTER))
+    assert PreparedFinals(True, StreamingStats()).open_silence(0) is None  # not following the VAD

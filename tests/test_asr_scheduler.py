@@ -43,3 +43,29 @@ def test_audio_history_fills_gaps_with_silence_and_drops_old_samples():
     history.drop_before(200)
     assert history.base == 200 and history.slice(0, 205).tolist() == [2] * 5
     assert len(history.slice(400, 500)) == 0
+
+
+def test_the_compute_gate_keeps_the_cpu_for_the_final():
+    from rtvoice.asr.scheduler import ComputeAwareGate
+
+    gate = ComputeAwareGate()
+    silence, ready = 10 * SR, 10 * SR + 2048  # a trailing silence; its final is due once `ready` is known
+    # Only silence since the last decode: nothing new to hear, whatever the compute.
+    assert gate.yields(audio_end=silence + 4800, last_decoded=silence, silence_start=silence, ready=ready)
+    # Speech came since the last decode: decoded while it ends before the final is due...
+    gate.took(0.05)
+    assert not gate.yields(audio_end=silence + 100, last_decoded=silence - 4800, silence_start=silence,
+                           ready=ready)
+    # ...not when this CPU's last partial took long enough to run past it (0.2 s = 3200 samples).
+    gate.took(0.2)
+    assert gate.yields(audio_end=silence + 100, last_decoded=silence - 4800, silence_start=silence, ready=ready)
+
+
+def test_the_schedule_is_checked():
+    import pytest
+
+    from rtvoice.asr import StreamingConfig
+
+    assert StreamingConfig().schedule == "fixed"
+    with pytest.raises(ValueError, match="schedule must be one of fixed, compute"):
+        StreamingConfig(schedule="fastest")

@@ -11,6 +11,7 @@ from rtvoice.metrics.percentiles import Reservoir
 
 CONTEXTS = ("none", "text", "audio", "both")
 COMMIT_BOUNDARIES = ("auto", "all", "newest")
+SCHEDULES = ("fixed", "compute")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class StreamingConfig:
     # the end would decode it: not after the end, where that retry made the slowest finals. Speech that
     # resumes wastes it (counted in fallbacks).
     prepare_fallback: bool = True
+    # Live decode points (StreamingRecognizer.partial): "fixed": the latest point reached is decoded; "compute":
+    # a partial yields when only silence came since the last decode, or when a trailing silence has begun and
+    # the final prepared in it would be due before the partial's decode ends (at the last one's compute time):
+    # a slower CPU then costs a partial, not a late final (scheduler.ComputeAwareGate). Files read as fast as
+    # possible decode every point either way.
+    schedule: str = "fixed"
     max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
     history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
     partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
@@ -113,6 +120,8 @@ class StreamingConfig:
         if self.commit_boundary not in COMMIT_BOUNDARIES:
             raise ValueError(f"commit_boundary must be one of {', '.join(COMMIT_BOUNDARIES)}, "
                              f"got {self.commit_boundary!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not 0.0 <= self.min_word_probability <= 1.0:
             raise ValueError(f"min_word_probability must be within 0..1, got {self.min_word_probability}")
 
@@ -140,6 +149,7 @@ class StreamingStats:
     prepared_unused: int = 0  # finals prepared in a silence that was not the end (speech resumed)
     silent_partials: int = 0  # decode points not decoded: silence after a prepared final
     freezes: int = 0  # times committed words were frozen and the decodes of a segment began later
+    partials_yielded: int = 0  # live partial decodes not run for the final (StreamingConfig.schedule "compute")
     # Language detection: finals per language decoded; finals in another language than the final before;
     # finals decoded again from scratch because their committed words were decoded in the stream's (other)
     # language; the language the stream was locked to (or None).

@@ -120,6 +120,17 @@ class PreparedFinals:
             return silence, end
         return None
 
+    def open_silence(self, segment_start: int) -> tuple[int, int] | None:
+        """(start, ready) of the trailing silence the open segment (from `segment_start`) is in, if the VAD has
+        told of one that speech has not yet broken and no final was prepared in: it began at `start`, and the
+        VAD tells that it lasts pad_after once the chunk ending at `ready` is known."""
+        if self.speech is None or self.prepared is not None or not self.speech.silences:
+            return None
+        start, resumed = self.speech.silences[-1]
+        if resumed is not None or start <= self.silence_seen or start <= segment_start:
+            return None
+        return start, self.speech.chunk_end(start + self.speech.pad_after)
+
     def silent_at(self, end: int) -> bool:
         """A decode point at `end` lies in the silence a final was prepared in (nothing new to hear, and a
         commit would change the final's prefix): counted, not decoded. Past it speech resumed: the prepared

@@ -36,3 +36,32 @@ class DecodePoints:
         skipped = (latest - self.next) // self.interval
         self.next = latest
         return skipped
+
+
+class ComputeAwareGate:
+    """Live use (``StreamingConfig.schedule`` "compute"): whether a partial decode due now is worth its compute,
+    given the last partial's compute time. A partial yields (is not decoded) when
+
+    - all the audio it would add since the last decoded point is silence (the VAD's: a trailing silence began
+      before it), so it cannot change what is shown but by guessing at cut words; or
+    - a trailing silence has begun and the final prepared in it (at `ready`, the sample by which the VAD tells
+      that it lasts pad_after) would be due before this decode ends: the CPU is kept for the final, and a slower
+      CPU costs a partial, not a late final.
+
+    Samples are stream samples; `compute_s` is seconds of wall time.
+    """
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE):
+        self.sample_rate = sample_rate
+        self.compute_s = 0.0  # the last partial decode's compute (s)
+
+    def took(self, seconds: float) -> None:
+        """A partial decode took `seconds` of compute (the next one is expected to take as long)."""
+        self.compute_s = seconds
+
+    def yields(self, audio_end: int, last_decoded: int, silence_start: int, ready: int) -> bool:
+        """Skip the partial due now (audio received up to `audio_end`, the last decode ran to `last_decoded`)
+        in a trailing silence that began at `silence_start` and will have lasted pad_after at `ready`."""
+        if silence_start <= last_decoded:
+            return True  # nothing but silence since the last decode
+        return audio_end + self.compute_s * self.sample_rate >= ready

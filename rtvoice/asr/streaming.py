@@ -51,7 +51,7 @@ from rtvoice.asr.frozen import FrozenWords
 from rtvoice.asr.history import AudioHistory
 from rtvoice.asr.language import StreamLanguage
 from rtvoice.asr.prepared import WAIT, PreparedFinal, PreparedFinals
-from rtvoice.asr.scheduler import DecodePoints
+from rtvoice.asr.scheduler import ComputeAwareGate, DecodePoints
 from rtvoice.asr.whisper import AUTO, FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE, Transcript, WhisperRecognizer, Word
 
 # Re-exported: the policy's public names stay importable from here.
@@ -98,6 +98,8 @@ class StreamingRecognizer:
         # (StreamingConfig.sure_retry_s).
         self._retried = False
         self._points = DecodePoints(config.partial_interval_s, config.min_partial_audio_s)
+        self._gate = ComputeAwareGate() if config.schedule == "compute" else None
+        self._decoded_to = 0  # stream sample the open segment's last decode ran to
         self._partials_shown = 0
         self._context = SegmentContext(config, self.tokenizer)
         self._frozen = FrozenWords(config.freeze_committed_s, config.context_audio_s, self.tokenizer)
@@ -172,6 +174,7 @@ class StreamingRecognizer:
         self._agreement.clear()
         self._frozen.reset(start)
         self._points.start(start)
+        self._decoded_to = start
         self._partials_shown = 0
         if self._context.open(start, self._audio.base):
             self.stats.context_resets += 1
@@ -214,7 +217,18 @@ class StreamingRecognizer:
             return []
         if prepare is not None:
             return self._prepare(*prepare)
+        if self._yields():
+            self.stats.partials_yielded += 1
+            self._points.step()
+            return []
         return self._partial_point(self._points.next)
+
+    def _yields(self) -> bool:
+        """With the compute schedule: the partial due now is not worth its compute (ComputeAwareGate)."""
+        if self._gate is None:
+            return False
+        silence = self._prepared.open_silence(self._segment_start)
+        return silence is not None and self._gate.yields(self._audio.end, self._decoded_to, *silence)
 
     def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
         """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
@@ -374,8 +388,7 @@ class StreamingRecognizer:
         agreement, self._context.tokens, self._context.start, self.stats.context_retries, \
             self.stats.language_redecodes = saved
         self._agreement.restore(agreement)
-        self.stats.partial_decodes += 1
-        self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        self._took(end, result)
         # A result of the 30 s window is the final the end would emit, whatever its checks say (_final).
         if (not result.problems or result.fell_back) and len(result.tokens) > len(self._agreement.committed):
             self._prepared.prepared = PreparedFinal(silence, end, self._context.snapshot(), result)
@@ -390,9 +403,19 @@ class StreamingRecognizer:
         self._points.decoded(end)
         word_times = self.config.partial_word_times or self._wants_word_times_to_freeze(end)
         result = self._decode(end, word_timestamps=word_times, fallback=False)
-        self.stats.partial_decodes += 1
-        self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        self._took(end, result, partial=True)
         return self._hypothesis(result, end)
+
+    def _took(self, end: int, result: Transcript, partial: bool = False) -> None:
+        """A partial (or prepared final) decode ran to stream sample `end`: counted, a partial's compute timed
+        for the compute schedule (a prepared final's, with word times and maybe the 30 s window, is not a
+        partial's)."""
+        seconds = result.encode_s + result.decode_s + result.align_s
+        self.stats.partial_decodes += 1
+        self.stats.partial_decode_s.append(seconds)
+        self._decoded_to = end
+        if partial and self._gate is not None:
+            self._gate.took(seconds)
 
     def _hypothesis(self, result: Transcript, end: int) -> list[CaptionEvent]:
         """A decode of the segment up to stream sample `end`: LocalAgreement, and the partial caption."""
