@@ -1,4 +1,4 @@
-"""Decode points: where an open segment's partial decodes happen."""
+"""Decode points: where an open segment's partial decodes happen, and, live, whether one is worth its compute."""
 
 from __future__ import annotations
 

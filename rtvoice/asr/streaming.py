@@ -65,7 +65,8 @@ class StreamingRecognizer:
     segments, :class:`~rtvoice.asr.context.SegmentContext`; frozen committed words,
     :class:`~rtvoice.asr.frozen.FrozenWords`; prepared finals, :class:`~rtvoice.asr.prepared.PreparedFinals`;
     the language, :class:`~rtvoice.asr.language.StreamLanguage`; decode points,
-    :class:`~rtvoice.asr.scheduler.DecodePoints`), which decodes and emits the captions.
+    :class:`~rtvoice.asr.scheduler.DecodePoints` and, live, :class:`~rtvoice.asr.scheduler.ComputeAwareGate`),
+    which decodes the open segment and emits the captions (:class:`~rtvoice.asr.events.CaptionStamper`).
 
     Args:
         recognizer: a loaded :class:`WhisperRecognizer`.
