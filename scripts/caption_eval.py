@@ -41,6 +41,7 @@ def shared_data() -> Path:
 
 def main() -> int:
     from rtvoice.asr import WhisperConfig
+    from rtvoice.asr.config import SCHEDULES
     from rtvoice.asr.streaming import COMMIT_BOUNDARIES, CONTEXTS, StreamingConfig
     from rtvoice.commands.caption import decoder_threads_argument
 
@@ -66,6 +67,9 @@ def main() -> int:
     parser.add_argument("--sure-retry", type=float, default=StreamingConfig.sure_retry_s,
                         help="seconds of segment audio from which partials that hear nothing after their audio "
                              "context retry without it, committing only sure words (context_retry_s or more: off)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=StreamingConfig.schedule,
+                        help="live decode points: fixed, or compute (a partial yields to the final in a trailing "
+                             "silence; takes effect with --realtime)")
     parser.add_argument("--compute-free", action="store_true", help="latency on a clock that counts no compute")
     parser.add_argument("--file", action="append", default=[], metavar="WAV:TRANSCRIPT",
                         help="also a joined file and its transcript (text file)")
@@ -96,7 +100,8 @@ def main() -> int:
                                 prepare_finals=not args.no_prepared_finals,
                                 prepare_on_silence=not args.no_prepare_on_silence,
                                 prepare_fallback=not args.no_prepare_fallback,
-                                freeze_committed_s=args.freeze_committed, sure_retry_s=args.sure_retry)
+                                freeze_committed_s=args.freeze_committed, sure_retry_s=args.sure_retry,
+                                schedule=args.schedule)
     pacing = "paced in real time" if args.realtime else "as fast as possible (virtual clock)"
     print(f"{recognizer.describe()}, {args.threads} threads, decoder threads {args.decoder_threads}, "
           f"{pacing}, context={streaming.context}, "
@@ -105,7 +110,8 @@ def main() -> int:
           f"({'on silence' if streaming.prepare_on_silence else 'at decode points'}, "
           f"{'falling back in the silence' if streaming.prepare_fallback else 'falling back after the end'}), "
           f"partial interval {streaming.partial_interval_s} s, freeze committed after {streaming.freeze_committed_s} s, "
-          f"sure retries from {streaming.sure_retry_s} s{', compute-free clock' if args.compute_free else ''}")
+          f"sure retries from {streaming.sure_retry_s} s, {streaming.schedule} schedule"
+          f"{', compute-free clock' if args.compute_free else ''}")
     inputs = []
     for name in filter(None, args.sets.split(",")):
         folder = shared_data() / name
@@ -137,6 +143,7 @@ def main() -> int:
             "context_retries": asr["context_retries"], "skipped_partials": asr["skipped_partials"],
             "discarded_partials": asr["discarded_partials"], "prepared_finals": asr["prepared_finals"],
             "prepared_unused": asr["prepared_unused"], "freezes": asr["freezes"],
+            "partials_yielded": asr["partials_yielded"],
             "partial_decode_s_p50": asr["partial_decode_s_p50"], "partial_decode_s_p95": asr["partial_decode_s_p95"],
             "final_decode_s_p95": asr["final_decode_s_p95"], "wall_s": round(stats["wall_seconds"], 1),
         }

@@ -44,7 +44,7 @@ def main() -> None:
     from rtvoice.asr.streaming import StreamingConfig
     from rtvoice.audio.sources import FileSource
     from rtvoice.metrics.latency import _matched_prefix
-    from rtvoice.metrics.text import normalize_english
+    from rtvoice.metrics.text import normalize_english, normalize_words
     from rtvoice.pipeline.engine import CaptionCollector, CaptionPipeline, PipelineConfig
 
     streaming = StreamingConfig(**json.loads(args.kw))
@@ -94,11 +94,11 @@ def main() -> None:
             if not event.is_final:
                 partials.setdefault(event.segment, []).append(event)
                 continue
-            words = [(part, w.end) for w in event.words for part in normalize_english(w.text).split()]
+            words = [(part, w.end) for w in event.words for part in normalize_words(w.text).split()]
             texts = [t for t, _ in words]
             first_commit = [None] * len(texts)
             for partial in partials.get(event.segment, []):
-                for i in range(_matched_prefix(normalize_english(partial.committed).split(), texts)):
+                for i in range(_matched_prefix(normalize_words(partial.committed).split(), texts)):
                     if first_commit[i] is None:
                         first_commit[i] = partial.emitted_at
             for i, (text, end) in enumerate(words):

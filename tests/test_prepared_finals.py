@@ -172,3 +172,23 @@ def test_a_prepared_final_that_looks_hallucinated_falls_back_in_the_silence(stri
     # At the end: one call, the short window again and then the 30 s one.
     assert stats_off.prepared_finals == 0 and decodes_at_end_off == [1] and stats_off.fallbacks >= 1
     assert finals_off == finals
+
+
+def test_the_compute_schedule_spends_no_more_decodes_and_keeps_the_prepared_finals(rec, speech_recordings):
+    """StreamingConfig(schedule="compute"), live: a partial yields in a trailing silence when only silence came
+    since the last decode or the final would be due before it ends (the rule alone: test_asr_scheduler.py).
+    On two utterances with a pause between them it decodes no more than the fixed schedule, the finals are
+    still prepared in the silence (nothing left to decode at the end), and they are as accurate."""
+    first, second = (next(r for r in speech_recordings if r.id == i) for i in ("spk1_snt2", "spk1_snt3"))
+    audio = np.concatenate([utterance(first.id, silence_after_s=0.25), load_speech(second.id),
+                            np.zeros(SR, np.float32)])
+    runs = {}
+    for schedule in ("fixed", "compute"):
+        events, streaming, decodes_at_end = drive(rec, audio, StreamingConfig(schedule=schedule), live=True)
+        runs[schedule] = ([e.text for e in events if e.is_final], streaming.stats, decodes_at_end)
+    (fixed_finals, fixed, _), (finals, stats, decodes_at_end) = runs["fixed"], runs["compute"]
+    assert fixed.partials_yielded == 0
+    assert stats.partial_decodes <= fixed.partial_decodes, (stats.partial_decodes, fixed.partial_decodes)
+    assert stats.prepared_finals == stats.finals and set(decodes_at_end) == {0}
+    reference = first.text + " " + second.text
+    assert wer([reference], [" ".join(finals)]) <= 0.2 and wer([reference], [" ".join(fixed_finals)]) <= 0.2

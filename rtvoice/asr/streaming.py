@@ -1,52 +1,34 @@
 """Streaming captions from VAD-gated speech segments: partial captions while the speaker talks, a final
 caption with word timestamps at the end of each segment.
 
-Policy (LocalAgreement-n, n = 2 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time Transcription
-System"):
+Policy (LocalAgreement-n, n = 2 by default, after Macháček et al. 2023, "Turning Whisper into Real-Time
+Transcription System"), one part per rule, :class:`StreamingRecognizer` their coordinator:
 
-- While a segment is open, the growing segment is decoded again every ``partial_interval_s`` of audio, at
-  fixed points (segment start + k x interval), so captions do not depend on how the audio was chunked.
-  Text tokens already committed are forced as the decoder's prefix, so they are not decoded again.
-- Tokens become *committed* once the last ``agreement`` hypotheses agree on them, cut back to a word
-  boundary that both hypotheses show (the next token starts a new word or is closing punctuation). A
-  committed token never changes; the rest of the newest hypothesis is shown as *unstable* text.
-- Frozen committed words (``StreamingConfig.freeze_committed_s``): once the committed words a long
-  segment's decodes start with span more than freeze_committed_s, the decodes start at the first committed
-  word within ``context_audio_s`` of the last one; the words before it are frozen: given as the text prompt,
-  not decoded again, their word times kept from the decode that froze them. CTranslate2 forces a prefix token
-  one decoder step at a time, as dearly as it generates one, so this bounds a decode however long the segment.
+- Decode points (:mod:`rtvoice.asr.scheduler`): while a segment is open, the growing segment is decoded
+  again every ``partial_interval_s`` of audio, at fixed points (segment start + k x interval), so captions
+  do not depend on how the audio was chunked. Committed tokens are forced as the decoder's prefix.
+- The commit rule (:mod:`rtvoice.asr.commit`): tokens become *committed* once the last ``agreement``
+  hypotheses agree on them, cut back to a word boundary; a committed token never changes, the rest of the
+  newest hypothesis is shown as *unstable* text.
+- Frozen committed words (:mod:`rtvoice.asr.frozen`, ``freeze_committed_s``): a long segment's decodes
+  start late, after committed words given as the prompt, so a decode stays bounded.
 - A partial hypothesis that looks hallucinated (see :class:`~rtvoice.asr.whisper.HallucinationChecks`) is
   discarded (counted) rather than shown; the final decode falls back to Whisper's full 30 s window instead.
 - At the end of a segment the whole segment is decoded once more (committed prefix forced) and a final
   caption with word times is emitted.
-- Context across segments (``StreamingConfig.context``): every decode of a segment may be given the
-  committed text before it as the prompt ("text", as Whisper's ``condition_on_previous_text``), and/or the
-  last seconds of the previous final's audio with its words forced as the decoder prefix ("audio"; those
-  words are decoded again and dropped from the result). The context is dropped after a final that looked
-  hallucinated (it fell back to the 30 s window) and after a pause longer than ``context_reset_s``; a final
-  that hears nothing after its audio context is decoded again without it, and so is a partial once the
-  segment holds ``context_retry_s`` of audio (the next partials keep the context); with token
-  probabilities, from ``sure_retry_s``, committing from those sooner retries only the words they are sure of.
-- Prepared finals (``StreamingConfig.prepare_finals``, with the VAD's per-chunk speech probabilities passed
-  to :meth:`accept_speech_probabilities` after :meth:`follow_speech`): the endpointer reports an end of
-  speech only after ``min_silence`` of silence, at the sample where that silence began plus ``pad_after``.
-  As soon as the VAD has told that a silence in the open segment lasts ``pad_after``
-  (``StreamingConfig.prepare_on_silence``; else at the first decode point in it), the final is decoded on
-  exactly the audio that end will cover, kept, and taken as a partial hypothesis. The end, when it comes
-  there, emits the kept final: its decode overlaps the endpointer's wait. A prepared decode that the
-  hallucination checks flag is decoded again on the 30 s window there and then, as the end would
-  (``StreamingConfig.prepare_fallback``). Decode points in that silence are not decoded while it lasts;
-  speech that resumes drops the kept final (counted) and is decoded at the next decode point as before.
+- Context across segments (:mod:`rtvoice.asr.context`, ``StreamingConfig.context``): the text and/or audio
+  of the speech before, dropped after a hallucination or a long pause; a decode that hears nothing after
+  its audio context is decoded again without it (a final at once, a partial from ``context_retry_s``, or
+  ``sure_retry_s`` committing only sure words).
+- Prepared finals (:mod:`rtvoice.asr.prepared`, ``StreamingConfig.prepare_finals``, with the VAD's
+  per-chunk speech probabilities passed to :meth:`accept_speech_probabilities` after :meth:`follow_speech`):
+  the final is decoded while the endpointer waits out the trailing silence, and emitted when the end comes.
 - Overload: the caller passes ``decode=False`` to :meth:`partial` (or :meth:`accept_audio`) when it is
   behind; partial decodes are skipped (counted in :attr:`StreamingStats.skipped_partials`), never finals.
-- Language detection (``WhisperConfig(language="auto")``, docs/translation.md "Which language is spoken"):
-  the stream has a language, that of its last final. Partials decode in it (before the first final, each
-  partial detects its own, and nothing is committed until a language is settled). Each final detects the
-  language on its whole segment (at least ``min_detect_audio_s``; the same encoder pass, one decoder step):
-  an unsure detection (below ``WhisperConfig.min_language_probability``) keeps the stream's language; a
-  sure one in another language decodes the final again from scratch in it (the committed words, in the
-  wrong language, are dropped; counted in ``language_redecodes``) and becomes the stream's language. With
-  ``language_lock`` N, N finals in a row detected (surely) in one language lock the stream to it.
+- Language detection (:mod:`rtvoice.asr.language`, ``WhisperConfig(language="auto")``): the stream's
+  language is that of its last final; a final surely detected in another language is decoded again from
+  scratch in it (the committed words, in the wrong language, are dropped; counted in
+  ``language_redecodes``).
 - A segment longer than ``max_segment_s`` is split: its committed words become a final, and the segment
   goes on from the end of the last committed word.
 
@@ -57,357 +39,34 @@ The class is driven by calls (no thread of its own): :meth:`start_segment`, :met
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, fields
 from typing import Callable
 
 import numpy as np
 
+from rtvoice.asr.commit import LocalAgreement, agreed_prefix
+from rtvoice.asr.config import COMMIT_BOUNDARIES, CONTEXTS, StreamingConfig, StreamingStats
+from rtvoice.asr.context import SegmentContext
+from rtvoice.asr.events import FINAL, PARTIAL, CaptionEvent, CaptionStamper
+from rtvoice.asr.frozen import FrozenWords
+from rtvoice.asr.history import AudioHistory
+from rtvoice.asr.language import StreamLanguage
+from rtvoice.asr.prepared import WAIT, PreparedFinal, PreparedFinals
+from rtvoice.asr.scheduler import ComputeAwareGate, DecodePoints
 from rtvoice.asr.whisper import AUTO, FULL_WINDOW_FRAMES, HOP, SAMPLE_RATE, Transcript, WhisperRecognizer, Word
-from rtvoice.metrics.percentiles import Reservoir
 
-PARTIAL = "partial"
-FINAL = "final"
-CONTEXTS = ("none", "text", "audio", "both")
-COMMIT_BOUNDARIES = ("auto", "all", "newest")
-
-
-@dataclass(frozen=True)
-class CaptionEvent:
-    """A caption as it is shown.
-
-    kind: "partial" (may still change, except its committed part) or "final".
-    segment: index of the speech segment (0, 1, ...); a final closes its segment.
-    text: what is shown: ``committed`` followed by ``unstable``.
-    committed: text that will never change (for a final, all of it).
-    unstable: text that may still change.
-    start, end: stream seconds covered (segment start; for a final the end of its last word, for a partial
-        the end of the audio decoded).
-    words: words with stream times (s) and probabilities; the first ``committed_words`` are committed.
-    emitted_at: wall-clock time (time.time()) at which the event was produced.
-    latency: emitted_at minus the wall time at which the audio at ``end`` was captured (None when the
-        source has no clock, e.g. a file read as fast as possible).
-    forced: a final produced by a forced split (segment too long), not by an end of speech.
-    language: with language detection, the language the caption was decoded in (else None: the configured one).
-    language_probability: the detector's probability of ``language`` (None when it was not detected: the
-        stream's language was used, or it is locked).
-    audio: a final's segment audio (16 kHz float32) when ``StreamingConfig.keep_final_audio`` (for a stage
-        that decodes it again, e.g. Whisper's translate task); never serialised.
-    """
-
-    kind: str
-    segment: int
-    text: str
-    committed: str
-    unstable: str
-    start: float
-    end: float
-    words: tuple[Word, ...] = ()
-    committed_words: int = 0
-    emitted_at: float = 0.0
-    latency: float | None = None
-    forced: bool = False
-    language: str | None = None
-    language_probability: float | None = None
-    audio: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def is_final(self) -> bool:
-        return self.kind == FINAL
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "segment": self.segment,
-            "text": self.text,
-            "committed": self.committed,
-            "unstable": self.unstable,
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
-            "words": [w.to_dict() for w in self.words],
-            "committed_words": self.committed_words,
-            "emitted_at": round(self.emitted_at, 4),
-            "latency": None if self.latency is None else round(self.latency, 4),
-            "forced": self.forced,
-            **({} if self.language is None else {
-                "language": self.language,
-                "language_probability": (None if self.language_probability is None
-                                         else round(self.language_probability, 4))}),
-        }
-
-
-@dataclass(frozen=True)
-class StreamingConfig:
-    """Streaming policy settings (seconds are stream seconds of audio)."""
-
-    partial_interval_s: float = 0.3  # decode the growing segment again after this much new audio
-    min_partial_audio_s: float = 0.3  # no partial decode on less audio than this
-    # LocalAgreement-n: how many consecutive hypotheses must agree before tokens are committed, and what
-    # each segment's decodes are given from the speech before it: "none"; "text": the preceding committed
-    # text as the prompt (Whisper's condition_on_previous_text); "audio": the last context_audio_s of the
-    # preceding speech, its committed words forced as the decoder prefix; "both". Reset after a
-    # hallucination or a pause > context_reset_s. Measured together (docs/asr.md, "Context across
-    # segments"; dev_long and speech_more/long, 1062 words, with the VAD's level stage): agreement 2 with
-    # context "both" made 1 + 67 errors and committed words p50 0.41-0.43 s after they were spoken (compute
-    # not counted); agreement 3 without context 3 + 74, p50 0.69-0.74 s; agreement 2 without context 6 + 82
-    # (without context, hypotheses of a segment's first 1.5 s agree on wrong openings: "How do you marry
-    # the more" for "Had he married a more"; the previous text and audio settle them).
-    agreement: int = 2
-    min_commit_audio_s: float = 0.0  # no commit while the segment holds less audio than this
-    # Where a commit may end: "all": every agreeing hypothesis shows the next word begin; "newest": the
-    # newest does, and an older one may end with the word when each of its tokens has at least
-    # min_word_probability in both (a word at the very end of a decode is often still a guess). Measured on
-    # the compute-free clock (docs/asr.md, "Sooner commits"): "newest" at 0.5 commits p50 0.29 s after the
-    # word against 0.40-0.42 s, with 1 + 73 errors against 1 + 75 on dev_long and speech_more/long, and
-    # 88 + 111 against 98 + 109 on two reshufflings of the clips nobody tuned on.
-    # "auto": "newest" for English-only models, "all" for multilingual ones (the threshold was measured on
-    # English only; with Whisper base on FLEURS pt, streaming WER went from 17% to 25% in a fresh-clone run).
-    commit_boundary: str = "auto"
-    min_word_probability: float = 0.5
-    context: str = "both"
-    max_previous_tokens: int = 96  # text context: at most this many tokens of earlier finals
-    context_audio_s: float = 3.0  # audio context: whole words of the previous final within this many seconds
-    context_reset_s: float = 10.0  # a pause longer than this (s) starts without context
-    # A partial that still hears nothing after its audio context once the segment holds this much audio (s)
-    # is decoded again without it, as a final is at once (Whisper may end the text at a change of voice: on
-    # speech_more/long, 19 partials in a row gave only the context words).
-    context_retry_s: float = 1.0
-    # With token probabilities (commit_boundary "newest"), partials retry sooner, once the segment holds this
-    # much audio (s); until it holds context_retry_s, words are committed from such retries only where every
-    # token has at least min_word_probability in each agreeing hypothesis. Alone, Whisper agrees with itself
-    # on wrong openings ("How do you marry the" for "Had he married a", at p 0.38-0.46); a segment whose
-    # early retries are unsure commits as it would without them. At or above context_retry_s: no sooner
-    # retries.
-    sure_retry_s: float = 0.6
-    # Once the committed words an open segment's decodes start with span more than this (s), the decodes
-    # start later, at the first committed word within context_audio_s of the last one: the words before it
-    # are frozen (given as the text prompt, not decoded again), so a decode's audio and forced tokens stay
-    # bounded however long the segment (CTranslate2 forces a token as dearly as it generates one). 0: every
-    # decode covers the whole segment.
-    freeze_committed_s: float = 4.0
-    prepare_finals: bool = True  # decode a final while the endpointer waits out the silence (module docstring)
-    # Prepare it as soon as the VAD has told that the silence lasts pad_after, not at the next decode point in
-    # the silence (up to partial_interval_s later): the decode points stay where they were, one in that
-    # silence is not decoded while it lasts, and speech that resumes is decoded there as before.
-    prepare_on_silence: bool = True
-    # A prepared final that looks hallucinated is decoded again on the 30 s window at once, in the silence, as
-    # the end would decode it: not after the end, where that retry made the slowest finals. Speech that
-    # resumes wastes it (counted in fallbacks).
-    prepare_fallback: bool = True
-    max_segment_s: float = 28.0  # longer segments are split at a committed word (Whisper sees 30 s at most)
-    history_s: float = 3.0  # audio kept before a segment starts (a VAD reports speech starts late)
-    partial_word_times: bool = False  # align words for partials too (one more decoder pass each)
-    # Language detection (WhisperConfig(language="auto")): a final's language is detected on at least this
-    # much audio (s) (measured on FLEURS: on the first 1 s of a clip 23 of 28 detections were wrong, on
-    # the first 2 s 19; on whole clips none), and N finals in a row in one language lock the stream to it (0: never lock).
-    min_detect_audio_s: float = 1.0
-    language_lock: int = 0
-    keep_final_audio: bool = False  # finals carry their audio (CaptionEvent.audio)
-
-    def __post_init__(self):
-        if self.min_detect_audio_s < 0:
-            raise ValueError(f"min_detect_audio_s must be >= 0, got {self.min_detect_audio_s}")
-        if self.language_lock < 0:
-            raise ValueError(f"language_lock must be >= 0 finals, got {self.language_lock}")
-        if self.partial_interval_s <= 0:
-            raise ValueError(f"partial_interval_s must be > 0, got {self.partial_interval_s}")
-        if self.min_partial_audio_s < 0:
-            raise ValueError(f"min_partial_audio_s must be >= 0, got {self.min_partial_audio_s}")
-        if self.agreement < 2:
-            raise ValueError(f"agreement must be >= 2 hypotheses, got {self.agreement}")
-        if not 1.0 <= self.max_segment_s <= FULL_WINDOW_FRAMES * HOP / SAMPLE_RATE - 1.0:
-            raise ValueError(f"max_segment_s must be within 1..29 s, got {self.max_segment_s}")
-        if self.history_s < 0:
-            raise ValueError(f"history_s must be >= 0, got {self.history_s}")
-        if self.max_previous_tokens < 0:
-            raise ValueError(f"max_previous_tokens must be >= 0, got {self.max_previous_tokens}")
-        if self.context not in CONTEXTS:
-            raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {self.context!r}")
-        if not 0 <= self.context_audio_s <= 10:
-            raise ValueError(f"context_audio_s must be within 0..10 s, got {self.context_audio_s}")
-        if self.context_reset_s < 0:
-            raise ValueError(f"context_reset_s must be >= 0, got {self.context_reset_s}")
-        if self.context_retry_s < 0:
-            raise ValueError(f"context_retry_s must be >= 0, got {self.context_retry_s}")
-        if self.sure_retry_s < 0:
-            raise ValueError(f"sure_retry_s must be >= 0, got {self.sure_retry_s}")
-        if self.freeze_committed_s < 0:
-            raise ValueError(f"freeze_committed_s must be >= 0, got {self.freeze_committed_s}")
-        if self.commit_boundary not in COMMIT_BOUNDARIES:
-            raise ValueError(f"commit_boundary must be one of {', '.join(COMMIT_BOUNDARIES)}, "
-                             f"got {self.commit_boundary!r}")
-        if not 0.0 <= self.min_word_probability <= 1.0:
-            raise ValueError(f"min_word_probability must be within 0..1, got {self.min_word_probability}")
-
-    @property
-    def text_context(self) -> bool:
-        return self.context in ("text", "both") and self.max_previous_tokens > 0
-
-    @property
-    def audio_context(self) -> bool:
-        return self.context in ("audio", "both") and self.context_audio_s > 0
-
-
-@dataclass
-class StreamingStats:
-    segments: int = 0
-    partial_decodes: int = 0
-    skipped_partials: int = 0  # partial decodes not run because the caller was behind
-    discarded_partials: int = 0  # partial hypotheses that looked hallucinated
-    finals: int = 0
-    forced_splits: int = 0
-    context_resets: int = 0  # context from earlier speech dropped (a hallucination or a long pause)
-    context_retries: int = 0  # decodes repeated without their audio context (nothing heard after it)
-    fallbacks: int = 0  # decodes repeated on the full 30 s window
-    prepared_finals: int = 0  # finals decoded while the endpointer waited, and emitted as they were
-    prepared_unused: int = 0  # finals prepared in a silence that was not the end (speech resumed)
-    silent_partials: int = 0  # decode points not decoded: silence after a prepared final
-    freezes: int = 0  # times committed words were frozen and the decodes of a segment began later
-    # Language detection: finals per language decoded; finals in another language than the final before;
-    # finals decoded again from scratch because their committed words were decoded in the stream's (other)
-    # language; the language the stream was locked to (or None).
-    languages: dict = field(default_factory=dict)
-    language_changes: int = 0
-    language_redecodes: int = 0
-    language_locked: str | None = None
-    # Seconds per decode; bounded on long runs (a uniform sample past 4096, ``.total`` stays exact).
-    partial_decode_s: Reservoir = field(default_factory=Reservoir)
-    final_decode_s: Reservoir = field(default_factory=Reservoir)
-
-    def summary(self) -> dict:
-        def pct(values, q):
-            return round(float(np.percentile(values, q)), 4) if values else None
-
-        d = {f.name: getattr(self, f.name) for f in fields(self)
-             if f.name not in ("partial_decode_s", "final_decode_s")}
-        d["partial_decode_s_p50"] = pct(self.partial_decode_s, 50)
-        d["partial_decode_s_p95"] = pct(self.partial_decode_s, 95)
-        d["final_decode_s_p50"] = pct(self.final_decode_s, 50)
-        d["final_decode_s_p95"] = pct(self.final_decode_s, 95)
-        return d
-
-
-class _AudioHistory:
-    """Samples by absolute index, kept from `base` on; older samples are dropped on demand."""
-
-    def __init__(self):
-        self._data = np.zeros(0, dtype=np.float32)
-        self.base = 0  # absolute index of _data[0]
-
-    @property
-    def end(self) -> int:
-        return self.base + len(self._data)
-
-    def append(self, samples: np.ndarray, start: int) -> None:
-        if start > self.end:  # a gap: the missing samples are silence
-            if len(self._data) == 0:
-                self.base = start
-            else:
-                self._data = np.concatenate([self._data, np.zeros(start - self.end, np.float32)])
-        skip = self.end - start  # samples already held
-        if skip < len(samples):
-            self._data = np.concatenate([self._data, samples[max(skip, 0):]])
-
-    def slice(self, a: int, b: int) -> np.ndarray:
-        a, b = max(a, self.base), min(b, self.end)
-        return self._data[a - self.base:b - self.base] if b > a else np.zeros(0, np.float32)
-
-    def drop_before(self, sample: int) -> None:
-        if sample > self.base:
-            cut = min(sample - self.base, len(self._data))
-            self._data = self._data[cut:].copy()
-            self.base += cut
-
-
-def agreed_prefix(hypotheses: list[list[int]], committed: int, starts_word: Callable[[int], bool],
-                  boundary: str = "all", probabilities: list[list[float]] | None = None,
-                  min_probability: float = 0.0, every_token: bool = False) -> int:
-    """Length of the token prefix that all `hypotheses` (oldest first) share, cut back to a word boundary,
-    and never shorter than `committed`.
-
-    boundary "all": every hypothesis shows a word starting after the prefix. "newest": the newest does, and
-    an older one may instead end there, provided each token of that last word has at least
-    `min_probability` in every hypothesis (`probabilities`: per token, as the hypotheses). `every_token`:
-    each token after `committed` must have at least `min_probability` in every hypothesis, whatever the
-    boundary (no probabilities: nothing new is agreed)."""
-    k = min(len(h) for h in hypotheses)
-    first = hypotheses[0]
-    for i in range(committed, k):
-        if any(h[i] != first[i] for h in hypotheses[1:]):
-            k = i
-            break
-    if every_token and min_probability > 0:
-        if probabilities is None or any(len(p) < k for p in probabilities):
-            return committed
-        k = next((i for i in range(committed, k) if any(p[i] < min_probability for p in probabilities)), k)
-    newest, older = hypotheses[-1], hypotheses[:-1]
-    for j in range(k, committed, -1):
-        if all(j < len(h) and starts_word(h[j]) for h in hypotheses):
-            return j
-        if (boundary == "newest" and j < len(newest) and starts_word(newest[j])
-                and all(j == len(h) or starts_word(h[j]) for h in older)
-                and _last_word_sure(hypotheses, probabilities, j, starts_word, min_probability)):
-            return j
-    return committed
-
-
-def _last_word_sure(hypotheses, probabilities, j: int, starts_word, min_probability: float) -> bool:
-    """Every token of the word that ends at token `j` has at least `min_probability` in every hypothesis."""
-    if min_probability <= 0:
-        return True
-    if probabilities is None or any(len(p) < j for p in probabilities):
-        return False
-    first = j - 1
-    while first > 0 and not starts_word(hypotheses[-1][first]):
-        first -= 1
-    return all(min(p[first:j]) >= min_probability for p in probabilities)
-
-
-class _SpeechFollower:
-    """The VAD's per-chunk speech probabilities, followed as the endpointer follows them: where each trailing
-    silence began (its first chunk under `neg_threshold` after speech) and where speech resumed (the next
-    chunk at `threshold` or more). Samples are stream samples."""
-
-    def __init__(self, threshold: float, neg_threshold: float, pad_after: int, chunk: int):
-        self.threshold, self.neg_threshold = threshold, neg_threshold
-        self.pad_after, self.chunk = pad_after, chunk
-        self.silences: list[list] = []  # [start, resumed or None], in stream order
-        self.known_end = 0  # probabilities are known for every chunk ending by this sample
-        self._in_speech = False
-
-    def accept(self, starts, probabilities) -> None:
-        for start, probability in zip(np.asarray(starts).tolist(), np.asarray(probabilities).tolist()):
-            if start < self.known_end:
-                continue  # already seen
-            if probability >= self.threshold:
-                if self.silences and self.silences[-1][1] is None:
-                    self.silences[-1][1] = start
-                self._in_speech = True
-            elif probability < self.neg_threshold and self._in_speech:
-                self.silences.append([start, None])
-                self._in_speech = False
-            self.known_end = start + self.chunk
-
-    def chunk_end(self, sample: int) -> int:
-        """End of the chunk that holds sample `sample` - 1."""
-        return -(-sample // self.chunk) * self.chunk
-
-    def drop_before(self, sample: int) -> None:
-        self.silences = [s for s in self.silences if s[1] is None or s[1] >= sample]
-
-
-_WAIT = object()  # a decode point that waits for the VAD (see StreamingRecognizer._prepare_due)
-
-
-@dataclass
-class _PreparedFinal:
-    silence: list  # the follower's [start, resumed] it was prepared in
-    end: int  # the stream sample the decode ran to: the endpointer's end, should this silence end the segment
-    context: tuple  # (context start sample, context tokens) it was decoded with
-    result: Transcript
+# Re-exported: the policy's public names stay importable from here.
+__all__ = ["COMMIT_BOUNDARIES", "CONTEXTS", "FINAL", "PARTIAL", "CaptionEvent", "StreamingConfig",
+           "StreamingRecognizer", "StreamingStats", "agreed_prefix"]
 
 
 class StreamingRecognizer:
-    """Partial and final captions for a stream of 16 kHz audio split into speech segments.
+    """Partial and final captions for a stream of 16 kHz audio split into speech segments: the coordinator of
+    the policy's parts (the commit rule, :class:`~rtvoice.asr.commit.LocalAgreement`; the context across
+    segments, :class:`~rtvoice.asr.context.SegmentContext`; frozen committed words,
+    :class:`~rtvoice.asr.frozen.FrozenWords`; prepared finals, :class:`~rtvoice.asr.prepared.PreparedFinals`;
+    the language, :class:`~rtvoice.asr.language.StreamLanguage`; decode points,
+    :class:`~rtvoice.asr.scheduler.DecodePoints` and, live, :class:`~rtvoice.asr.scheduler.ComputeAwareGate`),
+    which decodes the open segment and emits the captions (:class:`~rtvoice.asr.events.CaptionStamper`).
 
     Args:
         recognizer: a loaded :class:`WhisperRecognizer`.
@@ -428,40 +87,28 @@ class StreamingRecognizer:
         self.config = config
         self.wall_time_of = wall_time_of
         self.clock = clock
+        self._captions = CaptionStamper(clock, wall_time_of)
         self.tokenizer = recognizer.tokenizer
         self.stats = StreamingStats()
-        self._audio = _AudioHistory()
+        self._audio = AudioHistory()
         self._segment_index = -1
         self._segment_start: int | None = None
-        self._committed: list[int] = []
-        self._hypotheses: list[list[int]] = []
-        self._hypothesis_probs: list[list[float]] = []  # token probabilities of each of _hypotheses
-        # Each of _hypotheses was decoded again without its audio context before the segment held
-        # context_retry_s (StreamingConfig.sure_retry_s).
-        self._hypothesis_retried: list[bool] = []
-        self._retried = False  # the last decode was, as above
-        self._next_partial = 0
+        self._agreement = LocalAgreement(config.agreement, self.tokenizer.starts_word, self._commit_boundary,
+                                         config.min_word_probability)
+        # The last decode was retried without its audio context before the segment held context_retry_s
+        # (StreamingConfig.sure_retry_s).
+        self._retried = False
+        self._points = DecodePoints(config.partial_interval_s, config.min_partial_audio_s)
+        self._gate = ComputeAwareGate() if config.schedule == "compute" else None
+        self._decoded_to = 0  # stream sample the open segment's last decode ran to
         self._partials_shown = 0
-        # Context from earlier speech (see StreamingConfig.context).
-        self._previous: list[int] = []  # text tokens of the earlier finals since the last reset
-        self._last_words: list[tuple[int, int, list[int]]] = []  # last final: (start, end sample, tokens) a word
-        self._last_speech_end: int | None = None  # stream sample at which the last final's speech ended
-        self._context_start = 0  # stream sample where the open segment's decodes begin (audio context)
-        self._context_tokens: list[int] = []  # tokens of the context words, forced before the committed ones
-        # Frozen committed words (StreamingConfig.freeze_committed_s): decodes start at stream sample
-        # _decode_start, after the first _frozen committed tokens, whose words (times from the segment start)
-        # are _frozen_words.
-        self._decode_start = 0
-        self._frozen = 0
-        self._frozen_words: list[Word] = []
-        # Language detection (see the module docstring).
-        self._detects = bool(getattr(recognizer, "detects_language", False))
-        self._stream_language: str | None = None  # the language of the last final
-        self._agreeing = 0  # finals in a row surely detected in the stream's language
-        # Prepared finals (see the module docstring).
-        self._speech: _SpeechFollower | None = None
-        self._prepared: _PreparedFinal | None = None
-        self._silence_seen = -1  # start of the last trailing silence considered for a prepared final
+        self._context = SegmentContext(config, self.tokenizer)
+        self._frozen = FrozenWords(config.freeze_committed_s, config.context_audio_s, self.tokenizer)
+        detects = bool(getattr(recognizer, "detects_language", False))
+        self._language = StreamLanguage(
+            detects, config.min_detect_audio_s, config.language_lock,
+            recognizer.config.min_language_probability if detects else 1.0, self.stats)
+        self._prepared = PreparedFinals(config.prepare_on_silence, self.stats)
 
     # -- state -----------------------------------------------------------------------------------------------
     @property
@@ -483,63 +130,34 @@ class StreamingRecognizer:
         (samples) are the endpointer's, `chunk` the VAD's chunk (samples). Decode points then wait until
         the probabilities of the chunks before them are known."""
         if self.config.prepare_finals:
-            self._speech = _SpeechFollower(threshold, neg_threshold, int(pad_after), int(chunk))
+            self._prepared.follow(threshold, neg_threshold, pad_after, chunk)
 
     def accept_speech_probabilities(self, starts, probabilities) -> None:
         """The VAD's speech probability (0..1) of each chunk, by the stream sample it starts at; in stream
         order, no later than the audio they cover is decoded."""
-        if self._speech is not None and len(starts):
-            self._speech.accept(starts, probabilities)
+        self._prepared.accept(starts, probabilities)
 
     def _reach(self) -> int:
-        """Decode points up to this stream sample may be decoded: the audio is there and, with prepared
-        finals, the speech probabilities of the chunks before them."""
-        if self._speech is None:
-            return self._audio.end
-        return min(self._audio.end, self._speech.known_end + self._speech.chunk - 1)
+        """Decode points up to this stream sample may be decoded (PreparedFinals.reach)."""
+        return self._prepared.reach(self._audio.end)
 
     def _prepare_due(self):
-        """What the decode point reached now should be, with prepared finals: (silence, end) of a final to
-        prepare in its place, when the point lies in a silence of the open segment that has lasted pad_after
-        (the endpointer's end would be `end`); _WAIT while the VAD has not yet told whether it does; None:
-        an ordinary partial. Silences that ended sooner are passed over."""
-        follower = self._speech
-        if follower is None or self._prepared is not None:
-            return None
-        if not self.config.prepare_on_silence and self._next_partial > self._reach():
-            return None
-        for silence in follower.silences:
-            start, resumed = silence
-            if start <= self._silence_seen or start <= self._segment_start:
-                continue
-            if self._next_partial < start:
-                return None
-            end = start + follower.pad_after
-            ready = follower.chunk_end(end)
-            if resumed is not None and resumed < ready:
-                self._silence_seen = start  # speech resumed within pad_after: not an end
-                continue
-            if follower.known_end < ready or self._audio.end < end:
-                return _WAIT
-            return silence, end
-        return None
+        """(silence, end) of a final to prepare at the decode point reached, WAIT, or None
+        (PreparedFinals.due)."""
+        return self._prepared.due(self._points.next, self._reach(), self._segment_start, self._audio.end)
 
     def _due(self) -> tuple | None:
         """The decode point reached, if any: ("prepare", silence, end) or ("partial", sample)."""
         if not self.in_segment:
             return None
         prepare = self._prepare_due()
-        if prepare is _WAIT:
+        if prepare is WAIT:
             return None
         if prepare is not None:
             return ("prepare", *prepare)
-        if self._next_partial <= self._reach():
-            return ("partial", self._next_partial)
+        if self._points.next <= self._reach():
+            return ("partial", self._points.next)
         return None
-
-    @property
-    def _interval(self) -> int:
-        return int(round(self.config.partial_interval_s * SAMPLE_RATE))
 
     # -- driving calls ---------------------------------------------------------------------------------------
     def start_segment(self, sample: int) -> list[CaptionEvent]:
@@ -552,58 +170,15 @@ class StreamingRecognizer:
 
     def _open(self, start: int) -> None:
         """A segment (or the rest of a split one) begins at stream sample `start`."""
-        if self._prepared is not None:
-            self._prepared = None
-            self.stats.prepared_unused += 1
-        if self._speech is not None:
-            self._speech.drop_before(start)
+        self._prepared.open(start)
         self._segment_start = start
-        self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
-        self._hypothesis_retried = []
-        self._decode_start, self._frozen, self._frozen_words = start, 0, []
-        self._start_partial_grid()
+        self._agreement.clear()
+        self._frozen.reset(start)
+        self._points.start(start)
+        self._decoded_to = start
         self._partials_shown = 0
-        pause = None if self._last_speech_end is None else start - self._last_speech_end
-        if pause is not None and pause > self.config.context_reset_s * SAMPLE_RATE:
-            self._reset_context()
-        self._choose_audio_context()
-
-    def _reset_context(self) -> None:
-        self._previous, self._last_words, self._last_speech_end = [], [], None
-        self.stats.context_resets += 1
-
-    def _choose_audio_context(self) -> None:
-        """Audio context: the whole words of the last final that start within context_audio_s before the
-        segment (and are still held), decoded again with their tokens forced, so the segment's first words are
-        heard after the speech that led to them, as in long-form decoding."""
-        self._context_start, self._context_tokens = self._segment_start, []
-        if not self.config.audio_context or not self._last_words:
-            return
-        earliest = max(self._segment_start - int(self.config.context_audio_s * SAMPLE_RATE), self._audio.base)
-        chosen = []
-        for start, end, tokens in reversed(self._last_words):
-            if start < earliest or end > self._segment_start:
-                break
-            chosen.insert(0, (start, tokens))
-        if chosen:
-            self._context_start = chosen[0][0]
-            self._context_tokens = [t for _, tokens in chosen for t in tokens]
-
-    def _start_partial_grid(self) -> None:
-        """Partial decodes happen at fixed points, segment start + k x partial_interval_s (the first at or
-        after min_partial_audio_s), whatever the chunking and timing of the audio, so a stream gives the same
-        captions live as read from a file whenever the machine keeps up."""
-        first = max(1, -(-int(round(self.config.min_partial_audio_s * SAMPLE_RATE)) // self._interval))
-        self._next_partial = self._segment_start + first * self._interval
-
-    def _keep_before(self) -> int:
-        """First stream sample to keep between segments: history_s, and the audio a next segment's context
-        may need (the last final's words within context_audio_s of where a segment may start)."""
-        keep = self._audio.end - int(self.config.history_s * SAMPLE_RATE)
-        if self.config.audio_context and self._last_words:
-            reach = int((self.config.context_audio_s + self.config.context_reset_s) * SAMPLE_RATE)
-            keep = min(keep, max(self._last_words[0][0], self._audio.end - reach))
-        return keep
+        if self._context.open(start, self._audio.base):
+            self.stats.context_resets += 1
 
     def accept_audio(self, samples: np.ndarray, start_sample: int, decode: bool = True) -> list[CaptionEvent]:
         """Audio from stream sample `start_sample` on. With `decode`, runs a partial decode when one is due;
@@ -612,7 +187,7 @@ class StreamingRecognizer:
         self._audio.append(samples, int(start_sample))
         events: list[CaptionEvent] = []
         if not self.in_segment:
-            self._audio.drop_before(self._keep_before())
+            self._audio.drop_before(self._context.keep_from(self._audio.end))
             return events
         if self._audio.end - self._segment_start > self.config.max_segment_s * SAMPLE_RATE:
             events += self._split_long_segment()
@@ -628,25 +203,33 @@ class StreamingRecognizer:
         due = self._due()
         if due is None:
             return []
-        reach = self._reach()
-        reached = self._next_partial <= reach  # not so for a final prepared on silence before the next point
+        reached = self._points.next <= self._reach()  # not so for a final prepared on silence before the next point
         if reached:
-            latest = self._next_partial + (reach - self._next_partial) // self._interval * self._interval
-            self.stats.skipped_partials += (latest - self._next_partial) // self._interval
-            self._next_partial = latest
+            self.stats.skipped_partials += self._points.catch_up(self._reach())
         if not decode:
             self.stats.skipped_partials += 1
             if reached:
-                self._next_partial += self._interval
+                self._points.step()
             if due[0] == "prepare":
-                self._silence_seen = due[1][0]
+                self._prepared.silence_seen = due[1][0]
             return []
         prepare = self._prepare_due()
-        if prepare is _WAIT:
+        if prepare is WAIT:
             return []
         if prepare is not None:
             return self._prepare(*prepare)
-        return self._partial_point(self._next_partial)
+        if self._yields():
+            self.stats.partials_yielded += 1
+            self._points.step()
+            return []
+        return self._partial_point(self._points.next)
+
+    def _yields(self) -> bool:
+        """With the compute schedule: the partial due now is not worth its compute (ComputeAwareGate)."""
+        if self._gate is None:
+            return False
+        silence = self._prepared.open_silence(self._segment_start)
+        return silence is not None and self._gate.yields(self._audio.end, self._decoded_to, *silence)
 
     def end_segment(self, sample: int, forced: bool = False) -> list[CaptionEvent]:
         """Speech ended at stream sample `sample`: decode the segment once more and emit its final caption."""
@@ -655,7 +238,7 @@ class StreamingRecognizer:
         end = min(int(sample), self._audio.end)
         events = self._final(end, forced)
         self._segment_start = None
-        self._audio.drop_before(self._keep_before())
+        self._audio.drop_before(self._context.keep_from(self._audio.end))
         return events
 
     def finish(self) -> list[CaptionEvent]:
@@ -663,18 +246,6 @@ class StreamingRecognizer:
         return self.end_segment(self._audio.end, forced=True) if self.in_segment else []
 
     # -- decoding --------------------------------------------------------------------------------------------
-    def _language_for(self, end: int, final: bool) -> tuple[str | None, str | None]:
-        """(language, usual language) for a decode of the open segment up to `end` (see the module docstring)."""
-        if not self._detects:
-            return None, None
-        if self.stats.language_locked is not None:
-            return self.stats.language_locked, None
-        if self._stream_language is None:
-            return AUTO, None
-        if final and end - self._segment_start >= self.config.min_detect_audio_s * SAMPLE_RATE:
-            return AUTO, self._stream_language
-        return self._stream_language, None
-
     @property
     def _commit_boundary(self) -> str:
         boundary = self.config.commit_boundary
@@ -694,45 +265,40 @@ class StreamingRecognizer:
         segment start)."""
         if audio_context:
             self._retried = False
-        if self._frozen:
+        if self._frozen.tokens:
             return self._decode_after_frozen(end, word_timestamps, fallback, final, token_probabilities)
         usual = None
         if language is None:
-            language, usual = self._language_for(end, final)
-        context_tokens, start = self._context_tokens, self._context_start
+            language, usual = self._language.for_decode(end - self._segment_start, final)
+        context_tokens, start = self._context.tokens, self._context.start
         if end - start > FULL_WINDOW_FRAMES * HOP or language == AUTO or not audio_context:
             # Context and segment would not fit Whisper's 30 s; or the language is being detected, which must
             # hear this segment only (the previous speech is in the stream's language, the one in question).
             context_tokens, start = [], self._segment_start
         audio = self._audio.slice(start, end)
-        previous = []
-        if self.config.text_context and language != AUTO:
-            # The context words end the previous text: not given twice.
-            previous = self._previous[:len(self._previous) - len(context_tokens)][-self.config.max_previous_tokens:]
+        previous = self._context.prompt(context_tokens) if language != AUTO else []
         extra = {} if language is None else {"language": language, "usual_language": usual}
         if (not final if token_probabilities is None else token_probabilities) and self._wants_token_probs:
             extra["token_probabilities"] = True
-        result = self.recognizer.transcribe(audio, prefix=context_tokens + self._committed, previous=previous,
+        committed = self._agreement.committed
+        result = self.recognizer.transcribe(audio, prefix=context_tokens + committed, previous=previous,
                                             word_timestamps=word_timestamps, fallback=fallback, **extra)
         if result.prefix_dropped:
             # Another language than the stream's: the committed words (and any context) were in the wrong
             # language. The segment is decoded from scratch in the detected one.
             self.stats.language_redecodes += 1
-            self._committed, self._hypotheses, self._hypothesis_probs = [], [], []
-            self._hypothesis_retried = []
+            self._agreement.clear()
             if context_tokens:
-                self._context_tokens, self._context_start = [], self._segment_start
+                self._context.drop_audio(self._segment_start)
                 detected = self._decode(end, word_timestamps, fallback, language=result.language,
                                         token_probabilities=token_probabilities)
                 detected.language_probability = result.language_probability
                 return detected
             return result
-        heard_nothing = context_tokens and len(result.tokens) <= len(context_tokens) + len(self._committed)
+        heard_nothing = context_tokens and len(result.tokens) <= len(context_tokens) + len(committed)
         # A partial retries once the segment holds enough audio to hear words in.
-        retry_s = self.config.context_retry_s
-        if self._wants_token_probs:
-            retry_s = min(retry_s, self.config.sure_retry_s)
-        partial_may_retry = not self._committed and end - self._segment_start >= retry_s * SAMPLE_RATE
+        retry_s = self._context.retry_s(self._wants_token_probs)
+        partial_may_retry = not committed and end - self._segment_start >= retry_s * SAMPLE_RATE
         if heard_nothing and (fallback or partial_may_retry):
             # Nothing heard after the context: Whisper may end the text at a change of voice or level (a
             # quiet speaker after a loud one). The segment is speech (the VAD said so): decode it alone. A
@@ -740,7 +306,7 @@ class StreamingRecognizer:
             # words, forced after it, carry them past the change).
             self.stats.context_retries += 1
             if fallback:
-                self._context_tokens, self._context_start = [], self._segment_start
+                self._context.drop_audio(self._segment_start)
             retried = self._decode(end, word_timestamps, fallback, final, language if usual is None else None,
                                    audio_context=False, token_probabilities=token_probabilities)
             self._retried = (not fallback
@@ -767,83 +333,40 @@ class StreamingRecognizer:
 
     def _decode_after_frozen(self, end: int, word_timestamps: bool, fallback: bool, final: bool,
                              token_probabilities: bool | None) -> Transcript:
-        """As _decode, with frozen committed words: the audio from _decode_start, the committed tokens after
-        the frozen ones forced, the frozen ones ending the text prompt; the result is the whole segment's
-        (frozen tokens and words first; the frozen tokens' probabilities NaN: they were not decoded)."""
-        frozen = self._committed[:self._frozen]
-        # The frozen words are the segment's own text: the prompt even without text context across segments.
-        limit = self.config.max_previous_tokens
-        previous = ((self._previous if self.config.text_context else []) + frozen)[-limit:] if limit else []
+        """As _decode, with frozen committed words: the audio from their decode start, the committed tokens
+        after the frozen ones forced, the frozen ones ending the text prompt; the result is the whole
+        segment's (frozen tokens and words first; the frozen tokens' probabilities NaN: not decoded)."""
+        frozen = self._frozen
+        committed = self._agreement.committed
+        frozen_tokens = committed[:frozen.tokens]
+        previous = self._context.prompt_after(frozen_tokens)
         extra = {}
         if (not final if token_probabilities is None else token_probabilities) and self._wants_token_probs:
             extra["token_probabilities"] = True
-        result = self.recognizer.transcribe(self._audio.slice(self._decode_start, end),
-                                            prefix=self._committed[self._frozen:], previous=previous,
+        result = self.recognizer.transcribe(self._audio.slice(frozen.decode_start, end),
+                                            prefix=committed[frozen.tokens:], previous=previous,
                                             word_timestamps=word_timestamps, fallback=fallback, **extra)
-        result.tokens = frozen + result.tokens
+        result.tokens = frozen_tokens + result.tokens
         if result.token_probs:
-            result.token_probs = [float("nan")] * len(frozen) + result.token_probs
+            result.token_probs = [float("nan")] * len(frozen_tokens) + result.token_probs
         result.text = self.tokenizer.decode(result.tokens)
         if word_timestamps:
-            shift = (self._decode_start - self._segment_start) / SAMPLE_RATE
-            result.words = self._frozen_words + [Word(w.text, w.start + shift, w.end + shift, w.probability)
-                                                 for w in result.words]
+            shift = (frozen.decode_start - self._segment_start) / SAMPLE_RATE
+            result.words = frozen.words + [Word(w.text, w.start + shift, w.end + shift, w.probability)
+                                           for w in result.words]
         return result
 
     def _wants_word_times_to_freeze(self, end: int) -> bool:
-        """A decode up to `end` may commit enough words to freeze some: its word times are needed."""
-        span = self.config.freeze_committed_s
-        return bool(span) and not self._detects and end - self._decode_start > span * SAMPLE_RATE
-
-    def _freeze(self, hypothesis: list[int], words: list[Word]) -> None:
-        """Once the committed words after the frozen ones span more than freeze_committed_s, freeze those
-        before the last context_audio_s of them (`words`: the hypothesis's, times from the segment start)."""
-        pieces = self.tokenizer.split_words(hypothesis)
-        if len(pieces) != len(words):
-            return
-        committed = [i for i, piece in enumerate(pieces)
-                     if self._frozen <= piece.first and piece.last <= len(self._committed)]
-        if not committed:
-            return
-        start_s = (self._decode_start - self._segment_start) / SAMPLE_RATE
-        last_end = words[committed[-1]].end
-        if last_end - start_s <= self.config.freeze_committed_s:
-            return
-        keep_from = last_end - self.config.context_audio_s
-        first_kept = next((i for i in committed if words[i].start >= keep_from and pieces[i].first > self._frozen),
-                          None)
-        if first_kept is None:
-            return
-        self._frozen = pieces[first_kept].first
-        self._frozen_words = list(words[:first_kept])
-        self._decode_start = self._segment_start + int(round(words[first_kept].start * SAMPLE_RATE))
-        self.stats.freezes += 1
-
-    def _seconds(self, sample: int) -> float:
-        return sample / SAMPLE_RATE
-
-    def _latency(self, sample: int, emitted_at: float) -> float | None:
-        if self.wall_time_of is None:
-            return None
-        wall = self.wall_time_of(sample)
-        return None if wall is None else emitted_at - wall
+        return self._frozen.wants_word_times(end, self._language.detects)
 
     def _place(self, words: list[Word]) -> tuple[Word, ...]:
-        offset = self._segment_start / SAMPLE_RATE
-        return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
+        return self._captions.place(words, self._segment_start)
 
     def _partial_point(self, end: int) -> list[CaptionEvent]:
-        """A partial decode point: decoded, unless it lies in the silence a final was prepared in (nothing new
-        to hear, and a commit would change the final's prefix)."""
-        prepared = self._prepared
-        if prepared is not None:
-            resumed = prepared.silence[1]
-            if resumed is None or resumed + self._speech.chunk > end:
-                self.stats.silent_partials += 1
-                self._next_partial = end + self._interval
-                return []
-            self._prepared = None  # speech resumed: not the end
-            self.stats.prepared_unused += 1
+        """A partial decode point: decoded, unless it lies in the silence a final was prepared in."""
+        if self._prepared.silent_at(end):
+            self._points.decoded(end)
+            return []
         return self._partial(end)
 
     def _prepare(self, silence: list, end: int) -> list[CaptionEvent]:
@@ -851,55 +374,49 @@ class StreamingRecognizer:
         point past `end`): decode the open segment's final as it will be if the endpointer ends the segment at
         `end`, keep it, and take it as a partial hypothesis too (it is a decode of the segment so far: nothing
         is wasted if speech resumes). A decode point reached is taken by it; one not yet reached stays."""
-        self._silence_seen = silence[0]
-        if self._next_partial <= self._reach():
-            self._next_partial += self._interval
+        self._prepared.silence_seen = silence[0]
+        if self._points.next <= self._reach():
+            self._points.step()
         if end - self._segment_start < HOP:
             return []
         # A final may change the segment's state (context dropped, language redecoded): not before it is one.
-        saved = (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
-                 self._context_tokens, self._context_start, self.stats.context_retries,
-                 self.stats.language_redecodes)
+        saved = (self._agreement.save(), self._context.tokens, self._context.start,
+                 self.stats.context_retries, self.stats.language_redecodes)
         # Without prepare_fallback, a decode that looks hallucinated is discarded, as a partial's is, and the
         # final decoded with its fallback when the end comes.
         result = self._decode_final(end, fallback=self.config.prepare_fallback,
                                     token_probabilities=self._wants_token_probs)
-        (self._committed, self._hypotheses, self._hypothesis_probs, self._hypothesis_retried,
-         self._context_tokens, self._context_start, self.stats.context_retries,
-         self.stats.language_redecodes) = saved
-        self.stats.partial_decodes += 1
-        self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        agreement, self._context.tokens, self._context.start, self.stats.context_retries, \
+            self.stats.language_redecodes = saved
+        self._agreement.restore(agreement)
+        self._took(end, result)
         # A result of the 30 s window is the final the end would emit, whatever its checks say (_final).
-        if (not result.problems or result.fell_back) and len(result.tokens) > len(self._committed):
-            self._prepared = _PreparedFinal(silence, end, (self._context_start, list(self._context_tokens)), result)
+        if (not result.problems or result.fell_back) and len(result.tokens) > len(self._agreement.committed):
+            self._prepared.prepared = PreparedFinal(silence, end, self._context.snapshot(), result)
         if result.fell_back:
             # The partials see what they saw before: a decode that looked hallucinated, discarded.
             self.stats.discarded_partials += 1
             return []
         return self._hypothesis(result, end)
 
-    def _take_prepared(self, end: int, forced: bool) -> _PreparedFinal | None:
-        """The prepared final, if it is this segment's final: the end it was prepared for, nothing committed
-        or changed in the context since."""
-        prepared, self._prepared = self._prepared, None
-        if prepared is None:
-            return None
-        if (not forced and prepared.end == end
-                and prepared.result.tokens[:len(self._committed)] == self._committed
-                and prepared.context == (self._context_start, self._context_tokens)):
-            self.stats.prepared_finals += 1
-            return prepared
-        self.stats.prepared_unused += 1
-        return None
-
     def _partial(self, end: int) -> list[CaptionEvent]:
         """Decode the segment up to stream sample `end` (a decode point) and emit a partial caption."""
-        self._next_partial = end + self._interval
+        self._points.decoded(end)
         word_times = self.config.partial_word_times or self._wants_word_times_to_freeze(end)
         result = self._decode(end, word_timestamps=word_times, fallback=False)
-        self.stats.partial_decodes += 1
-        self.stats.partial_decode_s.append(result.encode_s + result.decode_s + result.align_s)
+        self._took(end, result, partial=True)
         return self._hypothesis(result, end)
+
+    def _took(self, end: int, result: Transcript, partial: bool = False) -> None:
+        """A partial (or prepared final) decode ran to stream sample `end`: counted, a partial's compute timed
+        for the compute schedule (a prepared final's, with word times and maybe the 30 s window, is not a
+        partial's)."""
+        seconds = result.encode_s + result.decode_s + result.align_s
+        self.stats.partial_decodes += 1
+        self.stats.partial_decode_s.append(seconds)
+        self._decoded_to = end
+        if partial and self._gate is not None:
+            self._gate.took(seconds)
 
     def _hypothesis(self, result: Transcript, end: int) -> list[CaptionEvent]:
         """A decode of the segment up to stream sample `end`: LocalAgreement, and the partial caption."""
@@ -907,93 +424,37 @@ class StreamingRecognizer:
             self.stats.discarded_partials += 1
             return []
         hypothesis = result.tokens
-        self._hypotheses = (self._hypotheses + [hypothesis])[-self.config.agreement:]
-        self._hypothesis_probs = (self._hypothesis_probs + [result.token_probs])[-self.config.agreement:]
-        self._hypothesis_retried = (self._hypothesis_retried + [self._retried])[-self.config.agreement:]
-        if (len(self._hypotheses) == self.config.agreement
-                and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE
-                and not (self._detects and self._stream_language is None)):
-            # Sooner retries: only words every agreeing hypothesis is sure of (StreamingConfig.sure_retry_s).
-            sure_only = any(self._hypothesis_retried)  # only where token probabilities are computed
-            self._committed = hypothesis[:agreed_prefix(
-                self._hypotheses, len(self._committed), self.tokenizer.starts_word, self._commit_boundary,
-                self._hypothesis_probs, self.config.min_word_probability, every_token=sure_only)]
+        agreement = self._agreement
+        agreement.add(hypothesis, result.token_probs, self._retried)
+        if (agreement.full and end - self._segment_start >= self.config.min_commit_audio_s * SAMPLE_RATE
+                and not self._language.unsettled):
+            agreement.commit()
             if result.words and self._wants_word_times_to_freeze(end):
-                self._freeze(hypothesis, result.words)
-        committed_text = self.tokenizer.decode(self._committed)
-        unstable_text = self.tokenizer.decode(hypothesis[len(self._committed):])
+                if self._frozen.freeze(hypothesis, result.words, len(agreement.committed), self._segment_start):
+                    self.stats.freezes += 1
+        committed = agreement.committed
+        committed_text = self.tokenizer.decode(committed)
+        unstable_text = self.tokenizer.decode(hypothesis[len(committed):])
         if not (committed_text + unstable_text).strip():
             return []
-        emitted_at = self.clock()
-        words = self._place(result.words)
-        n_committed = sum(1 for w in self.tokenizer.split_words(hypothesis) if w.last <= len(self._committed))
+        n_committed = sum(1 for w in self.tokenizer.split_words(hypothesis) if w.last <= len(committed))
         self._partials_shown += 1
-        text = (committed_text + unstable_text).strip()
-        return [CaptionEvent(
-            kind=PARTIAL, segment=self._segment_index, text=text, committed=committed_text.strip(),
-            unstable=unstable_text.strip() if committed_text.strip() else unstable_text.strip(),
-            start=self._seconds(self._segment_start), end=self._seconds(end), words=words,
-            committed_words=n_committed, emitted_at=emitted_at, latency=self._latency(end, emitted_at),
-            **self._language_fields(result),
-        )]
-
-    def _language_fields(self, result: Transcript) -> dict:
-        if not self._detects:
-            return {}
-        return {"language": result.language, "language_probability": result.language_probability}
-
-    def _settle_language(self, result: Transcript) -> None:
-        """A final was decoded: its language becomes the stream's; N sure ones in a row lock it."""
-        if not self._detects or not result.tokens or result.language is None:
-            return
-        self.stats.languages[result.language] = self.stats.languages.get(result.language, 0) + 1
-        if self.stats.language_locked is not None:
-            return
-        sure = (result.language_probability is not None
-                and result.language_probability >= self.recognizer.config.min_language_probability)
-        if self._stream_language is not None and result.language != self._stream_language:
-            self.stats.language_changes += 1
-        if sure:
-            self._agreeing = self._agreeing + 1 if result.language == self._stream_language else 1
-        else:
-            self._agreeing = 0  # "in a row": an unsure final breaks the run
-        self._stream_language = result.language
-        if self.config.language_lock and self._agreeing >= self.config.language_lock:
-            self.stats.language_locked = result.language
+        return [self._captions.partial(self._segment_index, self._segment_start, end, committed_text, unstable_text,
+                                       self._place(result.words), n_committed, self._language.fields(result))]
 
     def _final_event(self, result: Transcript, end: int, forced: bool, words: tuple[Word, ...]) -> CaptionEvent:
-        text = result.text.strip()
-        emitted_at = self.clock()
-        speech_end = words[-1].end if words else self._seconds(end)
-        speech_end_sample = int(round(speech_end * SAMPLE_RATE))
-        return CaptionEvent(
-            kind=FINAL, segment=self._segment_index, text=text, committed=text, unstable="",
-            start=words[0].start if words else self._seconds(self._segment_start), end=speech_end, words=words,
-            committed_words=len(words), emitted_at=emitted_at,
-            latency=self._latency(speech_end_sample, emitted_at), forced=forced, **self._language_fields(result),
-            # a copy: a view would pin the whole history buffer for as long as the event lives
-            audio=self._audio.slice(self._segment_start, end).copy() if self.config.keep_final_audio else None,
-        )
+        # a copy of the audio: a view would pin the whole history buffer for as long as the event lives
+        audio = self._audio.slice(self._segment_start, end).copy() if self.config.keep_final_audio else None
+        return self._captions.final(self._segment_index, self._segment_start, end, result.text, words, forced,
+                                    self._language.fields(result), audio)
 
     def _remember(self, result: Transcript, words: tuple[Word, ...]) -> None:
-        """Keep a final as context for the next segment, or reset the context after a hallucination (a final
-        that fell back to the 30 s window or still looks wrong): it would be carried into what follows."""
-        if result.fell_back or result.problems:
-            self._reset_context()
-            return
-        if not result.tokens:
-            return
-        self._previous = (self._previous + result.tokens)[-max(self.config.max_previous_tokens, 1):]
-        pieces = self.tokenizer.split_words(result.tokens)
-        if len(pieces) == len(words):
-            self._last_words = [(int(round(w.start * SAMPLE_RATE)), int(round(w.end * SAMPLE_RATE)),
-                                 result.tokens[p.first:p.last]) for p, w in zip(pieces, words)]
-        else:
-            self._last_words = []
-        self._last_speech_end = int(round(words[-1].end * SAMPLE_RATE)) if words else None
+        """Keep a final as context for the next segment, or drop the context after a hallucination."""
+        if self._context.remember(result, words):
+            self.stats.context_resets += 1
 
     def _final(self, end: int, forced: bool) -> list[CaptionEvent]:
-        prepared = self._take_prepared(end, forced)
+        prepared = self._prepared.take(end, forced, self._agreement.committed, self._context.unchanged_since)
         if end - self._segment_start < HOP:
             return []
         if prepared is not None:
@@ -1007,7 +468,7 @@ class StreamingRecognizer:
         self.stats.finals += 1
         words = self._place(result.words)
         self._remember(result, words)
-        self._settle_language(result)
+        self._language.settle(result)
         return [self._final_event(result, end, forced, words)]
 
     def _split_long_segment(self) -> list[CaptionEvent]:
@@ -1016,7 +477,8 @@ class StreamingRecognizer:
         end = min(self._audio.end, self._segment_start + FULL_WINDOW_FRAMES * HOP)
         result = self._decode_final(end)
         words = result.words
-        committed_words = [w for w in self.tokenizer.split_words(result.tokens) if w.last <= len(self._committed)]
+        committed = self._agreement.committed
+        committed_words = [w for w in self.tokenizer.split_words(result.tokens) if w.last <= len(committed)]
         if committed_words and len(committed_words) < len(words):
             keep = len(committed_words)
             cut = self._segment_start + int(round(words[keep - 1].end * SAMPLE_RATE))
@@ -1029,7 +491,7 @@ class StreamingRecognizer:
         placed = self._place(result.words)
         event = self._final_event(result, cut, True, placed)
         self._remember(result, placed)
-        self._settle_language(result)
+        self._language.settle(result)
         # The segment goes on from the cut, as a new segment.
         self._segment_index += 1
         self.stats.segments += 1

@@ -13,150 +13,42 @@ window when ``fallback`` is on.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
-import zlib
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from rtvoice.asr.checks import HallucinationChecks
 from rtvoice.asr.tokenizer import WhisperTokenizer
+from rtvoice.asr.transcript import DecodeRequest, Transcript, Word
+from rtvoice.asr.whisper_config import (
+    AUTO,
+    DEFAULT_MODEL,
+    DEVICES,
+    MULTILINGUAL_MODEL,
+    TASKS,
+    WhisperConfig,
+    check_model_dir,
+    resolve_device,
+)
+from rtvoice.asr.window import (
+    FULL_WINDOW,
+    FULL_WINDOW_FRAMES,
+    HOP,
+    SAMPLE_RATE,
+    SECONDS_PER_ENCODER_FRAME,
+    WindowRule,
+)
+from rtvoice.asr.word_times import speech_onset, tidy_word_times
 from rtvoice.errors import AudioFormatError, ModelError
 
-SAMPLE_RATE = 16000  # Hz
-HOP = 160  # samples per mel frame (10 ms)
-FULL_WINDOW_FRAMES = 3000  # Whisper's 30 s window
-SECONDS_PER_ENCODER_FRAME = 0.02  # the encoder halves the frame rate
-DEFAULT_MODEL = "whisper-tiny.en-ct2"
-MULTILINGUAL_MODEL = "whisper-base-ct2"  # the packaged model for any --language but English
-DEVICES = ("auto", "cpu", "cuda")
+# Re-exported: what other modules import from here.
+__all__ = ["AUTO", "DEFAULT_MODEL", "DEVICES", "FULL_WINDOW", "FULL_WINDOW_FRAMES", "HOP", "MULTILINGUAL_MODEL",
+           "SAMPLE_RATE", "SECONDS_PER_ENCODER_FRAME", "TASKS", "DecodeRequest", "HallucinationChecks",
+           "Transcript", "WhisperConfig", "WhisperRecognizer", "WindowRule", "Word", "check_model_dir",
+           "resolve_device"]
+
 _DECODER_CHOICES: dict[tuple, dict] = {}  # decoder_threads="auto": timed once per model and thread count
-
-AUTO = "auto"  # --language auto: the multilingual model detects the language (see WhisperRecognizer.transcribe)
-TASKS = ("transcribe", "translate")  # translate: Whisper's own any-language → English task
-
-
-@dataclass(frozen=True)
-class WindowRule:
-    """How many mel frames to encode for `n` frames of audio: ceil((n + margin) / multiple) * multiple,
-    at least `minimum`, at most 3000. The defaults are the measured rule (docs/asr.md)."""
-
-    margin: int = 500  # frames of silence after the audio (5 s)
-    multiple: int = 100  # round up to this many frames (1 s), so few distinct shapes are encoded
-    minimum: int = 0  # frames
-
-    def __post_init__(self):
-        if self.margin < 0 or self.multiple < 1 or self.minimum < 0:
-            raise ValueError(f"invalid window rule {self}: margin and minimum >= 0 frames, multiple >= 1")
-
-    def frames(self, n: int) -> int:
-        padded = -(-(n + self.margin) // self.multiple) * self.multiple
-        return min(FULL_WINDOW_FRAMES, max(padded, self.minimum, n))
-
-
-FULL_WINDOW = WindowRule(margin=FULL_WINDOW_FRAMES, multiple=FULL_WINDOW_FRAMES)
-
-
-@dataclass(frozen=True)
-class HallucinationChecks:
-    """Signs that a decoded text is not what was said (Whisper's own thresholds where it has them)."""
-
-    max_compression_ratio: float = 2.4  # gzip ratio of the text (Whisper's threshold)
-    min_avg_logprob: float = -1.0  # Whisper's threshold
-    max_words_per_second: float = 5.0  # fast speech is ~4 words/s; judged over at least 1 s
-    max_short_repeats: int = 3  # a group of 1-3 words said this many times in a row
-
-    def problems(self, text: str, avg_logprob: float, seconds: float, truncated: bool) -> list[str]:
-        found = []
-        words = text.split()
-        encoded = text.strip().encode("utf-8")
-        if len(encoded) >= 24:
-            ratio = len(encoded) / len(zlib.compress(encoded))
-            if ratio > self.max_compression_ratio:
-                found.append(f"compression ratio {ratio:.2f}")
-        if avg_logprob < self.min_avg_logprob:
-            found.append(f"avg log-prob {avg_logprob:.2f}")
-        if len(words) > self.max_words_per_second * max(seconds, 1.0) + 1:
-            found.append(f"{len(words)} words in {seconds:.2f} s")
-        repeated = _repeated_run(_PIECE.findall(text), self.max_short_repeats)
-        if repeated is not None:
-            found.append(f"repeated {repeated!r}")
-        if truncated:
-            found.append("no end of text before the length limit")
-        return found
-
-
-# Letters, digits and inner apostrophes: "old-s-s-y-y-y" is six pieces, so a loop glued together by
-# hyphens (seen on captured audio: "He was not an old-s-s-y-y-y-y-y") is a repeat like any other.
-_PIECE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
-
-
-def _repeated_run(words: list[str], short_repeats: int = 3, long_words: int = 4, near: int = 16) -> str | None:
-    """Words said again right after themselves, Whisper's usual hallucination: a group of fewer than
-    `long_words` words `short_repeats` times in a row, or the same `long_words` words again within `near`
-    words (a sentence starting over, completely or not)."""
-    keys = [w.lower() for w in words]
-    n_words = len(keys)
-    for n in range(1, long_words):
-        for start in range(0, n_words - n * short_repeats + 1):
-            group = keys[start:start + n]
-            if all(keys[start + k * n:start + (k + 1) * n] == group for k in range(1, short_repeats)):
-                return " ".join(words[start:start + n])
-    seen: dict[tuple[str, ...], int] = {}
-    for start in range(0, n_words - long_words + 1):
-        group = tuple(keys[start:start + long_words])
-        earlier = seen.get(group)
-        if earlier is not None and long_words <= start - earlier <= near:
-            return " ".join(words[start:start + long_words])
-        seen[group] = start
-    return None
-
-
-@dataclass(frozen=True)
-class Word:
-    """A recognised word. Times in seconds (stream time once the streaming recognizer has placed them)."""
-
-    text: str  # with its leading space, as Whisper writes it
-    start: float
-    end: float
-    probability: float
-
-    def to_dict(self) -> dict:
-        return {"text": self.text.strip(), "start": round(self.start, 3), "end": round(self.end, 3),
-                "probability": round(self.probability, 4)}
-
-
-@dataclass
-class Transcript:
-    """Result of one decode of one window of audio."""
-
-    tokens: list[int]  # text tokens, forced prefix included
-    text: str
-    words: list[Word]  # empty unless word timestamps were asked for
-    avg_logprob: float
-    no_speech_prob: float
-    audio_seconds: float
-    window_frames: int
-    fell_back: bool = False  # decoded again on the full window
-    problems: list[str] = field(default_factory=list)  # hallucination signs of the result kept
-    encode_s: float = 0.0
-    decode_s: float = 0.0
-    align_s: float = 0.0
-    language: str | None = None  # the language decoded in (None: an English-only model)
-    # With language detection: the detector's probability of `language` (0..1); None when it was given.
-    language_probability: float | None = None
-    detected: str | None = None  # with detection: the detector's most probable language (may differ: see below)
-    prefix_dropped: bool = False  # detection chose another language than the forced prefix's: decoded without it
-    task: str = "transcribe"
-    # With ``token_probabilities``: the model's probability (0..1) of each of ``tokens`` at its step, from the
-    # decoder's logits (NaN for the forced prefix: not computed); else empty.
-    token_probs: list[float] = field(default_factory=list)
-
-    @property
-    def suspicious(self) -> bool:
-        return bool(self.problems)
 
 
 def _cpu_device():
@@ -177,99 +69,6 @@ def _token_probabilities(result, count: int, first: int = 0) -> list[float]:
     log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
     chosen = logits[np.arange(len(steps)), result.sequences_ids[0][first:first + len(steps)]]
     return [float("nan")] * first + np.exp(chosen - log_norm).tolist()
-
-
-@dataclass(frozen=True)
-class DecodeRequest:
-    """One window for :meth:`WhisperRecognizer.transcribe_batch` (the arguments of ``transcribe``)."""
-
-    audio: np.ndarray  # 16 kHz mono float32, at most 30 s
-    prefix: tuple[int, ...] = ()
-    previous: tuple[int, ...] = ()
-    word_timestamps: bool = True
-    fallback: bool = True
-
-
-@dataclass(frozen=True)
-class WhisperConfig:
-    """Which Whisper model to run and how.
-
-    model_dir: a CTranslate2 Whisper directory (model.bin, config.json, tokenizer.json); None for the packaged
-        default (whisper-tiny.en-ct2, sha256-verified).
-    device: auto (CUDA when CTranslate2 sees a GPU), cpu or cuda.
-    compute_type: CTranslate2 compute type; None for int8 on CPU and float16 on CUDA.
-    threads: CPU threads for the encoder (0: CTranslate2's default).
-    decoder_threads: CPU threads for the decoder (generation, word alignment, language detection), a second
-        instance of the model; None: the encoder's instance and threads; "auto" (the default): a one-thread
-        second instance if it decodes faster than the encoder's instance on this CPU, timed once per process
-        when the model loads (``WhisperRecognizer.decoder_choice``). A decoder step is a few small matrix
-        products: on an AVX-512 EPYC a second thread slows them down, on an AVX2-only one it speeds them up
-        (docs/asr.md "Threads"); the encoder's large products gain from it on both.
-    beam_size: 1 for greedy decoding.
-    language: language code for multilingual models (English-only models ignore it), or "auto": the
-        multilingual model detects the language of each window it decodes (see ``transcribe``).
-    min_language_probability: with detection, a most probable language below this probability does not
-        replace the caller's usual language (a short or unclear window keeps the language of the stream).
-    window: padding rule for the encoder window.
-    checks: hallucination checks that trigger the full-window fallback.
-    """
-
-    model_dir: Path | None = None
-    device: str = "auto"
-    compute_type: str | None = None
-    threads: int = 0
-    decoder_threads: int | str | None = AUTO
-    beam_size: int = 1
-    language: str = "en"
-    window: WindowRule = WindowRule()
-    checks: HallucinationChecks = HallucinationChecks()
-    no_speech_threshold: float = 0.6  # with avg log-prob below min_avg_logprob: silence, no text
-    min_language_probability: float = 0.5
-
-    def __post_init__(self):
-        if not 0.0 <= self.min_language_probability <= 1.0:
-            raise ValueError(f"min_language_probability must be within 0..1, got {self.min_language_probability}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
-        if not (self.decoder_threads is None or self.decoder_threads == AUTO
-                or (isinstance(self.decoder_threads, int) and self.decoder_threads >= 0)):
-            raise ValueError(f"decoder_threads must be >= 0, None or {AUTO!r}, got {self.decoder_threads!r}")
-        if self.beam_size < 1:
-            raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
-        if self.model_dir is not None:
-            object.__setattr__(self, "model_dir", Path(self.model_dir))
-
-
-def resolve_device(device: str) -> str:
-    """'auto' becomes 'cuda' when CTranslate2 sees a CUDA GPU, else 'cpu'."""
-    import ctranslate2
-
-    if device == "auto":
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
-        raise ModelError("--device cuda: CTranslate2 sees no CUDA GPU (use --device cpu or auto)")
-    return device
-
-
-def check_model_dir(path: Path) -> dict:
-    """Check that `path` looks like a CTranslate2 Whisper model (model.bin, config.json, vocabulary for
-    CTranslate2, tokenizer.json for the text); returns its config.json."""
-    if not path.is_dir():
-        raise ModelError(f"ASR model directory {path} does not exist")
-    missing = [name for name in ("model.bin", "config.json", "tokenizer.json") if not (path / name).is_file()]
-    if not any((path / name).is_file() for name in ("vocabulary.txt", "vocabulary.json")):
-        missing.append("vocabulary.txt")
-    if missing:
-        raise ModelError(f"{path} is not a CTranslate2 Whisper model: missing {', '.join(missing)}")
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path / 'config.json'} is not valid JSON ({error})") from error
-    if not isinstance(config, dict) or "suppress_ids" not in config:
-        raise ModelError(f"{path / 'config.json'} is not a CTranslate2 Whisper config (no suppress_ids)")
-    return config
 
 
 class WhisperRecognizer:
@@ -631,45 +430,5 @@ class WhisperRecognizer:
             start, end = min(start, limit), min(max(end, start), limit)
             p = float(np.mean(probs[w.first:w.last])) if w.last <= len(probs) and w.last > w.first else float("nan")
             out.append(Word(w.text, start, end, p))
-        transcript.words = _tidy_word_times(out, _speech_onset(audio))
+        transcript.words = tidy_word_times(out, speech_onset(audio))
         transcript.align_s = time.perf_counter() - t0
-
-
-def _speech_onset(audio: np.ndarray, floor_db: float = 35.0) -> float:
-    """Seconds to the first 10 ms frame whose energy is within `floor_db` of the loudest frame."""
-    frames = len(audio) // HOP
-    if frames == 0:
-        return 0.0
-    energy = np.square(audio[:frames * HOP].reshape(frames, HOP), dtype=np.float64).mean(axis=1)
-    peak = float(energy.max())
-    if peak <= 0.0:
-        return 0.0
-    loud = np.flatnonzero(energy >= peak * 10 ** (-floor_db / 10))
-    return float(loud[0]) * HOP / SAMPLE_RATE
-
-
-_SENTENCE_END = (".", "!", "?", "。", "！", "？")
-
-
-def _tidy_word_times(words: list[Word], onset: float) -> list[Word]:
-    """Shorten words that swallowed a pause (see WhisperRecognizer._align)."""
-    if not words:
-        return words
-    durations = [w.end - w.start for w in words if w.end > w.start]
-    median = min(float(np.median(durations)), 0.7) if durations else 0.0
-    longest = 2 * median
-    out = list(words)
-    if longest > 0:
-        for i, w in enumerate(out):
-            if w.end - w.start <= longest:
-                continue
-            after_stop = i == 0 or out[i - 1].text.rstrip().endswith(_SENTENCE_END)
-            before_stop = w.text.rstrip().endswith(_SENTENCE_END)
-            if after_stop:
-                out[i] = Word(w.text, w.end - longest, w.end, w.probability)
-            elif before_stop:
-                out[i] = Word(w.text, w.start, w.start + longest, w.probability)
-    first = out[0]
-    if onset > first.start:
-        out[0] = Word(first.text, min(onset, first.end), first.end, first.probability)
-    return out

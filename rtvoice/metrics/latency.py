@@ -8,8 +8,8 @@ alignment) mapped to the wall-clock time at which that audio was captured (the s
 - ``word_committed``: the same for the first caption in which the word was committed (stable);
 - ``final_after_speech_end``: wall time of each final caption minus the time its last word ended.
 
-Words are compared after :func:`rtvoice.metrics.text.normalize_english`, so "them" shown in a partial and
-"them." in the final are the same word. Figures are summarised as p50/p95 (seconds).
+Words are compared after :func:`rtvoice.metrics.text.normalize_words` (word by word), so "them" shown in a
+partial and "them." in the final are the same word. Figures are summarised as p50/p95 (seconds).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from rtvoice.metrics.text import normalize_english
+from rtvoice.metrics.text import normalize_words
 from rtvoice.metrics.percentiles import Reservoir, percentiles  # noqa: F401  (percentiles re-exported)
 
 SAMPLE_RATE = 16000
@@ -69,15 +69,15 @@ class LatencyTracker:
         segment = self._segments.setdefault(event.segment, _Segment())
         if not event.is_final:
             self.partials += 1
-            segment.shown.append((event.emitted_at, normalize_english(event.text).split()))
-            segment.committed.append((event.emitted_at, normalize_english(event.committed).split()))
+            segment.shown.append((event.emitted_at, normalize_words(event.text).split()))
+            segment.committed.append((event.emitted_at, normalize_words(event.committed).split()))
             return
         self.finals += 1
         del self._segments[event.segment]
         # Final words, one entry per normalised word, each with the end time of the Whisper word it is from.
         final_words: list[tuple[str, float]] = []
         for w in event.words:
-            for part in normalize_english(w.text).split():
+            for part in normalize_words(w.text).split():
                 final_words.append((part, w.end))
         if not final_words:
             return

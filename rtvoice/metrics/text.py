@@ -1,6 +1,16 @@
-"""English text normalisation for scoring word error rates (WER).
+"""Text normalisation for scoring word error rates (WER), and for matching words one by one.
 
-Both the reference and the hypothesis go through :func:`normalize_english` before jiwer compares them:
+Every English WER goes through :func:`normalize_english`, Whisper's own ``EnglishTextNormalizer`` (PyPI
+``whisper-normalizer``, as the Open ASR Leaderboard and most published Whisper figures score): lower case,
+spelling made American ("colour" = "color"), contractions written out ("don't" = "do not"), numbers written
+as digits whatever their size ("fourteen fifty-five" = "1455", "ten" = "10"), "mr." = "mister",
+punctuation and hyphens removed, fillers ("um", "hmm") dropped. Its figures can be compared with other
+projects'.
+
+:func:`normalize_words` is rtvoice's earlier hand-written normaliser, kept for what a WER normaliser cannot
+do: normalise words one at a time the same way as in running text (it never joins words: "fourteen fifty
+five" stays three words), so the latency accounting (:mod:`rtvoice.metrics.latency`) can match the words of
+a partial with a final's words. Its rules:
 
 1. Unicode NFKC, lower-case; curly quotes become straight ones.
 2. "mr." / "mrs." / "dr." / "st." are spelled out (mister, missus, doctor, saint).
@@ -8,14 +18,14 @@ Both the reference and the hypothesis go through :func:`normalize_english` befor
 4. Whole numbers from 0 to 99 are spelled out ("10" = "ten", "42" = "forty two").
 5. Every other character that is not a letter, digit, apostrophe inside a word or space is removed.
 6. Runs of spaces collapse to one.
-
-It is deliberately small (no spelling variants, no contractions): what it changes is listed above.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+import warnings
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
          "sixteen seventeen eighteen nineteen").split()
@@ -31,7 +41,24 @@ def _number_words(match: re.Match) -> str:
     return _TENS[tens] + ("" if ones == 0 else " " + _ONES[ones])
 
 
+@functools.cache
+def _whisper_english():
+    with warnings.catch_warnings():  # whisper-normalizer 0.1.15's docstrings hold invalid escapes ("\\X")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
 def normalize_english(text: str) -> str:
+    """English text as Whisper's ``EnglishTextNormalizer`` writes it, for WER (module docstring)."""
+    return _whisper_english()(text)
+
+
+def normalize_words(text: str) -> str:
+    """English words normalised one by one, the same alone as in running text, for matching words (module
+    docstring); not for WER."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("&", " and ")
     text = re.sub(r"\b(mrs|mr|dr|st)\.", lambda m: _ABBREVIATIONS[m.group(1)], text)
