@@ -89,7 +89,8 @@ def test_ambiguous_and_unvoiced_lines_keep_the_voice(audio):
 
 def test_the_first_line_without_voicing_gets_the_configured_sex():
     assert VoiceCaster(VOICES).cast(final(np.zeros(8000, np.float32), 0.0)) == "ef_dora"
-    assert VoiceCaster(VOICES, CastingConfig(first_sex="male")).cast(final(np.zeros(8000, np.float32), 0.0)) == "em_alex"
+    male_first = VoiceCaster(VOICES, CastingConfig(first_sex="male"))
+    assert male_first.cast(final(np.zeros(8000, np.float32), 0.0)) == "em_alex"
 
 
 CATALOGUE = [{"name": n, "language": lang} for n, lang in [
