@@ -108,8 +108,8 @@ def _voice(args, name: str):
         voice_options = VoiceOptions(providers=args.providers, threads=args.tts_threads)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
-    table = None if args.speaker is not None else casting_table(
-        args.voice, language, [s for s in kokoro_voices.catalogue().values() if s.language == language])
+    table = None if args.speaker is not None else casting_table(args.voice, language,
+                                                                  kokoro_voices.catalogue().values())
     voice = KokoroVoice(language, voice_options, speaker=args.speaker or (table or {}).get("female"))
     choice = voice.provider_choice
     found = kokoro_voices.speaker(voice.speaker)

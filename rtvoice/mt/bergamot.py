@@ -88,7 +88,6 @@ class BergamotTranslator(Translator):
                 packaged_model(manifest)
             except ModelError as error:
                 raise TranslationError(f"{pair}: {error}") from error
-        self.isolated = isolated
         self._worker = shared_worker() if isolated else None
         self._engine = None if isolated else _shared_engine()
         self._closed = False

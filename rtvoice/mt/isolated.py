@@ -112,12 +112,6 @@ class EngineProcess:
         process = self._process
         return None if process is None else process.pid
 
-    def start(self) -> None:
-        """Start the child now (otherwise the first line does)."""
-        with self._lock:
-            if self._process is None:
-                self._start()
-
     def translate(self, text: str, direction: str, what: str) -> str:
         """The engine's translation of `text` in `direction`; `what` names the line's pair in messages
         ("en→pt"). Raises EngineCrashedError when the child died on it twice, TranslationError for the
@@ -230,22 +224,21 @@ class EngineProcess:
             return "its output ended"
         return describe_exit(returncode)
 
-    def _error_tail(self) -> str:
+    def _stderr_lines(self) -> list[str]:
+        """What the child wrote to its stderr so far ([] when it cannot be read)."""
         try:
             self._stderr.seek(0)
-            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            return self._stderr.read().decode("utf-8", "replace").strip().splitlines()
         except (OSError, ValueError, AttributeError):
-            return ""
+            return []
+
+    def _error_tail(self) -> str:
+        lines = self._stderr_lines()
         return lines[-1] if lines else ""
 
     def _crash_detail(self) -> str:
         """The first line faulthandler wrote ('Fatal Python error: Segmentation fault'), if any."""
-        try:
-            self._stderr.seek(0)
-            text = self._stderr.read().decode("utf-8", "replace")
-        except (OSError, ValueError, AttributeError):
-            return ""
-        fatal = next((line for line in text.splitlines() if line.startswith("Fatal Python error")), "")
+        fatal = next((line for line in self._stderr_lines() if line.startswith("Fatal Python error")), "")
         return f": {fatal}" if fatal else ""
 
     def _stop(self, kill: bool = False) -> None:

@@ -113,7 +113,7 @@ class VoiceLag:
 @dataclass(eq=False)
 class _Line:
     """A line given to the voice, live: its source speech on the wall clock (the programme's: shifted by
-    --program-delay) and what became of it."""
+    --program-delay), what it was given and when it started."""
 
     event: object
     utterance: object
@@ -121,7 +121,6 @@ class _Line:
     end: float  # wall time its source speech ended (+ programme delay)
     given: str  # the text it was given
     phonemes: int = 0  # of the text it says
-    outcome: str = "waiting"  # spoken, condensed, dropped
     started: float | None = None  # wall time a listener hears its first sample (decided in _admit)
 
 
@@ -194,7 +193,7 @@ class DubStage:
         self._source = None
         # perf_counter (TTS timestamps) -> time.time (capture clock of the sources)
         self._wall_minus_perf = time.time() - time.perf_counter()
-        # pacing (live): lines not taken up by the voice yet, in order; what became of them
+        # pacing (live): lines not taken up by the voice yet, in order; those taken up, until spoken or dropped
         self._pending: deque[_Line] = deque()
         self._live_lines: dict[int, _Line] = {}  # utterance id -> line, until it is spoken or dropped
         self.duration = DurationModel(engine.voice) if pacing is not None else None
@@ -235,7 +234,6 @@ class DubStage:
                 self.timeline.clock_origin = anchor - self._wall_minus_perf
         end = self._speech_end_wall(event)
         speedup = 1.0 if self.engine.pacer is not None else self._catch_up_speedup(end)
-        line = None
         if end is not None and self.engine.pacer is not None:
             line = _Line(event, None, self._source.clock.wall_time(int(round(event.start * SAMPLE_RATE)))
                          + self.program_delay_s, end, event.text)
@@ -393,7 +391,6 @@ class DubStage:
     def _cut(self, line: _Line, action: str, lag_s: float, why: str) -> None:
         """Count, say and emit a condensed or dropped line (never silent)."""
         utterance = line.utterance
-        line.outcome = action
         record = {"type": "voice_lag", "action": action, "segment": getattr(line.event, "segment", None),
                   "language": getattr(line.event, "language", None), "text": line.given,
                   "spoken": utterance.text if action == "condensed" else None, "lag_s": round(lag_s, 3),
@@ -458,7 +455,6 @@ class DubStage:
                 if emitted is not None and self._source is not None and self._source.live:
                     self.outputs.append(VoiceOutput(emitted - self._source.clock.wall_time(0), seconds))
             if line is not None:
-                line.outcome = "spoken" if line.outcome == "waiting" else line.outcome
                 if seconds > 0.3:
                     self._rtf += 0.3 * (utterance.compute_s / seconds - self._rtf)
                 if self.duration is not None and line.phonemes and not self.engine._cancel.is_set():

@@ -16,8 +16,8 @@ per pair, never an error.
 
 A line whose translation fails is counted and reported (its source caption is written as usual); the
 following lines go on. A line lost to a crash of the translation engine (rtvoice.mt.isolated restarts it and
-tries the line once more first) is counted apart and already announced by the engine. The queue is not bounded: a final is never dropped. How long finals waited for
-the worker (queue depth, wait) is in the stats.
+tries the line once more first) is counted apart and already announced by the engine. The queue is not
+bounded: a final is never dropped. How long finals waited for the worker (queue depth, wait) is in the stats.
 """
 
 from __future__ import annotations
