@@ -87,6 +87,9 @@ class StreamingConfig:
     min_detect_audio_s: float = 1.0
     language_lock: int = 0
     keep_final_audio: bool = False  # finals carry their audio (CaptionEvent.audio)
+    # partials carry the segment's audio so far (with keep_final_audio: a stage that cuts lines from committed
+    # words casts their voice from it, rtvoice.pipeline.units)
+    partial_audio: bool = False
 
     def __post_init__(self):
         if self.min_detect_audio_s < 0:

@@ -34,7 +34,8 @@ class CaptionEvent:
     language_probability: the detector's probability of ``language`` (None when it was not detected: the
         stream's language was used, or it is locked).
     audio: a final's segment audio (16 kHz float32) when ``StreamingConfig.keep_final_audio`` (for a stage
-        that decodes it again, e.g. Whisper's translate task); never serialised.
+        that decodes it again, e.g. Whisper's translate task), a partial's (the segment so far) with
+        ``partial_audio`` too; never serialised.
     """
 
     kind: str
@@ -99,7 +100,8 @@ class CaptionStamper:
         return tuple(Word(w.text, w.start + offset, w.end + offset, w.probability) for w in words)
 
     def partial(self, segment: int, segment_start: int, end: int, committed_text: str, unstable_text: str,
-                words: tuple[Word, ...], committed_words: int, language: dict) -> CaptionEvent:
+                words: tuple[Word, ...], committed_words: int, language: dict,
+                audio: np.ndarray | None = None) -> CaptionEvent:
         """A partial of segment `segment` decoded up to stream sample `end` (text as the tokenizer decodes it)."""
         emitted_at = self.clock()
         text = (committed_text + unstable_text).strip()
@@ -108,7 +110,7 @@ class CaptionStamper:
             unstable=unstable_text.strip() if committed_text.strip() else unstable_text.strip(),
             start=segment_start / SAMPLE_RATE, end=end / SAMPLE_RATE, words=words,
             committed_words=committed_words, emitted_at=emitted_at, latency=self._latency(end, emitted_at),
-            **language,
+            **language, audio=audio,
         )
 
     def final(self, segment: int, segment_start: int, end: int, text: str, words: tuple[Word, ...],

@@ -439,8 +439,10 @@ class StreamingRecognizer:
             return []
         n_committed = sum(1 for w in self.tokenizer.split_words(hypothesis) if w.last <= len(committed))
         self._partials_shown += 1
+        audio = (self._audio.slice(self._segment_start, end).copy()
+                 if self.config.partial_audio and self.config.keep_final_audio else None)
         return [self._captions.partial(self._segment_index, self._segment_start, end, committed_text, unstable_text,
-                                       self._place(result.words), n_committed, self._language.fields(result))]
+                                       self._place(result.words), n_committed, self._language.fields(result), audio)]
 
     def _final_event(self, result: Transcript, end: int, forced: bool, words: tuple[Word, ...]) -> CaptionEvent:
         # a copy of the audio: a view would pin the whole history buffer for as long as the event lives

@@ -269,6 +269,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         raise
     outputs = CaptionFanout(sinks)
     extra = stage.attach(source) if stage is not None else []
+    if hasattr(stage, "streaming_config"):  # what the attached stages need of the partials (voice lines cut early)
+        streaming = stage.streaming_config(streaming)
     clear = TerminalWriter.CLEAR if sys.stderr.isatty() else ""  # a partial may be on the line
 
     def status(line: str) -> None:  # overload: fell behind / caught up, as it happens

@@ -61,6 +61,11 @@ def register(subparsers) -> None:
     pace.add_argument("--mix", type=Path, default=None, metavar="FILE.wav",
                       help="with --wav and a file input: also write the programme as a listener hears it: the "
                            "source delayed by --program-delay, 12 dB down while the voice speaks, the dub on top")
+    pace.add_argument("--voice-lines", choices=("clause", "caption"), default="clause",
+                      help="with --translate-to and --max-voice-lag: what the voice speaks as one line: clause (a "
+                           "caption's committed words cut where a clause ends, so a long sentence is started while "
+                           "the speaker is still saying it; the translated captions are cut alike) or caption "
+                           "(each final caption whole) (default: clause)")
     voice.add_argument("--lag-warning", type=float, default=2.0, metavar="S",
                        help="say so on the terminal when the voice runs more than S seconds behind the speaker "
                             "(and again when it has caught up; live sources; default 2)")
@@ -125,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     from rtvoice.errors import RtvoiceError
     from rtvoice.pipeline.dubbing import DubStage, VoiceLag
     from rtvoice.pipeline.pacing import PacingConfig
+    from rtvoice.pipeline.units import UnitConfig
     from rtvoice.tts import PlaybackSink, TimelineSink, TtsEngine
     from rtvoice.tts.fitting import FittedTimelineSink
     from rtvoice.tts.playback import _tag_start
@@ -165,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
     lag = VoiceLag(args.lag_warning, status=lambda line: print(f"rtvoice dub: {line}", file=sys.stderr, flush=True))
     stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up,
                      prepare_ahead=args.prepare_ahead, pacing=pacing, program_delay_s=args.program_delay,
-                     on_cut=_say_cut, caster=caster)
+                     on_cut=_say_cut, caster=caster,
+                     units=UnitConfig() if args.voice_lines == "clause" and pacing is not None else None)
     code = run_captions(args, "dub", stage)
     if args.mix is not None:
         from rtvoice.pipeline.programme import mix_programme

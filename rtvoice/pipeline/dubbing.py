@@ -143,6 +143,9 @@ class DubStage:
         program_delay_s: the programme (source audio and captions) goes out this much later than it is
             captured (a broadcaster's delay): lines are placed, held and their lag counted against their
             source times plus this delay.
+        units: live and paced, with a translation stage before it: the lines it is given are cut at clause ends
+            before their final (rtvoice.pipeline.units.UnitConfig; ``line_units`` once attached), so a long
+            sentence is started while the speaker is still saying it. None: one line per final caption.
         on_cut: called with a ``voice_lag`` record (a dict) for each line condensed or dropped, from the voice's
             worker thread (the terminal, a socket); they are logged too, and written to ``event_outputs``
             (writers with ``write_record``, e.g. the dubbed language's JSONL; rtvoice.commands.caption adds them).
@@ -156,7 +159,7 @@ class DubStage:
 
     def __init__(self, engine, timeline=None, lag: VoiceLag | None = None, catch_up: float = 1.0,
                  prepare_ahead: bool = True, pacing: PacingConfig | None = None, program_delay_s: float = 0.0,
-                 on_cut: Callable[[dict], None] | None = None, caster=None):
+                 on_cut: Callable[[dict], None] | None = None, caster=None, units=None):
         if not 1.0 <= catch_up <= 2.0:
             raise ValueError(f"the catch-up speed-up must be within 1..2, got {catch_up}")
         if pacing is not None and catch_up > 1.0:
@@ -171,6 +174,8 @@ class DubStage:
         self.program_delay_s = program_delay_s
         self.on_cut = on_cut
         self.caster = caster  # rtvoice.pipeline.casting.VoiceCaster: a voice of the speaker's sex per line
+        self.units = units
+        self.line_units = None  # `units` once attached to a live source with pacing (read by the stage before)
         self.event_outputs: list = []
         self.prepares_ahead = prepare_ahead and engine.can_prepare
         self.caught_up_lines = 0  # lines spoken faster to catch up
@@ -218,6 +223,7 @@ class DubStage:
             if self.pacing is not None:  # the voice's own rate and speed, before the first line needs them
                 self._rtf = self.duration.calibrate(self.engine.synthesizer, getattr(self.engine.voice, "language",
                                                                                     None))
+                self.line_units = self.units
         self.engine.start()
         return [self]
 

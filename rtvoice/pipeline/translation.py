@@ -176,12 +176,15 @@ class TranslationStage:
             :class:`TranslatorRouter` (the source language of each line is the one it was detected in).
         outputs: writers for the translated captions (closed by ``finish``).
         next_stage: a caption stage fed with the translated captions instead of the source ones (the
-            dubbing voice), attached, finished and reported with this one.
+            dubbing voice), attached, finished and reported with this one. When it asks for lines cut at
+            clause ends (its ``line_units``, a rtvoice.pipeline.units.UnitConfig, once attached) and every
+            line is translated from text, lines are units (rtvoice.pipeline.units), translated captions too.
     """
 
     def __init__(self, translator, outputs: list, next_stage=None, owns_translator: bool = True):
         self.translator = translator if isinstance(translator, TranslatorRouter) else TranslatorRouter.of(translator)
         self.preparer = None  # translates partials for the voice to prepare ahead (attach; speculation.py)
+        self.units = None  # cuts the voice's lines at clause ends before their final (attach; units.py)
         self.owns_translator = owns_translator  # False: the caller closes it (one translator for many runs)
         self.outputs = CaptionFanout(outputs)
         self.next_stage = next_stage
@@ -208,17 +211,46 @@ class TranslationStage:
                 from rtvoice.pipeline.speculation import FirstPiecePreparer
 
                 self.preparer = FirstPiecePreparer(self.translator, self.next_stage.prepare_line)
+            config = getattr(self.next_stage, "line_units", None)
+            if config is not None and self._translates_from_text():
+                from rtvoice.pipeline.units import ClauseUnits
+
+                self.units = ClauseUnits(config, self.translator.source)
         self._worker.start()
         return [self]
 
+    def _translates_from_text(self) -> bool:
+        """Whether every line is translated from its text (a fixed source with a text backend): units have no
+        audio of their own for Whisper's translate task."""
+        router = self.translator
+        if router.source is None:
+            return False
+        translator = router.for_source(router.source) if router.source != router.target else None
+        return translator is None or not getattr(translator, "needs_audio", False)
+
+    def streaming_config(self, streaming):
+        """`streaming` (a StreamingConfig) as this stage needs it: with units, partials carry word times (a
+        unit's times are its words') and, when finals carry audio, their audio (the voice is cast from it)."""
+        if self.units is None:
+            return streaming
+        return dataclasses.replace(streaming, partial_word_times=True, partial_audio=streaming.keep_final_audio)
+
     def write(self, event) -> None:
-        """Caption loop side: queue a final, return at once (a partial goes to the preparer, if any)."""
-        if self.preparer is not None:
-            self.preparer.write(event)
-        if not event.is_final or not event.text.strip():
+        """Caption loop side: queue a final (or the units it completes), return at once (a partial goes to the
+        preparer, if any)."""
+        if self.units is not None:
+            lines = [line for line in self.units.feed(event) if line.text.strip()]
+            if self.preparer is not None:
+                self.preparer.write(self.units.unsaid(event) if not lines else lines[-1])
+        else:
+            lines = [event] if event.is_final and event.text.strip() else []
+            if self.preparer is not None:
+                self.preparer.write(event)
+        if not lines:
             return
         with self._wake:
-            self._queue.append((event, time.time()))
+            for line in lines:
+                self._queue.append((line, time.time()))
             self.max_queue = max(self.max_queue, len(self._queue))
             self._wake.notify()
 
@@ -309,6 +341,8 @@ class TranslationStage:
                                "final_to_translation_s": percentiles(self.final_to_translation_s)}}
         if self.preparer is not None:
             out["translation"]["partials_prepared_ahead"] = self.preparer.stats()
+        if self.units is not None:
+            out["translation"]["voice_lines"] = self.units.stats()
         if self.next_stage is not None:
             out.update(self.next_stage.stats())
         return out
