@@ -51,6 +51,9 @@ def register(subparsers) -> None:
                       help="speak a line up to X times faster (1..2; default 1.25): live, with the voice's own "
                            "speed control to keep pace; a file read as fast as possible with --translate-to, by "
                            "stretching the dubbed track to the source slots (pitch kept, Rubber Band)")
+    pace.add_argument("--pace-target", type=float, default=None, metavar="S",
+                      help="with --max-voice-lag: the lag each line's speed aims at, leaving the rest of the bound "
+                           "for lines that come close together (0 < S <= the bound; default two thirds of it)")
     pace.add_argument("--condense", action=argparse.BooleanOptionalAction, default=True,
                       help="with --max-voice-lag: say a shorter rendering of a line that cannot fit even at "
                            "--max-speedup (without asides and fillers, or its first clauses) (default: on)")
@@ -154,7 +157,11 @@ def run(args: argparse.Namespace) -> int:
         catch_up = max_speedup if args.translate_to else 1.0
     else:
         catch_up = 1.0
-        pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense)
+        target = args.pace_target if args.pace_target is not None else args.max_voice_lag * 2 / 3
+        if not 0 < target <= args.max_voice_lag:
+            raise RtvoiceError(f"--pace-target must be within (0, {args.max_voice_lag:g}] s, got {target:g}")
+        pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense,
+                              target_share=target / args.max_voice_lag)
     voice, options, caster = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
