@@ -19,7 +19,7 @@ in every segment it overlaps, with the same times (players drop the repeats).
 Publishing: a segment is written once its end has passed: for a live source when the source's clock says so
 (a thread ticks every 0.1 s, so empty segments, a ``WEBVTT`` header only, keep the playlist at the programme's
 pace), for a file when a final ready after its end arrives (or at close). A cue that arrives for a segment
-already written (a translation that came late) starts at the first segment not yet written (counted:
+already written (a translation that came late) starts at the first segment not yet written, as long as it was (counted:
 ``late_cues``). Every file is written whole (a temporary file, then ``os.replace``), a segment before the
 playlist that names it, so a player never reads half a file or a name with no file. The playlist keeps the
 last ``window`` segments (``#EXT-X-MEDIA-SEQUENCE`` counts the ones slid out; 0 keeps them all, an EVENT
@@ -76,10 +76,12 @@ class HlsVttConfig:
 
 def segment_text(cues: list[Cue], mpegts: int) -> str:
     """One WebVTT segment: the header, the timestamp map, the cues (times in stream seconds)."""
-    parts = [f"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n"]
+    # Every block ends with a blank line, the last too: a reader that joins the segments (FFmpeg's HLS demuxer)
+    # would otherwise take the next segment's header for more of the last cue's text.
+    parts = [f"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:00:00:00.000\n\n"]
     for cue in cues:
         text = "\n".join(line.replace("-->", "->") for line in cue.lines)  # "-->" would end the cue's text
-        parts.append(f"\n{format_timestamp(cue.start, '.')} --> {format_timestamp(cue.end, '.')}\n{text}\n")
+        parts.append(f"{format_timestamp(cue.start, '.')} --> {format_timestamp(cue.end, '.')}\n{text}\n\n")
     return "".join(parts)
 
 
@@ -205,9 +207,9 @@ class HlsVttWriter:
             for i, cue in enumerate(cues):
                 start = max(cue.start + shift, self._last_end)
                 end = max(cue.end + shift, start + 0.3)  # shown 0.3 s at least, as the SRT and VTT writers
-                if start < open_from:  # its segment is out already: it starts in the next one
+                if start < open_from:  # its segment is out already: it starts in the next one, as long
                     self.late_cues += 1
-                    end, start = max(end, open_from + 0.3), open_from
+                    end, start = open_from + (end - start), open_from
                 self._pending.append(_TimedCue(Cue(start, end, cue.lines), event.end if i == 0 else None))
                 self._last_end = end
                 self.cues += 1
