@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import math
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +27,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from feed_support import FFMPEG, RtvoiceRun, needs_ffmpeg, wer
+from feed_support import FFMPEG, RtvoiceRun, free_port, needs_ffmpeg, padded, read_stats, sender, stop, wer
 from rtvoice.captions.hls_vtt import MASTER_SNIPPET, PLAYLIST, HlsVttConfig, HlsVttWriter
 
 FFPROBE = shutil.which("ffprobe")
@@ -321,3 +323,82 @@ def test_hlsjs_in_chromium_shows_the_cues_at_their_times(programme, served, brow
     for (start, end, text), (w_start, w_end, w_text) in zip(sorted(shown), written):
         assert text == w_text
         assert abs(start - w_start) <= FRAME_S and abs(end - w_end) <= FRAME_S, ((start, end), (w_start, w_end))
+
+
+@needs_ffmpeg
+def test_live_srt_feed_publishes_segments_as_the_programme_goes(programme, tmp_path):
+    """`rtvoice caption srt://…?mode=listener --hls-vtt DIR --hls-window 3` with FFmpeg sending the recording in
+    real time. A thread reads the playlist every 50 ms as a player would: each segment appears no earlier than
+    its end on the feed's clock and within 0.6 s after it (0.1 s ticks, the feed clock's own jitter on a loaded
+    machine: 0.1-0.2 s measured; the ones written at the close, up to the last cue's end, are not timed), every playlist read lists segments that can be read whole, MEDIA-SEQUENCE
+    advances as the window slides, and each cue starts when its final was ready (emitted_at on the feed's clock)
+    (emitted_at on the feed's clock, within 10 ms: the clock's anchor settles by a few ms during a run, and cue
+    times are in ms) or, for one that came after its segment was out, at the next segment's start."""
+    port = free_port(socket.SOCK_DGRAM)
+    folder = tmp_path / "en"
+    run = RtvoiceRun("caption", f"srt://127.0.0.1:{port}?mode=listener", "--reconnect-for", "1", "--quiet",
+                     "--hls-vtt", str(folder), "--hls-window", "3", "--jsonl", str(tmp_path / "en.jsonl"),
+                     "--stats", str(tmp_path / "s.json"), timeout_s=90)
+    run.wait_for("listening on")
+    seen: dict[str, float] = {}  # segment -> wall time it was first listed
+    at_close: set[str] = set()  # segments first listed with #EXT-X-ENDLIST: written at the end, whatever the time
+    sequences, broken, done = [], [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            try:
+                tags, segments = read_playlist(folder / PLAYLIST)
+            except (FileNotFoundError, AssertionError):
+                time.sleep(0.05)
+                continue
+            now = time.time()
+            sequences.append(int(tags["EXT-X-MEDIA-SEQUENCE"]))
+            for name, _ in segments:
+                if name not in seen and "EXT-X-ENDLIST" in tags:
+                    at_close.add(name)
+                seen.setdefault(name, now)
+                try:
+                    text = (folder / name).read_text()
+                    if not (text.startswith("WEBVTT\n") and text.endswith("\n\n")):
+                        broken.append(name)
+                except FileNotFoundError:  # slid out and deleted since the playlist was read: a later one
+                    pass
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    time.sleep(0.5)
+    wav = programme.root / "four.wav"
+    feed = sender(*padded(wav, tmp_path, lead_s=0.5, tail_s=0.5), "-c:a", "aac", "-f", "mpegts",
+                  f"srt://127.0.0.1:{port}")
+    try:
+        code, _, err = run.finish()
+    finally:
+        stop(feed)
+        done.set()
+        watcher.join(5)
+    assert code == 0, err
+    finals = [e for e in map(json.loads, (tmp_path / "en.jsonl").read_text().splitlines()) if e["kind"] == "final"]
+    assert len(finals) >= 3
+    anchor = finals[0]["emitted_at"] - finals[0]["latency"] - finals[0]["end"]  # as in test_scc.py
+    assert not broken
+    tags, segments = read_playlist(folder / PLAYLIST)
+    assert "EXT-X-ENDLIST" in tags and len(segments) == 3 and int(tags["EXT-X-MEDIA-SEQUENCE"]) >= 6
+    assert sequences == sorted(sequences) and sequences[-1] >= 6
+    for name, first_listed in seen.items():
+        if name in at_close:  # up to the last cue's end, which may be later than the end of the input
+            continue
+        end = (int(name[len("seg-"):-len(".vtt")]) + 1) * 2.0
+        assert end - 0.02 <= first_listed - anchor <= end + 0.6, (name, first_listed - anchor, end)
+    stats = read_stats(tmp_path / "s.json")["hls_vtt"]["en"]
+    # each final's own anchor: the feed's clock settles by a few ms as it goes (7 ms in a run measured)
+    ready = {e["text"].strip(): max(e["latency"] + e["end"], e["end"]) for e in finals}
+    cues = [cue for name, _ in segments for cue in read_segment(folder / name)[1]]
+    for start, _, text in cues:
+        if text.replace("\n", " ") in ready:
+            expected = ready[text.replace("\n", " ")]
+            late = stats["late_cues"] and start == math.ceil(expected / 2.0) * 2.0
+            assert abs(start - expected) <= 0.01 or late, (text, start, expected)
+    latency = stats["cue_after_speech_end_s"]
+    assert latency["n"] == len(finals)
+    print(f"end of speech -> segment out: p50 {latency['p50']:.2f} s, max {latency['max']:.2f} s")
