@@ -135,10 +135,16 @@ def test_live_segments_keep_pace_and_a_late_cue_moves_to_the_next_segment(tmp_pa
     assert writer.stats()["late_cues"] == 1
 
 
-def test_bad_segment_duration_is_one_line(tmp_path):
-    run = RtvoiceRun("caption", "missing.wav", "--hls-vtt", str(tmp_path / "x"), "--hls-segment", "0.1")
+@pytest.mark.parametrize("flags, message", [
+    (["--hls-vtt", "x", "--hls-segment", "0.1"], "the HLS segment duration must be 0.5-30 s, got 0.1"),
+    (["--hls-vtt", "x", "--hls-window", "-1"], "the HLS playlist window must be >= 0 segments, got -1"),
+    (["--hls-vtt", "fr=x"], "--hls-vtt fr=x: no captions in 'fr' (add --translate-to fr)"),
+    (["--hls-vtt", "x", "--hls-vtt", "en=y"], "--hls-vtt given twice for 'en' captions"),
+])
+def test_bad_hls_flags_are_one_line_errors(tmp_path, flags, message):
+    run = RtvoiceRun("caption", str(tmp_path / "missing.wav"), *flags)
     code, _, err = run.finish()
-    assert code == 2 and err.strip().splitlines()[-1].startswith("rtvoice: error: the HLS segment duration")
+    assert code == 2 and err.strip().splitlines() == [f"rtvoice: error: {message}"], err
 
 
 # --- a real recording, read back by FFmpeg and played by hls.js --------------------------------------------------
