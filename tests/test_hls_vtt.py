@@ -334,12 +334,13 @@ def test_hlsjs_in_chromium_shows_the_cues_at_their_times(programme, served, brow
 @needs_ffmpeg
 def test_live_srt_feed_publishes_segments_as_the_programme_goes(programme, tmp_path):
     """`rtvoice caption srt://…?mode=listener --hls-vtt DIR --hls-window 3` with FFmpeg sending the recording in
-    real time. A thread reads the playlist every 50 ms as a player would: each segment appears no earlier than
-    its end on the feed's clock and within 0.6 s after it (0.1 s ticks, the feed clock's own jitter on a loaded
-    machine: 0.1-0.2 s measured; the ones written at the close, up to the last cue's end, are not timed), every playlist read lists segments that can be read whole, MEDIA-SEQUENCE
-    advances as the window slides, and each cue starts when its final was ready (emitted_at on the feed's clock)
-    (emitted_at on the feed's clock, within 10 ms: the clock's anchor settles by a few ms during a run, and cue
-    times are in ms) or, for one that came after its segment was out, at the next segment's start."""
+    real time. A thread reads the playlist every 50 ms as a player would. Each segment appears no earlier than its
+    end on the feed's clock (20 ms allowed: the test takes the clock from the first final, and the clock's anchor
+    settles by a few ms during a run, 7 ms measured) and within 1 s after it (the writer's 0.1 s tick and the 50 ms
+    reads: 0.007-0.146 s measured on 2 cores at load 3); the segments written at the close, up to the last cue's
+    end, are not timed. Every file a playlist lists reads whole, MEDIA-SEQUENCE only grows as the window slides,
+    and each cue starts when its final was ready (emitted_at on the feed's clock, within 10 ms: the anchor's
+    settling, cue times in ms) or, for one that came after its segment was out, at the next segment's start."""
     port = free_port(socket.SOCK_DGRAM)
     folder = tmp_path / "en"
     run = RtvoiceRun("caption", f"srt://127.0.0.1:{port}?mode=listener", "--reconnect-for", "1", "--quiet",
@@ -391,11 +392,13 @@ def test_live_srt_feed_publishes_segments_as_the_programme_goes(programme, tmp_p
     tags, segments = read_playlist(folder / PLAYLIST)
     assert "EXT-X-ENDLIST" in tags and len(segments) == 3 and int(tags["EXT-X-MEDIA-SEQUENCE"]) >= 6
     assert sequences == sorted(sequences) and sequences[-1] >= 6
+    lateness = []
     for name, first_listed in seen.items():
         if name in at_close:  # up to the last cue's end, which may be later than the end of the input
             continue
         end = (int(name[len("seg-"):-len(".vtt")]) + 1) * 2.0
-        assert end - 0.02 <= first_listed - anchor <= end + 0.6, (name, first_listed - anchor, end)
+        lateness.append(first_listed - anchor - end)
+        assert -0.02 <= lateness[-1] <= 1.0, (name, first_listed - anchor, end)
     stats = read_stats(tmp_path / "s.json")["hls_vtt"]["en"]
     # each final's own anchor: the feed's clock settles by a few ms as it goes (7 ms in a run measured)
     ready = {e["text"].strip(): max(e["latency"] + e["end"], e["end"]) for e in finals}
@@ -407,4 +410,5 @@ def test_live_srt_feed_publishes_segments_as_the_programme_goes(programme, tmp_p
             assert abs(start - expected) <= 0.01 or late, (text, start, expected)
     latency = stats["cue_after_speech_end_s"]
     assert latency["n"] == len(finals)
-    print(f"end of speech -> segment out: p50 {latency['p50']:.2f} s, max {latency['max']:.2f} s")
+    print(f"end of speech -> segment out: p50 {latency['p50']:.2f} s, max {latency['max']:.2f} s; segments listed "
+          f"{min(lateness):.3f}-{max(lateness):.3f} s after their ends")

@@ -98,9 +98,12 @@ def playlist_text(config: HlsVttConfig, first_sequence: int, segments: list[tupl
     return "\n".join(lines) + "\n"
 
 
-def master_media_line(language: str, name: str, uri: str, group_id: str = "subs", default: bool = False) -> str:
-    """The ``#EXT-X-MEDIA`` tag that adds a subtitle rendition to a master playlist."""
-    return (f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{group_id}",LANGUAGE="{language}",NAME="{name}",'
+def master_media_line(language: str | None, name: str, uri: str, group_id: str = "subs",
+                      default: bool = False) -> str:
+    """The ``#EXT-X-MEDIA`` tag that adds a subtitle rendition to a master playlist (no LANGUAGE when None:
+    captions in whatever language was detected)."""
+    tag = "" if language is None else f'LANGUAGE="{language}",'
+    return (f'#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="{group_id}",{tag}NAME="{name}",'
             f'DEFAULT={"YES" if default else "NO"},AUTOSELECT=YES,FORCED=NO,URI="{uri}"')
 
 
@@ -123,8 +126,9 @@ class HlsVttWriter:
 
     Args:
         directory: the rendition's folder (made if missing; its own earlier files are removed).
-        language: the captions' language (BCP 47 / ISO 639 code, the playlist's LANGUAGE).
-        name: the rendition's NAME in the master playlist (default: the language code).
+        language: the captions' language (ISO 639 code, the master playlist's LANGUAGE; None: not one language,
+            --language auto).
+        name: the rendition's NAME in the master playlist (default: the language code, else "Captions").
         stream_time: maps a wall time (time.time()) to stream seconds, for a live source (None before the
             source's first sample); None: a file read as fast as possible (finals timed at their speech's end,
             segments written as the finals pass their ends).
@@ -133,13 +137,13 @@ class HlsVttWriter:
         layout: line length and lines a cue.
     """
 
-    def __init__(self, directory: Path, language: str, name: str | None = None,
+    def __init__(self, directory: Path, language: str | None, name: str | None = None,
                  stream_time: Callable[[float], float | None] | None = None,
                  stream_end: Callable[[], float] | None = None, config: HlsVttConfig = HlsVttConfig(),
                  layout: CaptionLayout = CaptionLayout(), wall_clock: Callable[[], float] = time.time):
         self.directory = Path(directory)
         self.language = language
-        self.name = name or language
+        self.name = name or language or "Captions"
         self.stream_time = stream_time
         self.stream_end = stream_end
         self.config = config
@@ -171,7 +175,8 @@ class HlsVttWriter:
         self._stop = threading.Event()
         self._ticker = None
         if stream_time is not None:
-            self._ticker = threading.Thread(target=self._tick, name=f"hls-vtt-{language}", daemon=True)
+            self._ticker = threading.Thread(target=self._tick, name=f"hls-vtt-{language or 'auto'}",
+                                            daemon=True)
             self._ticker.start()
 
     def master_snippet(self) -> str:

@@ -270,7 +270,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                 scc_writers[language] = SccWriter(chosen["scc"], _stream_time(source), rows=args.scc_rows)
                 into.append(scc_writers[language])
             if "hls_vtt" in chosen:
-                hls_writers[language] = HlsVttWriter(chosen["hls_vtt"], language, _language_name(language),
+                tagged = None if language == "auto" else language  # --language auto: captions in any language
+                hls_writers[language] = HlsVttWriter(chosen["hls_vtt"], tagged, _language_name(tagged),
                                                      stream_time=_stream_time(source),
                                                      stream_end=_stream_end(source), config=hls_config,
                                                      layout=layout)
@@ -404,11 +405,11 @@ def _stream_end(source):
     return lambda: source.stats.delivered / SAMPLE_RATE
 
 
-def _language_name(code: str) -> str:
+def _language_name(code: str | None) -> str:
     """A rendition's NAME in the master playlist: the language's English name where rtvoice knows it."""
     from rtvoice.mt.registry import language_name
 
-    return language_name(code)
+    return "Captions" if code is None else language_name(code)
 
 
 def _translation_stage(args, outputs: list, next_stage, recognizer):
