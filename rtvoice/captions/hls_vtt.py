@@ -135,6 +135,7 @@ class HlsVttWriter:
         stream_end: stream seconds delivered so far, read at close (the last segment ends there at least).
         config: segment duration, window, MPEG-TS offset.
         layout: line length and lines a cue.
+        wall_clock: the wall time now (s, time.time() but in tests), read with stream_time.
     """
 
     def __init__(self, directory: Path, language: str | None, name: str | None = None,
