@@ -51,6 +51,13 @@ $(STAMPS)/npm-voices: scripts/setup_npm_voices.sh models/kokoro-v1-voices.json $
 		bash scripts/setup_npm_voices.sh $(VENV)
 	@touch $@
 
+# --- hls.js from the npm registry (requirements/npm-hlsjs.json), into the venv: the HLS subtitle test's player --
+$(STAMPS)/npm-hlsjs: scripts/setup_npm_hlsjs.sh scripts/setup_npm_voices.sh requirements/npm-hlsjs.json $(STAMPS)/venv
+	@mkdir -p $(STAMPS)
+	@bash scripts/step.sh "hls.js player (npm hls.js)" build/logs/npm-hlsjs.log \
+		bash scripts/setup_npm_hlsjs.sh $(VENV)
+	@touch $@
+
 # --- native build (in place, so the checkout is importable) --------------------------------------
 build: $(STAMPS)/venv $(STAMPS)/npm-voices
 	@bash scripts/step.sh "native core (cmake, $(JOBS) jobs)" build/logs/native.log \
@@ -63,11 +70,11 @@ run: build
 	@PYTHONPATH=$(CURDIR) $(VENV)/bin/rtvoice demo
 
 # --- tests ------------------------------------------------------------------------------------
-test: build sanitize fuzz-smoke bench-smoke
+test: build $(STAMPS)/npm-hlsjs sanitize fuzz-smoke bench-smoke
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -p no:cacheprovider --durations=25; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-test-fast: build
+test-fast: build $(STAMPS)/npm-hlsjs
 	@PYTHONPATH=$(CURDIR) $(PY) -m pytest tests -q -x -p no:cacheprovider -m "not slow"
 
 # The tests that decode speech, once per CPU instruction set this CPU runs (CTranslate2 and oneDNN forced

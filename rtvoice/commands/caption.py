@@ -139,6 +139,17 @@ def add_caption_arguments(p: argparse.ArgumentParser) -> None:
                      help="write CEA-608 roll-up captions (CC1) as a Scenarist SCC file, 29.97 fps drop-frame "
                           "timecodes (LANG=FILE: translated, as for --srt); see docs/broadcast.md")
     out.add_argument("--scc-rows", type=int, default=3, choices=(2, 3, 4), help="SCC roll-up rows (default 3)")
+    out.add_argument("--hls-vtt", action="append", default=[], metavar="[LANG=]DIR",
+                     help="write a live HLS subtitle rendition into DIR: WebVTT segments, the media playlist "
+                          "subtitles.m3u8 and subtitles-master.txt, the #EXT-X-MEDIA line for the programme's "
+                          "master playlist (LANG=DIR: translated, as for --srt); see docs/broadcast.md")
+    out.add_argument("--hls-segment", type=float, default=2.0, metavar="S",
+                     help="--hls-vtt: segment duration (s, default 2)")
+    out.add_argument("--hls-window", type=int, default=10, metavar="N",
+                     help="--hls-vtt: segments kept in the live playlist (default 10; 0: all, an EVENT playlist)")
+    out.add_argument("--hls-mpegts-offset", type=float, default=1.4, metavar="S",
+                     help="--hls-vtt: the programme's MPEG-TS time of the input's first sample (s; X-TIMESTAMP-MAP; "
+                          "default 1.4, where FFmpeg's MPEG-TS/HLS muxers start)")
     out.add_argument("--stats", type=Path, metavar="FILE", help="write latency and counters as JSON at exit")
     out.add_argument("--max-line-chars", type=int, default=42, help="caption line length (characters)")
     out.add_argument("--max-lines", type=int, default=2, help="lines per caption cue")
@@ -213,6 +224,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     """Source → front end → streaming recognizer → caption outputs (and `stage`), until the input ends."""
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.audio.callback_timing import report_lines as callback_report_lines
+    from rtvoice.captions.hls_vtt import HlsVttConfig, HlsVttWriter
     from rtvoice.captions.scc import SccWriter
     from rtvoice.captions.writers import CaptionFanout, CaptionLayout, JsonlWriter, SrtWriter, TerminalWriter, VttWriter
     from rtvoice.pipeline.engine import CaptionPipeline, check_stats_for_losses
@@ -230,6 +242,9 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                                        threads=args.threads, decoder_threads=args.decoder_threads or None,
                                        beam_size=args.beam_size, language=args.language)
         frontend_config = _frontend_config(args)
+        # a programme that goes out late (dub --program-delay): its stream second 0 is that much later in PTS
+        hls_config = HlsVttConfig(segment_s=args.hls_segment, window=args.hls_window,
+                                  mpegts_offset_s=args.hls_mpegts_offset + getattr(args, "program_delay", 0.0))
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
 
@@ -237,6 +252,7 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     source = open_source(args)
     sinks, translated_sinks = [], []
     scc_writers = {}  # language: SccWriter (its counts go into the stats)
+    hls_writers = {}  # language: HlsVttWriter (likewise)
     try:
         terminal = None if args.quiet else TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps)
         for language, into in ((args.language, sinks), (args.translate_to, translated_sinks)):
@@ -253,6 +269,13 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             if "scc" in chosen:
                 scc_writers[language] = SccWriter(chosen["scc"], _stream_time(source), rows=args.scc_rows)
                 into.append(scc_writers[language])
+            if "hls_vtt" in chosen:
+                tagged = None if language == "auto" else language  # --language auto: captions in any language
+                hls_writers[language] = HlsVttWriter(chosen["hls_vtt"], tagged, _language_name(tagged),
+                                                     stream_time=_stream_time(source),
+                                                     stream_end=_stream_end(source), config=hls_config,
+                                                     layout=layout)
+                into.append(hls_writers[language])
         if stage is not None and hasattr(stage, "event_outputs"):  # the voice's records beside its language's captions
             spoken = translated_sinks if args.translate_to is not None else sinks
             stage.event_outputs.extend(s for s in spoken if isinstance(s, JsonlWriter))
@@ -316,6 +339,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
     if scc_writers:
         stats["scc"] = {language: writer.stats() for language, writer in scc_writers.items()}
+    if hls_writers:
+        stats["hls_vtt"] = {language: writer.stats() for language, writer in hls_writers.items()}
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
@@ -338,22 +363,24 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
 
 
 def caption_files(args) -> dict[str, dict[str, Path]]:
-    """{language: {"srt"|"vtt"|"jsonl"|"scc": path}} from --srt/--vtt/--jsonl/--scc: FILE is the source language
-    (--language), LANG=FILE a language of its own, which must be the source or the --translate-to one."""
+    """{language: {"srt"|"vtt"|"jsonl"|"scc"|"hls_vtt": path}} from --srt/--vtt/--jsonl/--scc/--hls-vtt: FILE is
+    the source language (--language), LANG=FILE a language of its own, which must be the source or the
+    --translate-to one."""
     from rtvoice.errors import RtvoiceError
 
     languages = {args.language} | ({args.translate_to} if args.translate_to else set())
     files: dict[str, dict[str, Path]] = {}
-    for kind in ("srt", "vtt", "jsonl", "scc"):
+    for kind in ("srt", "vtt", "jsonl", "scc", "hls_vtt"):
+        option = "--" + kind.replace("_", "-")
         for value in getattr(args, kind, None) or []:
             match = _LANG_FILE.match(str(value))
             language, path = (match.group(1), match.group(2)) if match else (args.language, str(value))
             if language not in languages:
                 hint = (f"add --translate-to {language}" if not args.translate_to else
                         f"the captions are in {args.language} and {args.translate_to}")
-                raise RtvoiceError(f"--{kind} {value}: no captions in {language!r} ({hint})")
+                raise RtvoiceError(f"{option} {value}: no captions in {language!r} ({hint})")
             if kind in files.get(language, {}):
-                raise RtvoiceError(f"--{kind} given twice for {language!r} captions")
+                raise RtvoiceError(f"{option} given twice for {language!r} captions")
             files.setdefault(language, {})[kind] = Path(path)
     return files
 
@@ -371,6 +398,20 @@ def _stream_time(source):
         return None
     clock = source.clock
     return lambda wall: None if clock.anchor is None else wall - clock.anchor
+
+
+def _stream_end(source):
+    """Stream seconds the source has delivered (the HLS rendition's last segment ends there at least)."""
+    from rtvoice.audio.sources import SAMPLE_RATE
+
+    return lambda: source.stats.delivered / SAMPLE_RATE
+
+
+def _language_name(code: str | None) -> str:
+    """A rendition's NAME in the master playlist: the language's English name where rtvoice knows it."""
+    from rtvoice.mt.registry import language_name
+
+    return "Captions" if code is None else language_name(code)
 
 
 def _translation_stage(args, outputs: list, next_stage, recognizer):
