@@ -86,9 +86,9 @@ class Programme:
 def probe_programme(path: str | Path, option: str = "--program-in") -> Programme:
     """The programme's video frame rate and its streams' start times (ffprobe); ProgramError, one line, when it is
     not a file, not readable, or has no video."""
-    path = Path(path)
     if "://" in str(path) or str(path) == "-":
         raise ProgramError(f"{option} {path}: a programme file is needed (a live programme URL is not muxed yet)")
+    path = Path(path)
     if not path.is_file():
         raise ProgramError(f"{option} {path}: no such file")
     ffprobe = shutil.which("ffprobe")
