@@ -19,8 +19,10 @@ bindings. FFmpeg cannot do this: its encoders write A/53 captions only when they
 The timeline: a caption's time is seconds from the programme's first audio sample (what rtvoice heard); the
 programme's video may start before or after its audio (MPEG-TS muxers offset them), so the frames count from
 the first video frame and a caption at audio time t goes on frame ceil((t + audio start - video start) × fps)
-(start times from ``ffprobe``). GStreamer's demuxers start a programme's running time at its first video frame
-(tsdemux, qtdemux and matroskademux do for the files tested), which is where the caption stream's time 0 is put.
+(start times from ``ffprobe``). GStreamer times the caption data by running time, and its demuxers do not agree
+on where a programme's running time starts (tsdemux: the first video frame of an MPEG-TS from FFmpeg; qtdemux:
+the MP4's time 0, before the first frame when an edit list delays the video), so a short GStreamer run first
+reads the first video frame's running time, and frame k's caption data goes at that plus k / fps.
 
 After the captions: the mux runs once recognition has ended (a file is recognised faster than real time, and
 the combiner would otherwise have to wait for captions not yet made); live programmes are not muxed yet.
@@ -29,6 +31,7 @@ the combiner would otherwise have to wait for captions not yet made); live progr
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -204,10 +207,11 @@ def _gdp_event(kind: int, structure: str) -> bytes:
     return _gdp_packet(_GDP_EVENT + kind, structure.encode() + b"\0")
 
 
-def cc_data_stream(channels: list[ProgrammeChannel], frame_rate: Fraction) -> tuple[bytes, int]:
+def cc_data_stream(channels: list[ProgrammeChannel], frame_rate: Fraction, start_ns: int = 0) -> tuple[bytes, int]:
     """The channels' pairs as a GDP stream of ``closedcaption/x-cea-708,format=cc_data`` buffers, one for each
     frame that carries a pair: a triplet for field 1 and one for field 2 (cc_valid set where that field has a
-    pair, else the padding triplet), presentation time frame / frame_rate from 0. Returns (stream, frames)."""
+    pair, else the padding triplet), frame k's presentation time start_ns + k / frame_rate (running time: the
+    segment starts at 0). Returns (stream, frames)."""
     fields: dict[int, dict[int, tuple[int, int]]] = {1: {}, 2: {}}
     for channel in channels:
         fields[CHANNEL_FIELD[channel.encoder.channel]].update(channel.pairs)
@@ -227,8 +231,43 @@ def cc_data_stream(channels: list[ProgrammeChannel], frame_rate: Fraction) -> tu
         for field, (valid, padding) in ((1, (0xFC, 0xF8)), (2, (0xFD, 0xF9))):
             pair = fields[field].get(frame)
             triplets += bytes((valid, *pair)) if pair else bytes((padding, 0x80, 0x80))
-        out += _gdp_packet(_GDP_BUFFER, triplets, round(frame * ns), round((frame + 1) * ns) - round(frame * ns))
+        out += _gdp_packet(_GDP_BUFFER, triplets, start_ns + round(frame * ns),
+                           round((frame + 1) * ns) - round(frame * ns))
     return bytes(out), len(frames)
+
+
+# --- GStreamer's timeline -------------------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"type: segment.*?base=\(guint64\)(\d+).*?start=\(guint64\)(\d+)")
+_FIRST_PTS = re.compile(r"chain .*?pts: (\d+):(\d\d):(\d\d)\.(\d{9})")
+
+
+def video_running_start_ns(programme: Programme, launch: str = GST_LAUNCH, timeout_s: float = 30.0) -> int | None:
+    """The running time GStreamer gives the programme's first decoded video frame (ns): its segment's base plus
+    its PTS less the segment's start, read from ``identity``'s messages while the first frame is decoded. None
+    when GStreamer does not say (the caption data is then timed from running time 0)."""
+    args = [launch, "-v", "filesrc", f"location={programme.path}", "!", "decodebin", "name=programme",
+            "programme.", "!", "video/x-raw", "!", "identity", "silent=false", "!", "fakesink", "num-buffers=1"]
+    if programme.audio_start_s is not None:  # an unlinked audio pad would stop the pipeline
+        args += ["programme.", "!", "audio/x-raw", "!", "fakesink", "num-buffers=1"]
+    try:
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                              timeout=timeout_s)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    base = start = None
+    for line in done.stdout.splitlines():
+        if "last-message" not in line:
+            continue
+        segment = _SEGMENT.search(line)
+        if segment:
+            base, start = int(segment.group(1)), int(segment.group(2))
+            continue
+        pts = _FIRST_PTS.search(line)
+        if pts and base is not None:
+            h, m, sec, ns = map(int, pts.groups())
+            return base + ((h * 60 + m) * 60 + sec) * 10 ** 9 + ns - start
+    return None
 
 
 # --- the mux ----------------------------------------------------------------------------------------------------
@@ -264,6 +303,7 @@ class MuxStats:
     out: str
     channels: dict  # "CC1": language, "CC3": language
     caption_frames: int = 0  # frames that carry a pair in either field
+    video_running_start_s: float | None = None  # GStreamer's running time of the first video frame
     mux_seconds: float = 0.0
     mux_failures: int = 0  # GStreamer died or failed: the programme file is incomplete
     error: str | None = None
@@ -311,7 +351,14 @@ class ProgrammeMux:
     def run(self) -> MuxStats:
         """Write the captioned programme; a GStreamer failure is one announced line and counted, never raised."""
         started = time.monotonic()
-        data, self.stats.caption_frames = cc_data_stream(list(self.channels.values()), self.programme.frame_rate)
+        start_ns = video_running_start_ns(self.programme, self.launch)
+        if start_ns is None:
+            self.announce("GStreamer did not say when the programme's video starts: its captions are timed from "
+                          "the start of its running time")
+        else:
+            self.stats.video_running_start_s = start_ns / 1e9
+        data, self.stats.caption_frames = cc_data_stream(list(self.channels.values()), self.programme.frame_rate,
+                                                         start_ns or 0)
         with tempfile.TemporaryDirectory(prefix="rtvoice-cc-") as folder:
             captions = Path(folder) / "cc_data.gdp"
             captions.write_bytes(data)
