@@ -43,7 +43,8 @@ def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None
     """The input options: a file, - for raw PCM on stdin, or a microphone (shared with `rtvoice stream`, whose
     --realtime says how the file is sent)."""
     src = p.add_argument_group("input")
-    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), - for raw PCM on stdin, or a "
+    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads; else a video file's first audio "
+                                              "track, decoded by FFmpeg), - for raw PCM on stdin, or a "
                                               "network feed URL (srt://, rtmp://, rtsp://, http(s)://….m3u8, "
                                               "udp://; read through FFmpeg, docs/broadcast.md); leave out with --mic")
     src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
