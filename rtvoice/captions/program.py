@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import struct
 import subprocess
 import tempfile
 import threading
@@ -44,6 +43,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+from rtvoice.captions import gdp
 from rtvoice.captions.scc import RollUpCaptions, frame_of
 from rtvoice.errors import ProgramError
 
@@ -158,7 +158,6 @@ class ProgrammeChannel(RollUpCaptions):
         super().__init__(stream_time, rows=rows, channel=channel, frame_rate=float(programme.frame_rate),
                          offset_s=programme.audio_offset_s)
         self.pairs: dict[int, tuple[int, int]] = {}
-
         self.end_frame = programme.frames  # the pairs from here on have no video frame to ride in
 
     def _emit(self, frame: int, pairs: list[tuple[int, int]]) -> None:
@@ -185,27 +184,7 @@ class ProgrammeChannel(RollUpCaptions):
         return {**super().stats(), "pairs_after_end": self.pairs_after_end}
 
 
-# --- the GStreamer data protocol (GDP 1.0) stream gdpdepay reads ---------------------------------------------------
-
-_GDP_NONE = 2 ** 64 - 1  # GST_CLOCK_TIME_NONE / no offset
-_GDP_HEADER = 62
-_GDP_BUFFER, _GDP_CAPS = 1, 2
-_GDP_EVENT = 64  # + the event type
-_EVENT_STREAM_START = (40 << 8) | 0x0E
-_EVENT_SEGMENT = (70 << 8) | 0x0E
-
-
-def _gdp_packet(kind: int, payload: bytes, pts: int = _GDP_NONE, duration: int = _GDP_NONE) -> bytes:
-    """One GDP packet: a 62-byte header (version 1.0, no CRCs, payload type and length, the buffer's PTS and
-    duration in ns, no offsets, no flags, no DTS) and its payload."""
-    header = (struct.pack(">BBBxHI", 1, 0, 0, kind, len(payload)) +
-              struct.pack(">QQQQHQ", pts, duration, _GDP_NONE, _GDP_NONE, 0, _GDP_NONE))
-    return header.ljust(_GDP_HEADER, b"\0") + payload
-
-
-def _gdp_event(kind: int, structure: str) -> bytes:
-    return _gdp_packet(_GDP_EVENT + kind, structure.encode() + b"\0")
-
+# --- the caption data ------------------------------------------------------------------------------------------
 
 def cc_data_stream(channels: list[ProgrammeChannel], frame_rate: Fraction, start_ns: int = 0) -> tuple[bytes, int]:
     """The channels' pairs as a GDP stream of ``closedcaption/x-cea-708,format=cc_data`` buffers, one for each
@@ -216,23 +195,17 @@ def cc_data_stream(channels: list[ProgrammeChannel], frame_rate: Fraction, start
     for channel in channels:
         fields[CHANNEL_FIELD[channel.encoder.channel]].update(channel.pairs)
     frames = sorted(set(fields[1]) | set(fields[2]))
-    out = bytearray(_gdp_event(_EVENT_STREAM_START, "GstEventStreamStart, stream-id=(string)rtvoice-cc-data, "
-                                                    "flags=(GstStreamFlags)GST_STREAM_FLAG_NONE, group-id=(uint)1;"))
-    out += _gdp_packet(_GDP_CAPS, f"closedcaption/x-cea-708, format=(string)cc_data, "
-                                  f"framerate=(fraction){frame_rate.numerator}/{frame_rate.denominator}\0".encode())
-    out += _gdp_event(_EVENT_SEGMENT, 'GstEventSegment, segment=(GstSegment)"segment, flags=(GstSegmentFlags)'
-                                      'GST_SEGMENT_FLAG_NONE, rate=(double)1, applied-rate=(double)1, '
-                                      'format=(GstFormat)time, base=(guint64)0, offset=(guint64)0, start=(guint64)0, '
-                                      'stop=(guint64)18446744073709551615, time=(guint64)0, position=(guint64)0, '
-                                      'duration=(guint64)18446744073709551615;";')
+    out = bytearray(gdp.stream_start("rtvoice-cc-data"))
+    out += gdp.caps(f"closedcaption/x-cea-708, format=(string)cc_data, "
+                    f"framerate=(fraction){frame_rate.numerator}/{frame_rate.denominator}")
+    out += gdp.time_segment()
     ns = Fraction(10 ** 9) / frame_rate
     for frame in frames:
         triplets = b""
         for field, (valid, padding) in ((1, (0xFC, 0xF8)), (2, (0xFD, 0xF9))):
             pair = fields[field].get(frame)
             triplets += bytes((valid, *pair)) if pair else bytes((padding, 0x80, 0x80))
-        out += _gdp_packet(_GDP_BUFFER, triplets, start_ns + round(frame * ns),
-                           round((frame + 1) * ns) - round(frame * ns))
+        out += gdp.buffer(triplets, start_ns + round(frame * ns), round((frame + 1) * ns) - round(frame * ns))
     return bytes(out), len(frames)
 
 
