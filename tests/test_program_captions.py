@@ -143,9 +143,11 @@ def test_programme_carries_cc1_and_cc3(sentences, tmp_path, container, audio_aft
     (["--program-out", "{tmp}/out.ts"], "not a video programme (its streams: audio)"),
     (["--program-in", "srt://127.0.0.1:9000", "--program-out", "{tmp}/out.ts"], "a programme file is needed"),
     (["--program-out", "{tmp}/out.avi"], "unknown container"),
+    (["--program-out", "{tmp}/no/such/folder/out.ts"], "no such folder"),
 ])
 def test_programme_that_cannot_be_captioned(sentences, tmp_path, args, said):
-    """An audio-only programme, a URL, an unknown container: one line before any model loads, exit 2."""
+    """An audio-only programme, a URL, an unknown container, a missing folder: one line before any model
+    loads, exit 2."""
     run = RtvoiceRun("caption", str(sentences), "--quiet", *[a.format(tmp=tmp_path) for a in args], timeout_s=60)
     code, _, err = run.finish()
     lines = [line for line in err.splitlines() if line.strip()]

@@ -11,9 +11,10 @@ channels are averaged, the rate is converted with soxr's streaming resampler.
   ``native_callback=False`` it is a sounddevice callback making one native call. The worker reads that
   ring, converts, and writes on. Audio that does not fit in either ring is counted, never waited for.
 - :class:`FileSource`: anything libsndfile reads, else the first audio track of anything FFmpeg reads (a
-  video programme: MPEG-TS, MP4, ...), decoded by an ``ffmpeg`` child into memory. ``realtime=True`` paces it like a live source (each
-  10 ms block is written when it would have been captured, and what does not fit is dropped and counted
-  as it would be live); otherwise it runs as fast as the consumer takes it (the writer waits for space).
+  video programme: MPEG-TS, MP4, ...), decoded by an ``ffmpeg`` child into memory. ``realtime=True`` paces
+  it like a live source (each 10 ms block is written when it would have been captured, and what does not
+  fit is dropped and counted as it would be live); otherwise it runs as fast as the consumer takes it (the
+  writer waits for space).
 - :class:`StdinSource`: raw PCM (s16le, s32le or f32le) at a declared rate and channel count, read from a
   binary stream (standard input by default); the writer waits for space, so a pipe is paced by its reader
   (or, ``live=True``, by its producer).

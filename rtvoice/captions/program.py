@@ -97,14 +97,15 @@ def probe_programme(path: str | Path, option: str = "--program-in") -> Programme
     ffprobe = shutil.which("ffprobe")
     if ffprobe is None:
         raise ProgramError("the programme needs ffprobe (Debian package ffmpeg)")
-    done = subprocess.run([ffprobe, "-v", "error", "-show_entries",
-                           "stream=codec_type,avg_frame_rate,r_frame_rate,start_time,duration:stream_disposition=attached_pic:"
-                           "format=duration",
+    entries = ("stream=codec_type,avg_frame_rate,r_frame_rate,start_time,duration:"
+               "stream_disposition=attached_pic:format=duration")
+    done = subprocess.run([ffprobe, "-v", "error", "-show_entries", entries,
                            "-of", "json", str(path)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         said = done.stderr.strip().splitlines()
         raise ProgramError(f"{option} {path}: not a readable programme ({said[-1] if said else 'ffprobe failed'})")
-    streams = json.loads(done.stdout or "{}").get("streams", [])
+    probed = json.loads(done.stdout or "{}")
+    streams = probed.get("streams", [])
     video = [s for s in streams if s.get("codec_type") == "video"
              and not s.get("disposition", {}).get("attached_pic")]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
@@ -114,7 +115,7 @@ def probe_programme(path: str | Path, option: str = "--program-in") -> Programme
     rate = _frame_rate(video[0])
     if rate is None:
         raise ProgramError(f"{option} {path}: its video has no frame rate")
-    duration = _seconds(video[0].get("duration")) or _seconds(json.loads(done.stdout).get("format", {}).get("duration"))
+    duration = _seconds(video[0].get("duration")) or _seconds(probed.get("format", {}).get("duration"))
     return Programme(path, rate, _start(video[0]), _start(audio[0]) if audio else None, duration)
 
 
@@ -254,6 +255,8 @@ def check_program_out(path: str | Path) -> Path:
     out = Path(text)
     if out.suffix.lower() not in MUXERS:
         raise ProgramError(f"--program-out {text}: unknown container (use .ts, .m2ts, .mp4, .mov or .mkv)")
+    if not out.resolve().parent.is_dir():
+        raise ProgramError(f"--program-out {text}: no such folder {out.parent}")
     return out
 
 
@@ -364,8 +367,9 @@ class ProgrammeMux:
         self.stats.mux_failures += 1
         self.stats.error = why
         self.stats.mux_seconds = time.monotonic() - started
-        self.announce(f"the programme mux failed ({why}); {self.out} is incomplete, the caption files are "
-                      f"written (programme mux failures: {self.stats.mux_failures})")
+        state = "is incomplete" if self.out.is_file() else "was not written"
+        self.announce(f"the programme mux failed ({why}); {self.out} {state}, the caption files are written "
+                      f"(programme mux failures: {self.stats.mux_failures})")
         return self.stats
 
     def _read_stderr(self, stream) -> None:
