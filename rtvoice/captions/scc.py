@@ -16,7 +16,9 @@ keeps to the wall clock (non-drop drifts 3.6 s an hour). A caption that is follo
 
 SCC holds field 1 only (CC1/CC2): each language gets a file of its own on CC1, what a caption encoder or a
 muxer takes per channel (a muxer putting the translation on CC3 moves its pairs to field 2, whose
-miscellaneous control codes differ: Cea608Encoder(channel=3) writes them).
+miscellaneous control codes differ: Cea608Encoder(channel=3) writes them). The timing is RollUpCaptions',
+shared with the channels muxed into a video programme (rtvoice.captions.program: CC1 and CC3 on the
+programme's frames).
 """
 
 from __future__ import annotations
