@@ -14,7 +14,9 @@ FUZZ_SECONDS ?= 10
 APT_PACKAGES := build-essential cmake pkg-config libfftw3-dev libportaudio2 portaudio19-dev libsndfile1 \
 	pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 pocketsphinx-testdata \
 	chromium chromium-driver \
-	apertium apertium-eng-spa apertium-eng-cat apertium-en-gl rubberband-cli ffmpeg
+	apertium apertium-eng-spa apertium-eng-cat apertium-en-gl rubberband-cli ffmpeg \
+	gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav
 NATIVE_SOURCES := $(shell find cpp -name '*.cpp' -o -name '*.h') CMakeLists.txt
 
 .PHONY: all setup build run test test-fast test-isa sanitize asan tsan fuzz fuzz-smoke soak bench bench-smoke clean distclean help

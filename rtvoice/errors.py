@@ -27,3 +27,8 @@ class ModelError(RtvoiceError):
 class FeedError(RtvoiceError):
     """A network feed (SRT, RTMP, RTSP, HLS, UDP) that cannot be read: it never started within its connect
     timeout, it has no audio track, or FFmpeg is missing (rtvoice.audio.network)."""
+
+
+class ProgramError(RtvoiceError):
+    """A video programme captions cannot be muxed into (not a file, not video, an unknown container) or a
+    GStreamer without the elements the mux needs (rtvoice.captions.program)."""

@@ -10,9 +10,11 @@ channels are averaged, the rate is converted with soxr's streaming resampler.
   native code only (:class:`rtvoice._core.CaptureStream`, rtvoice.audio.native: no Python, no GIL); with
   ``native_callback=False`` it is a sounddevice callback making one native call. The worker reads that
   ring, converts, and writes on. Audio that does not fit in either ring is counted, never waited for.
-- :class:`FileSource`: anything libsndfile reads. ``realtime=True`` paces it like a live source (each
-  10 ms block is written when it would have been captured, and what does not fit is dropped and counted
-  as it would be live); otherwise it runs as fast as the consumer takes it (the writer waits for space).
+- :class:`FileSource`: anything libsndfile reads, else the first audio track of anything FFmpeg reads (a
+  video programme: MPEG-TS, MP4, ...), decoded by an ``ffmpeg`` child into memory. ``realtime=True`` paces
+  it like a live source (each 10 ms block is written when it would have been captured, and what does not
+  fit is dropped and counted as it would be live); otherwise it runs as fast as the consumer takes it (the
+  writer waits for space).
 - :class:`StdinSource`: raw PCM (s16le, s32le or f32le) at a declared rate and channel count, read from a
   binary stream (standard input by default); the writer waits for space, so a pipe is paced by its reader
   (or, ``live=True``, by its producer).
@@ -235,7 +237,9 @@ class Source:
 
 
 class FileSource(Source):
-    """An audio file (WAV, FLAC, OGG, ... anything libsndfile reads), any rate and channel count.
+    """An audio file (WAV, FLAC, OGG, ... anything libsndfile reads), any rate and channel count; a file
+    libsndfile cannot read (a video programme: MPEG-TS, MP4, Matroska) has its first audio track decoded by
+    FFmpeg into memory first (16 kHz mono s16, 115 MB an hour), its first sample the track's first.
 
     Args:
         path: the file.
@@ -259,7 +263,7 @@ class FileSource(Source):
         try:
             self._file = sf.SoundFile(str(self.path))
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-            raise AudioFormatError(f"{self.path}: not a readable audio file ({_sf_reason(error)})") from error
+            self._file = _decoded_by_ffmpeg(self.path, _sf_reason(error))
         if self._file.frames == 0:
             self._file.close()
             raise AudioFormatError(f"{self.path}: the file holds no audio")
@@ -533,6 +537,30 @@ class MicSource(Source):
             self._stream.close()
         except self._errors:
             pass
+
+
+def _decoded_by_ffmpeg(path: Path, libsndfile_reason: str):
+    """The first audio track of a file libsndfile cannot read, decoded by FFmpeg (16 kHz mono s16) into an
+    in-memory SoundFile; AudioFormatError when FFmpeg cannot read it either (or is not installed)."""
+    import io
+    import shutil
+    import subprocess
+
+    import soundfile as sf
+
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioFormatError(f"{path}: not a readable audio file ({libsndfile_reason})")
+    done = subprocess.run([ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
+                           "-vn", "-sn", "-dn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "pipe:1"],
+                          stdin=subprocess.DEVNULL, capture_output=True)
+    if done.returncode != 0 or not done.stdout:
+        said = done.stderr.decode(errors="replace").strip().splitlines()
+        reason = "no audio track" if any("matches no streams" in line for line in said) else (
+            said[-1][:200] if said else f"FFmpeg exited with code {done.returncode}")
+        raise AudioFormatError(f"{path}: not a readable audio file ({libsndfile_reason}; FFmpeg: {reason})")
+    return sf.SoundFile(io.BytesIO(done.stdout), format="RAW", subtype="PCM_16", samplerate=SAMPLE_RATE,
+                        channels=1, endian="LITTLE")
 
 
 def _sf_reason(error: Exception) -> str:

@@ -21,14 +21,30 @@ def register(subparsers) -> None:
         description="Streaming speech recognition (Whisper via CTranslate2) with partial and final captions.",
     )
     add_caption_arguments(p)
+    add_program_arguments(p)
     p.set_defaults(func=run)
+
+
+def add_program_arguments(p: argparse.ArgumentParser) -> None:
+    """--program-in/--program-out: the captions muxed into a video programme as CEA-608 (docs/broadcast.md)."""
+    prog = p.add_argument_group("captions in a video programme (CEA-608 in the H.264 stream, ATSC A/53)")
+    prog.add_argument("--program-out", type=Path, metavar="FILE",
+                      help="write the programme with its captions inside: the source language on CC1, the "
+                           "--translate-to language on CC3 (field 2), roll-up as --scc; the video re-encoded "
+                           "H.264 (x264), the first audio track AAC; .ts, .m2ts, .mp4, .mov or .mkv. Muxed by a "
+                           "GStreamer child once the captions are done (files only, not live yet); see "
+                           "docs/broadcast.md")
+    prog.add_argument("--program-in", metavar="FILE",
+                      help="the video programme the captions go into, its timeline starting at the first audio "
+                           "sample of the input (default: the input file itself, e.g. a .ts or .mp4)")
 
 
 def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None:
     """The input options: a file, - for raw PCM on stdin, or a microphone (shared with `rtvoice stream`, whose
     --realtime says how the file is sent)."""
     src = p.add_argument_group("input")
-    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads), - for raw PCM on stdin, or a "
+    src.add_argument("input", nargs="?", help="audio file (anything libsndfile reads; else a video file's first audio "
+                                              "track, decoded by FFmpeg), - for raw PCM on stdin, or a "
                                               "network feed URL (srt://, rtmp://, rtsp://, http(s)://….m3u8, "
                                               "udp://; read through FFmpeg, docs/broadcast.md); leave out with --mic")
     src.add_argument("--mic", action="store_true", help="capture from a microphone (the default input device)")
@@ -249,10 +265,12 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         raise RtvoiceError(str(error)) from error
 
     files = caption_files(args)
+    programme, programme_launch = _programme(args)  # before the models load: a programme that cannot be captioned is one line
     source = open_source(args)
     sinks, translated_sinks = [], []
     scc_writers = {}  # language: SccWriter (its counts go into the stats)
     hls_writers = {}  # language: HlsVttWriter (likewise)
+    program_channels = {}  # language: ProgrammeChannel (CC1 the source, CC3 the translation)
     try:
         terminal = None if args.quiet else TerminalWriter(sys.stdout, layout=layout, timestamps=args.timestamps)
         for language, into in ((args.language, sinks), (args.translate_to, translated_sinks)):
@@ -276,6 +294,12 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                                                      stream_end=_stream_end(source), config=hls_config,
                                                      layout=layout)
                 into.append(hls_writers[language])
+            if programme is not None:
+                from rtvoice.captions.program import ProgrammeChannel
+
+                program_channels[language] = ProgrammeChannel(programme, 1 if into is sinks else 3, args.scc_rows,
+                                                              _stream_time(source))
+                into.append(program_channels[language])
         if stage is not None and hasattr(stage, "event_outputs"):  # the voice's records beside its language's captions
             spoken = translated_sinks if args.translate_to is not None else sinks
             stage.event_outputs.extend(s for s in spoken if isinstance(s, JsonlWriter))
@@ -341,6 +365,18 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         stats["scc"] = {language: writer.stats() for language, writer in scc_writers.items()}
     if hls_writers:
         stats["hls_vtt"] = {language: writer.stats() for language, writer in hls_writers.items()}
+    if programme is not None:  # the caption files are complete: a mux failure costs the programme only
+        from rtvoice.captions.program import ProgrammeMux
+
+        mux = ProgrammeMux(programme, args.program_out, program_channels,
+                           announce=lambda line: _say(f"rtvoice {name}: {line}"), launch=programme_launch)
+        stats["program"] = {**mux.run().as_dict(),
+                            "tracks": {language: c.stats() for language, c in program_channels.items()}}
+        for language, channel in program_channels.items():
+            if channel.pairs_after_end:
+                print(f"rtvoice {name}: warning: {channel.pairs_after_end} caption byte pairs ({language}) fall "
+                      "after the programme's last frame: not in the programme (the caption files have them)",
+                      file=sys.stderr)
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
@@ -383,6 +419,32 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
                 raise RtvoiceError(f"{option} given twice for {language!r} captions")
             files.setdefault(language, {})[kind] = Path(path)
     return files
+
+
+def _programme(args):
+    """(the programme --program-out captions, gst-launch-1.0's path) when --program-out is given, else
+    (None, None); one ProgramError line for a programme that is not a video file, an unknown container or a
+    GStreamer without the elements needed."""
+    from rtvoice.errors import ProgramError
+
+    out = getattr(args, "program_out", None)
+    if out is None:
+        if getattr(args, "program_in", None) is not None:
+            raise ProgramError("--program-in needs --program-out FILE (where the captioned programme goes)")
+        return None, None
+    from rtvoice.audio.network import is_feed_url
+    from rtvoice.captions.program import check_gstreamer, check_program_out, probe_programme
+
+    out = check_program_out(out)
+    program_in = args.program_in
+    if program_in is None:
+        if args.input in (None, "-") or is_feed_url(args.input):
+            raise ProgramError("--program-out needs --program-in FILE: the input is not a programme file")
+        program_in = args.input
+    programme = probe_programme(program_in, "--program-in" if args.program_in else "the input")
+    if out.resolve() == programme.path.resolve():
+        raise ProgramError(f"--program-out {out}: the programme read; write the captioned one elsewhere")
+    return programme, check_gstreamer()
 
 
 def _say(line: str) -> None:
