@@ -62,6 +62,9 @@ SPEECH_TESTS = [
     "tests/test_clock.py",
     "tests/test_feeds.py",
     "tests/test_scc.py",
+    "tests/test_hls_vtt.py",
+    "tests/test_program_captions.py",
+    "tests/test_voice_units.py",
 ]
 
 
