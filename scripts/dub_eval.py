@@ -47,6 +47,13 @@ def run_dub(feed: Path, language: str, out: Path, extra: list[str]) -> tuple[dic
     return json.loads(stats.read_text()), records, wav
 
 
+def read_run(out: Path, language: str) -> tuple[dict, list[dict], Path]:
+    """What run_dub wrote into `out` for `language`."""
+    jsonl, stats = out / f"{language}.jsonl", out / f"stats_{language}.json"
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    return json.loads(stats.read_text()), records, out / f"dub_{language}.wav"
+
+
 def read_back(wav: Path, language: str) -> str:
     """The dubbed track transcribed by multilingual Whisper base (tests/multilingual_asr.py's ear)."""
     import soundfile as sf
@@ -72,8 +79,9 @@ def figures(stats: dict, records: list[dict], heard: str | None) -> dict:
 
     starts = percentiles(stats["voice_behind_line_start_s"])
     finals = [r for r in records if r.get("kind") == "final"]
-    cuts = {r["segment"]: r for r in records if r.get("type") == "voice_lag"}
-    said = [(cuts[f["segment"]]["spoken"] or "") if f["segment"] in cuts else f["text"] for f in finals]
+    # a cut names its line by segment and text (a segment's clauses are lines of their own: --voice-lines clause)
+    cuts = {(r["segment"], r["text"]): r for r in records if r.get("type") == "voice_lag"}
+    said = [(cuts[key]["spoken"] or "") if (key := (f["segment"], f["text"])) in cuts else f["text"] for f in finals]
     out = {"lines": len(finals), "line_start_p50_s": starts["p50"], "line_start_p95_s": starts["p95"],
            "line_start_max_s": starts["max"], "end_offset_s": stats["simultaneous"]["end_offset_s"],
            "start_offset_s": stats["simultaneous"]["start_offset_s"], "atd_s": stats["simultaneous"]["atd_s"],
@@ -112,6 +120,8 @@ def main() -> int:
     p.add_argument("--language", nargs="+", default=["es", "pt"], help="target languages (default es pt)")
     p.add_argument("--out", type=Path, required=True, help="folder for the tracks, JSONL, stats and results")
     p.add_argument("--no-read-back", action="store_true", help="skip the Whisper read-back (CER)")
+    p.add_argument("--score-only", action="store_true",
+                   help="score the runs already in --out (their stats, JSONL, dubbed track and read-back) again")
     p.add_argument("dub_args", nargs="*", help="after --: more arguments for rtvoice dub")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -121,8 +131,18 @@ def main() -> int:
     # the source language, where the arguments for rtvoice dub name one (--language es): English otherwise
     source = next((b for a, b in zip(args.dub_args, args.dub_args[1:]) if a == "--language"), "en")
     for language in args.language:
-        stats, records, wav = run_dub(args.feed, language, args.out, args.dub_args)
-        heard = None if args.no_read_back else read_back(wav, language)
+        if args.score_only:
+            stats, records, wav = read_run(args.out, language)
+        else:
+            stats, records, wav = run_dub(args.feed, language, args.out, args.dub_args)
+        heard_file = args.out / f"heard_{language}.txt"
+        if args.no_read_back:
+            heard = None
+        elif args.score_only and heard_file.is_file():
+            heard = heard_file.read_text(encoding="utf-8")
+        else:
+            heard = read_back(wav, language)
+            heard_file.write_text(heard, encoding="utf-8")
         results[f"{source}→{language}"] = figures(stats, records, heard)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
