@@ -23,6 +23,9 @@ def register(subparsers) -> None:
                      help="largest audio message accepted (bytes)")
     net.add_argument("--stall-timeout", type=float, default=10.0, metavar="S",
                      help="close a stream that sends nothing for this long (s)")
+    net.add_argument("--no-pull", action="store_true",
+                     help="refuse streams that ask the server to pull a feed URL itself (config 'url': srt://, "
+                          "rtmp://, rtsp://, http(s)://….m3u8, udp://; read through FFmpeg here, see docs/server.md)")
     net.add_argument("--ray", metavar="ADDRESS",
                      help="run as a Ray Serve application on the Ray cluster at ADDRESS (auto: the running one; "
                           "local: start one here); --host/--port are then the Serve proxy's")
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
                                   streaming=dataclasses.replace(
                                       SERVER_STREAMING, partial_interval_s=args.partial_interval,
                                       agreement=args.agreement, context=args.context),
-                                  batching=not args.no_batching, voice=args.voice,
+                                  batching=not args.no_batching, voice=args.voice, pull=not args.no_pull,
                                   voice_lag_s=args.voice_lag_warning)
         # One copy of the model: batched decoder steps are large enough to gain from --threads.
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,

@@ -27,7 +27,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from rtvoice.asr.streaming import StreamingConfig
-from rtvoice.errors import RtvoiceError
+from rtvoice.errors import FeedError, RtvoiceError
 from rtvoice.pipeline.engine import PipelineConfig
 from rtvoice.server.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from rtvoice.server.overlay import OverlayError, OverlayHub, OverlayStyle, overlay_page
@@ -84,6 +84,7 @@ class ServerSettings:
     name: str = ""  # this server's name in ready events and /healthz (a Ray Serve replica's id)
     batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
     max_batch: int = 8
+    pull: bool = True  # a client may ask the server to pull a feed URL (config "url"); False: refused
 
     def __post_init__(self):
         if not 1 <= self.max_streams <= 256:
@@ -170,6 +171,10 @@ class CaptionServer:
             if config is None:  # gone before saying anything
                 self.metrics.streams.labels("disconnected").inc()
                 return
+            if config.feed is not None and not self.settings.pull:
+                await self._refuse(ws, ProtocolError("bad_config", "this server does not pull feeds (started with "
+                                                                   "--no-pull): send the audio instead"))
+                return
             if config.voice and self.voice is None:
                 await self._refuse(ws, ProtocolError("bad_config", "this server has no voice (start it with --voice)"))
                 return
@@ -179,6 +184,9 @@ class CaptionServer:
                 return
             try:
                 session = StreamSession(stream_id, config, self, asyncio.get_running_loop())
+            except FeedError as error:  # no FFmpeg here
+                await self._refuse(ws, ProtocolError("feed_unavailable", close_reason(str(error))))
+                return
             except (RtvoiceError, ValueError, OSError) as error:
                 await self._refuse(ws, ProtocolError("internal", close_reason(str(error))))
                 return
