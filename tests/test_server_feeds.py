@@ -2,9 +2,10 @@
 real FFmpeg senders publishing recordings in real time, real WebSocket clients (rtvoice.server.client).
 
 The captions are checked against the recordings' transcripts with the bound of tests/test_feeds.py: a word
-error rate of 0.15 allows one word in 7; tiny.en gives these sentences word for word through AAC over SRT
-(0 errors measured, 3 runs here, the server's FFmpeg as the caller), so the bound leaves room for one word
-heard differently on another CPU. The server's FFmpeg children are found in /proc (every process whose parent
+error rate of 0.15 allows one word in 7; tiny.en gives these two sentences word for word through AAC over SRT
+with the server's FFmpeg as the caller (0 errors in 3 runs here), so the bound leaves room for one word heard
+differently on another CPU. The gap between the two publishers measured 2.5-2.8 s (1 s waited, FFmpeg's start
+and the 0.5-1 s back-off); its bound of 1-15 s holds on a machine several times slower. The server's FFmpeg children are found in /proc (every process whose parent
 is the server), so an FFmpeg left running after its client went away fails the test.
 """
 
