@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from feed_support import RtvoiceRun, free_port, needs_ffmpeg, padded, sender, stop, wer
+from feed_support import RtvoiceRun, free_port, needs_ffmpeg, padded, read_stats, sender, stop, wer
 from rtvoice.server.client import ServerError, StreamClient
 from server_support import get, get_json
 
@@ -169,3 +169,28 @@ def test_a_client_that_goes_away_stops_the_servers_ffmpeg(serve, sentences, tmp_
     metrics = get(http + "/metrics")[1]
     assert re.search(r'rtvoice_streams_total\{outcome="disconnected"\} [1-9]', metrics), metrics
     assert run.proc.poll() is None and os.path.exists(f"/proc/{run.proc.pid}")
+
+
+def test_rtvoice_stream_pull_has_the_server_read_the_feed(serve, sentences, tmp_path):
+    """`rtvoice stream WS UDP_URL --pull`: the server's FFmpeg receives the MPEG-TS (MP2) on the UDP port, the
+    client prints its captions and writes its stats; the feed's end is a drop, then --reconnect-for 1 ends it."""
+    run, url, http = serve
+    rec = sentences["spk1_snt4"]
+    port = free_port(socket.SOCK_DGRAM)
+    client = RtvoiceRun("stream", url, f"udp://127.0.0.1:{port}", "--pull", "--reconnect-for", "1",
+                        "--stall-timeout", "2", "--stats", str(tmp_path / "s.json"), timeout_s=60)
+    client.wait_for("the server pulls udp://")
+    time.sleep(0.5)  # the server's FFmpeg binds the port
+    feed = sender(*padded(rec.path, tmp_path, lead_s=0.5), "-c:a", "mp2", "-f", "mpegts",
+                  f"udp://127.0.0.1:{port}?pkt_size=1316")
+    try:
+        code, out, err = client.finish()
+    finally:
+        stop(feed)
+    assert code == 0, err
+    assert wer(rec.text, out) <= WER_BOUND, (out, err)
+    assert "server feed connected" in err and "server feed ended" in err, err
+    source = read_stats(tmp_path / "s.json")["source"]
+    assert source["feed_connects"] == 1 and source["feed_ended"].startswith("gone for"), source
+    bad = RtvoiceRun("stream", url, str(rec.path), "--pull", timeout_s=30).finish()
+    assert bad[0] == 2 and "--pull needs a feed URL" in bad[2] and "Traceback" not in bad[2], bad

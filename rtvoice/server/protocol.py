@@ -131,8 +131,8 @@ class StreamConfig:
 
 
 _CONFIG_FIELDS = {"type", "protocol", "sample_rate", "format", "channels", "language", "outputs", "realtime",
-                  "stream", "token", "voice", "url", "audio_track", "listen", "connect_timeout", "reconnect_for"}
-_FEED_FIELDS = ("audio_track", "listen", "connect_timeout", "reconnect_for")  # only with "url"
+                  "stream", "token", "voice", "url", "audio_track", "listen", "connect_timeout", "stall_timeout", "reconnect_for"}
+_FEED_FIELDS = ("audio_track", "listen", "connect_timeout", "stall_timeout", "reconnect_for")  # only with "url"
 _PUSH_FIELDS = ("sample_rate", "format", "channels")  # only without "url"
 MAX_URL_CHARS = 1024
 
@@ -259,6 +259,7 @@ def _feed_config(message: dict) -> StreamConfig:
     try:
         feed = FeedConfig(url, audio_track=track, listen=listen,
                           connect_timeout_s=_seconds(message, "connect_timeout", 0.5, 600),
+                          stall_timeout_s=_seconds(message, "stall_timeout", 0.5, 600),
                           reconnect_for_s=30.0 if reconnect_for is None else reconnect_for)
     except FeedError as error:
         raise ProtocolError("bad_config", close_reason(str(error))) from None
