@@ -194,3 +194,54 @@ def test_rtvoice_stream_pull_has_the_server_read_the_feed(serve, sentences, tmp_
     assert source["feed_connects"] == 1 and source["feed_ended"].startswith("gone for"), source
     bad = RtvoiceRun("stream", url, str(rec.path), "--pull", timeout_s=30).finish()
     assert bad[0] == 2 and "--pull needs a feed URL" in bad[2] and "Traceback" not in bad[2], bad
+
+
+def test_serve_feed_pulls_from_the_start_for_viewers_and_files(sentences, tmp_path):
+    """`rtvoice serve --feed studio=udp://…`: the server pulls the feed from its start with no client; an overlay
+    viewer (/v1/captions?stream=studio) gets its finals, DIR/studio.srt is written; SIGINT stops the server
+    (exit 0) and its FFmpeg with it (no process left reading that URL)."""
+    import json
+    import signal
+
+    import srt
+    from websockets.sync.client import connect
+
+    rec = sentences["spk1_snt5"]
+    port = free_port(socket.SOCK_DGRAM)
+    feed_url = f"udp://127.0.0.1:{port}"
+    run = RtvoiceRun("serve", "--port", "0", "--feed", f"studio={feed_url}", "--out", str(tmp_path / "out"),
+                     timeout_s=90)
+    base = re.search(r"127\.0\.0\.1:\d+", run.wait_for("; feed studio", timeout_s=60)).group(0)
+    feed = None
+    try:
+        assert get_json(f"http://{base}/healthz")["active_streams"] == 1
+        finals = []
+        with connect(f"ws://{base}/v1/captions?stream=studio", open_timeout=10) as viewer:
+            feed = sender(*padded(rec.path, tmp_path, lead_s=0.5), "-c:a", "mp2", "-f", "mpegts",
+                          f"{feed_url}?pkt_size=1316")
+            deadline = time.monotonic() + 30
+            while wer(rec.text, " ".join(finals)) > WER_BOUND and time.monotonic() < deadline:
+                event = json.loads(viewer.recv(timeout=30))
+                if event["type"] == "final":
+                    finals.append(event["text"])
+        assert wer(rec.text, " ".join(finals)) <= WER_BOUND, finals
+        run.proc.send_signal(signal.SIGINT)
+        code, out, err = run.finish()
+    finally:
+        if feed is not None:
+            stop(feed)
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert code == 0 and "Traceback" not in err, err
+    cues = srt.parse((tmp_path / "out" / "studio.srt").read_text())
+    assert wer(rec.text, " ".join(c.content.replace("\n", " ") for c in cues)) <= WER_BOUND
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and feed_url.encode() in _cmdline(p)
+            and b"pipe:1" in _cmdline(p)]
+    assert left == [], left
+
+
+def _cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""

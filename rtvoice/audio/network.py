@@ -243,8 +243,10 @@ class FeedSource(Source):
             self._flush_pending()
 
     def end(self) -> None:
-        """No more audio wanted (the server's client went away): FFmpeg is stopped, what was read is kept."""
+        """No more audio wanted (the server's client went away): FFmpeg is stopped at once (a
+        listener waiting for a sender would otherwise outlive a server shutting down), what was read is kept."""
         self.stop()
+        self._kill()
 
     def close(self) -> None:
         """Stop FFmpeg and the worker (a source connected but never started, or on the way out)."""
