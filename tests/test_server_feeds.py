@@ -82,7 +82,7 @@ def events_until(client: StreamClient, stop_when, timeout_s: float) -> list[dict
 def test_an_unsupported_url_or_a_feed_that_never_starts_is_one_error_and_the_server_goes_on(serve):
     """A file:// URL and a malformed one are refused with bad_config before anything runs; an SRT feed with
     nobody at the other end is retried for its connect_timeout, then one feed_unavailable error (close 4502):
-    no stats, no FFmpeg left, and the server still serves."""
+    no stats, no FFmpeg left; audio sent to a pulled stream is bad_frame; and the server still serves."""
     run, url, http = serve
     for bad, words in (("file:///etc/passwd", "must be a feed FFmpeg reads"), ("srt://127.0.0.1:x", "malformed")):
         with pytest.raises(ServerError) as refused:
@@ -101,6 +101,12 @@ def test_an_unsupported_url_or_a_feed_that_never_starts_is_one_error_and_the_ser
     assert "no audio from srt://" in failed.value.reason and time.monotonic() - started < 15
     assert not [e for e in events if e["type"] in ("stats", "error")], events
     assert ffmpeg_children(run.proc.pid) == []
+    with StreamClient(url, feed={"url": dead, "connect_timeout": 60}) as client:  # audio sent to a pulled stream
+        client.send_audio(b"\0" * 64)
+        with pytest.raises(ServerError) as refused:
+            list(client.events(timeout=10))
+    assert refused.value.code == "bad_frame" and "comes from its url" in refused.value.reason, refused.value
+    assert wait_until(lambda: ffmpeg_children(run.proc.pid) == [], 5.0)
     assert run.proc.poll() is None and get_json(http + "/healthz")["active_streams"] == 0
 
 

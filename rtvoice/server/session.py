@@ -279,24 +279,23 @@ class StreamSession:
     async def _watch_client(self, ws, limiter: RateLimiter, limits) -> None:
         """A pulled feed: the client sends nothing but the end message. Return when it does, when it goes away,
         or when the feed has ended (or never started); no stall timeout (the WebSocket pings find a dead client)."""
-        while True:
-            receive = asyncio.ensure_future(ws.receive())
-            await asyncio.wait({receive, self.done}, return_when=asyncio.FIRST_COMPLETED)
-            if not receive.done():
-                receive.cancel()
-                return
-            message = receive.result()
-            if message["type"] == "websocket.disconnect":
-                self.closed = True
-                self.outcome = "disconnected"
-                return
-            data, text = message.get("bytes"), message.get("text")
-            limiter.check(len(data) if data is not None else len(text or ""))
-            if data is not None:
-                raise ProtocolError("bad_frame", "this stream's audio comes from its url: send no audio, only "
-                                                 "{\"type\": \"end\"}")
-            parse_control(text, limits)
-            return  # "end"
+        receive = asyncio.ensure_future(ws.receive())
+        await asyncio.wait({receive, self.done}, return_when=asyncio.FIRST_COMPLETED)
+        if not receive.done():
+            receive.cancel()
+            return
+        message = receive.result()
+        if message["type"] == "websocket.disconnect":
+            self.closed = True
+            self.outcome = "disconnected"
+            return
+        data, text = message.get("bytes"), message.get("text")
+        limiter.check(len(data) if data is not None else len(text or ""))
+        if data is not None:
+            raise ProtocolError("bad_frame", "this stream's audio comes from its url: send no audio, only "
+                                             "{\"type\": \"end\"}")
+        parse_control(text, limits)
+        # "end": the caller stops the feed
 
     async def _receive(self, ws, limiter: RateLimiter, limits) -> None:
         """Audio frames into the source until the end message; ProtocolError for anything wrong."""
