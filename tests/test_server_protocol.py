@@ -45,12 +45,53 @@ def test_a_full_config_is_read():
     ({"token": 5}, "bad_config", "token"),
     ({"voice": "yes"}, "bad_config", "voice"),
     ({"rate": 16000}, "bad_config", "unknown config field 'rate'"),
+    ({"audio_track": 1}, "bad_config", "'audio_track' is for a feed the server pulls"),
 ])
 def test_a_bad_config_is_refused_with_a_reason(fields, code, words):
     with pytest.raises(ProtocolError) as refused:
         parse_config(config(**fields))
     assert refused.value.code == code and words in refused.value.reason
     assert refused.value.close_code == CLOSE_CODES[code]
+
+
+def feed_config(**fields) -> str:
+    return json.dumps({"type": "config", "protocol": 1, **fields})
+
+
+def test_a_feed_the_server_pulls_is_read():
+    c = parse_config(feed_config(url="srt://encoder:9000?latency=200000", audio_track=2, connect_timeout=3,
+                                 reconnect_for=0, stream="studio-b", outputs=["final"]))
+    assert (c.feed.url, c.feed.audio_track, c.feed.connect_timeout_s, c.feed.reconnect_for_s) == \
+        ("srt://encoder:9000?latency=200000", 2, 3.0, 0.0)
+    assert (c.sample_rate, c.format, c.channels, c.realtime, c.stream) == (16000, "s16le", 1, True, "studio-b")
+    assert parse_config(feed_config(url="rtmp://0.0.0.0:1935/live/key", listen=True)).feed.listening
+    assert parse_config(feed_config(url="udp://:5000")).feed.reconnect_for_s == 30.0
+    assert parse_config(config()).feed is None
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"url": "file:///etc/passwd"}, "must be a feed FFmpeg reads"),
+    ({"url": "/tmp/talk.wav"}, "must be a feed FFmpeg reads"),
+    ({"url": "srt://"}, "has no host"),
+    ({"url": "srt://h:port"}, "malformed"),
+    ({"url": "srt://[::1:9000"}, "malformed"),
+    ({"url": "srt://h:1 -f null"}, "spaces or control"),
+    ({"url": "srt://h:1\n"}, "spaces or control"),
+    ({"url": "srt://h:" + "1" * 1100}, "at most 1024"),
+    ({"url": 7}, "at most 1024"),
+    ({"url": "udp://h:5000", "listen": True}, "works for srt://"),
+    ({"url": "srt://h:1", "audio_track": -1}, "audio_track"),
+    ({"url": "srt://h:1", "listen": "yes"}, "listen"),
+    ({"url": "srt://h:1", "connect_timeout": 0}, "connect_timeout"),
+    ({"url": "srt://h:1", "reconnect_for": True}, "reconnect_for"),
+    ({"url": "srt://h:1", "sample_rate": 16000}, "a pulled feed's audio comes from its 'url'"),
+    ({"url": "srt://h:1", "realtime": False}, "'realtime' must be true"),
+])
+def test_a_bad_feed_url_is_refused_with_a_reason(fields, words):
+    with pytest.raises(ProtocolError) as refused:
+        parse_config(feed_config(**fields))
+    assert refused.value.code == "bad_config" and words in refused.value.reason, refused.value.reason
+    assert "\n" not in refused.value.reason
 
 
 @pytest.mark.parametrize("message, words", [

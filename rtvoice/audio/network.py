@@ -109,6 +109,11 @@ class FeedConfig:
         return self.url.split("://", 1)[0].lower()
 
     @property
+    def redacted_url(self) -> str:
+        """The URL without its password or SRT passphrase (for messages and events)."""
+        return _redact(self.url)
+
+    @property
     def hls(self) -> bool:
         return self.scheme in ("http", "https") and ".m3u8" in urlsplit(self.url).path.lower()
 
@@ -169,6 +174,9 @@ class FeedSource(Source):
         announce: called with one-line messages (waiting, connected, dropped, back, ended); default: printed
             on standard error.
         ffmpeg: the FFmpeg binary.
+        on_change: called with (state, details) as the feed connects ("connected"), drops ("lost": at_s, the
+            stream time of the last audio, drops, why), comes back ("back": gap_s, at_s, gaps) and ends
+            ("ended": why); the server turns these into events (rtvoice.server.session).
     """
 
     name = "feed"
@@ -176,8 +184,9 @@ class FeedSource(Source):
     PENDING_MAX_S = 60.0  # audio kept before start() (the models loading); beyond it the oldest is dropped
 
     def __init__(self, config: FeedConfig, announce: Callable[[str], None] | None = None,
-                 ffmpeg: str | None = None):
+                 ffmpeg: str | None = None, on_change: Callable[[str, dict], None] | None = None):
         super().__init__()
+        self.on_change = on_change or (lambda state, details: None)
         self.config = config
         self.stats = FeedStats()
         self.announce = announce or (lambda line: (sys.stderr.write(f"rtvoice: {line}\n"), sys.stderr.flush()))
@@ -233,6 +242,12 @@ class FeedSource(Source):
         if self._done.is_set():  # the feed came and went while the models loaded: nothing else writes now
             self._flush_pending()
 
+    def end(self) -> None:
+        """No more audio wanted (the server's client went away): FFmpeg is stopped at once (a
+        listener waiting for a sender would otherwise outlive a server shutting down), what was read is kept."""
+        self.stop()
+        self._kill()
+
     def close(self) -> None:
         """Stop FFmpeg and the worker (a source connected but never started, or on the way out)."""
         self.stop()
@@ -266,6 +281,7 @@ class FeedSource(Source):
                 # FFmpeg's HLS demuxer reloads a live playlist until #EXT-X-ENDLIST: this is the programme's end
                 self.stats.feed_ended = "the playlist ended"
                 self.announce("the HLS playlist ended (#EXT-X-ENDLIST)")
+                self.on_change("ended", {"why": self.stats.feed_ended})
                 break
             failures = 0 if got_audio else failures + 1
             if not self._connected.is_set():
@@ -278,6 +294,8 @@ class FeedSource(Source):
                 self._outage_at_s = self._samples / SAMPLE_RATE  # the stream time of the last audio
                 self.announce(f"feed lost after {self._samples / SAMPLE_RATE:.1f} s ({why}); reconnecting "
                               f"(drop {self.stats.feed_drops})")
+                self.on_change("lost", {"at_s": round(self._outage_at_s, 3), "drops": self.stats.feed_drops,
+                                        "why": why})
             wait_until = time.monotonic() + (BACKOFF_S[min(failures, len(BACKOFF_S)) - 1] if failures else 0.0)
             while time.monotonic() < wait_until and not self._stop.is_set():
                 if self._tick():
@@ -381,6 +399,7 @@ class FeedSource(Source):
             self._connected.set()
             if self.config.listening:
                 self.announce("a sender connected")
+            self.on_change("connected", {})
             return
         if self._outage_since is not None:
             gap = time.monotonic() - self._outage_since
@@ -390,6 +409,8 @@ class FeedSource(Source):
             self.stats.gaps = (self.stats.gaps + [{"at_s": round(self._outage_at_s, 3),
                                                    "duration_s": round(gap, 3)}])[-_GAPS_KEPT:]
             self.announce(f"feed back after a {gap:.1f} s gap (reconnection {self.stats.feed_gaps})")
+            self.on_change("back", {"gap_s": round(gap, 3), "at_s": round(self._outage_at_s, 3),
+                                    "gaps": self.stats.feed_gaps})
             self._outage_since = None
 
     def _tick(self) -> bool:
@@ -415,6 +436,7 @@ class FeedSource(Source):
             self.stats.feed_ended = f"gone for {away:.1f} s after drop {self.stats.feed_drops}"
             self.announce(f"feed gone for {away:.1f} s, ending the input (--reconnect-for "
                           f"{self.config.reconnect_for_s:g})")
+            self.on_change("ended", {"why": self.stats.feed_ended})
         return True
 
     # --- FFmpeg's messages ---------------------------------------------------------------------------

@@ -23,6 +23,13 @@ def register(subparsers) -> None:
                      help="largest audio message accepted (bytes)")
     net.add_argument("--stall-timeout", type=float, default=10.0, metavar="S",
                      help="close a stream that sends nothing for this long (s)")
+    net.add_argument("--no-pull", action="store_true",
+                     help="refuse streams that ask the server to pull a feed URL itself (config 'url': srt://, "
+                          "rtmp://, rtsp://, http(s)://….m3u8, udp://; read through FFmpeg here, see docs/server.md)")
+    net.add_argument("--feed", action="append", default=[], metavar="NAME=URL", type=feed_argument,
+                     help="pull this feed from the start, as stream NAME, until the server stops (reconnecting for "
+                          "ever); its captions go to --out DIR/NAME.* and the overlay (?stream=NAME); repeatable; "
+                          "each takes one of --max-streams")
     net.add_argument("--ray", metavar="ADDRESS",
                      help="run as a Ray Serve application on the Ray cluster at ADDRESS (auto: the running one; "
                           "local: start one here); --host/--port are then the Serve proxy's")
@@ -58,6 +65,14 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def feed_argument(value: str) -> tuple[str, str]:
+    """--feed NAME=URL → (name, url); the URL itself is checked as a config's "url" is."""
+    name, sep, url = value.partition("=")
+    if not sep or not name or "://" in name:
+        raise argparse.ArgumentTypeError(f"expected NAME=URL (a stream name, then the feed), got {value!r}")
+    return name, url
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -65,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     from rtvoice.asr import WhisperConfig, WhisperRecognizer
     from rtvoice.errors import RtvoiceError
-    from rtvoice.server.app import CaptionServer, ServerSettings, bind_socket, uvicorn_message_limit
+    from rtvoice.server.app import CaptionServer, ServerSettings, bind_socket, feed_stream_configs, \
+        uvicorn_message_limit
     from rtvoice.server.policy import SERVER_STREAMING
     from rtvoice.server.protocol import Limits
 
@@ -76,14 +92,18 @@ def run(args: argparse.Namespace) -> int:
                                   streaming=dataclasses.replace(
                                       SERVER_STREAMING, partial_interval_s=args.partial_interval,
                                       agreement=args.agreement, context=args.context),
-                                  batching=not args.no_batching, voice=args.voice,
+                                  batching=not args.no_batching, voice=args.voice, pull=not args.no_pull,
+                                  feeds=tuple(args.feed),
                                   voice_lag_s=args.voice_lag_warning)
         # One copy of the model: batched decoder steps are large enough to gain from --threads.
         whisper = WhisperConfig(model_dir=args.asr_model, device=args.device, compute_type=args.compute_type,
                                 threads=args.threads, decoder_threads=None)
     except ValueError as error:
         raise RtvoiceError(str(error)) from error
+    feed_stream_configs(settings.feeds)  # a bad --feed is one line before the model loads
     if args.ray:
+        if args.feed:
+            raise RtvoiceError("--feed is not available with --ray yet")
         return _run_on_ray(args, settings)
     recognizer = WhisperRecognizer(whisper)
     server = CaptionServer(recognizer, settings)
@@ -93,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"rtvoice serve: {recognizer.describe()}; up to {settings.max_streams} streams"
           f"{'' if settings.batching else ', no batching'}{', voice on' if server.voice is not None else ''}; "
           f"ws://{shown}:{port}/v1/stream, http://{shown}:{port}/metrics"
-          + (f"; captions in {settings.out_dir}" if settings.out_dir else ""), file=sys.stderr, flush=True)
+          + (f"; captions in {settings.out_dir}" if settings.out_dir else "")
+          + "".join(f"; feed {name}" for name, _ in settings.feeds), file=sys.stderr, flush=True)
     config = uvicorn.Config(server.app(), log_level="warning", lifespan="on",
                             ws_max_size=uvicorn_message_limit(limits), ws_ping_interval=20.0)
     _uvicorn_server(config).run(sockets=[sock])

@@ -14,9 +14,11 @@ thread (rtvoice.server.session), and all of them share one :class:`SharedRecogni
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import itertools
 import socket
+import sys
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from rtvoice.asr.streaming import StreamingConfig
-from rtvoice.errors import RtvoiceError
+from rtvoice.errors import FeedError, RtvoiceError
 from rtvoice.pipeline.engine import PipelineConfig
 from rtvoice.server.metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from rtvoice.server.overlay import OverlayError, OverlayHub, OverlayStyle, overlay_page
@@ -84,6 +86,8 @@ class ServerSettings:
     name: str = ""  # this server's name in ready events and /healthz (a Ray Serve replica's id)
     batching: bool = True  # decodes due together from several streams run as one batch (shared_model)
     max_batch: int = 8
+    pull: bool = True  # a client may ask the server to pull a feed URL (config "url"); False: refused
+    feeds: tuple = ()  # (name, url) pairs: feeds the server pulls from its start (--feed NAME=URL), see start_feeds
 
     def __post_init__(self):
         if not 1 <= self.max_streams <= 256:
@@ -94,6 +98,10 @@ class ServerSettings:
             raise ValueError(f"voice_lag_s must be > 0 s, got {self.voice_lag_s}")
         if not 1 <= self.max_batch <= 64:
             raise ValueError(f"max_batch must be within 1..64, got {self.max_batch}")
+        if len(self.feeds) > self.max_streams:
+            raise ValueError(f"{len(self.feeds)} --feed streams are more than --max-streams {self.max_streams}")
+        if len({name for name, _ in self.feeds}) < len(self.feeds):
+            raise ValueError("two --feed streams have the same name")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be within 0..65535, got {self.port}")
         if self.token is not None and not 1 <= len(self.token) <= 256:
@@ -126,6 +134,14 @@ class CaptionServer:
             from rtvoice.tts import load_voice
 
             self.voice = load_voice()
+        self.feed_configs()  # a bad --feed is one error before the server starts
+        if settings.feeds:
+            import shutil
+
+            if shutil.which("ffmpeg") is None:
+                raise FeedError("--feed streams are read through FFmpeg, which is not installed "
+                                "(apt-get install ffmpeg, or make setup)")
+        self._feed_tasks: list[asyncio.Task] = []
         self._slots = 0  # streams admitted (config being read, or running)
         self._numbers = itertools.count(1)
         if settings.out_dir is not None:
@@ -170,6 +186,10 @@ class CaptionServer:
             if config is None:  # gone before saying anything
                 self.metrics.streams.labels("disconnected").inc()
                 return
+            if config.feed is not None and not self.settings.pull:
+                await self._refuse(ws, ProtocolError("bad_config", "this server does not pull feeds (started with "
+                                                                   "--no-pull): send the audio instead"))
+                return
             if config.voice and self.voice is None:
                 await self._refuse(ws, ProtocolError("bad_config", "this server has no voice (start it with --voice)"))
                 return
@@ -179,6 +199,9 @@ class CaptionServer:
                 return
             try:
                 session = StreamSession(stream_id, config, self, asyncio.get_running_loop())
+            except FeedError as error:  # no FFmpeg here
+                await self._refuse(ws, ProtocolError("feed_unavailable", close_reason(str(error))))
+                return
             except (RtvoiceError, ValueError, OSError) as error:
                 await self._refuse(ws, ProtocolError("internal", close_reason(str(error))))
                 return
@@ -227,6 +250,35 @@ class CaptionServer:
         if skipped:
             self.metrics.skipped_partials.inc(skipped)
 
+    # -- feeds started with the server (--feed NAME=URL) ------------------------------------------------------
+    def feed_configs(self) -> list:
+        return feed_stream_configs(self.settings.feeds)
+
+    def start_feeds(self) -> None:
+        """Start the --feed streams (in the running event loop); each holds a slot until the server stops."""
+        loop = asyncio.get_running_loop()
+        for config in self.feed_configs():
+            session = StreamSession(config.stream, config, self, loop)
+            self._slots += 1
+            self.sessions[config.stream] = session
+            self.metrics.active_streams.inc()
+            self._feed_tasks.append(loop.create_task(self._serve_feed(session)))
+
+    async def _serve_feed(self, session: StreamSession) -> None:
+        try:
+            outcome = await session.serve(_Unattended())
+            self.metrics.streams.labels(outcome).inc()
+            self._count_losses(session.stats or {})
+            if outcome != "completed":
+                print(f"rtvoice serve: stream {session.id}: ended ({outcome}: {session.pipeline_error})",
+                      file=sys.stderr, flush=True)
+        finally:
+            self._slots -= 1
+            if self.sessions.get(session.id) is session:
+                del self.sessions[session.id]
+                self.metrics.active_streams.dec()
+                self.metrics.stream_ended(session.id)
+
     def health(self) -> dict:
         return {"status": "ok", "protocol": PROTOCOL_VERSION, "active_streams": len(self.sessions),
                 "max_streams": self.settings.max_streams, "model": self.recognizer.describe(),
@@ -241,8 +293,13 @@ class CaptionServer:
     def app(self):
         @asynccontextmanager
         async def lifespan(app):
+            self.start_feeds()
             yield
             self.stop_all()
+            # uvicorn waited for the WebSocket streams; the --feed streams finish their captions here (their
+            # pipelines' native threads must end before the process does)
+            if self._feed_tasks:
+                await asyncio.wait(self._feed_tasks, timeout=30)
 
         app = FastAPI(title="rtvoice", version=str(PROTOCOL_VERSION), lifespan=lifespan, docs_url=None,
                       redoc_url=None, openapi_url=None)
@@ -282,6 +339,42 @@ class CaptionServer:
             return Response(self.metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
         return app
+
+
+def feed_stream_configs(feeds) -> list:
+    """The --feed streams' StreamConfigs, from (name, url) pairs: pulled until the server stops (connecting and
+    reconnecting with back-off for ever); nobody is sent their events: viewers (/v1/captions, the overlay) and
+    the caption files get the captions. RtvoiceError for a bad name or URL (checked as a config's "url")."""
+    import json
+
+    configs = []
+    for name, url in feeds:
+        message = json.dumps({"type": "config", "protocol": PROTOCOL_VERSION, "url": url, "stream": name})
+        try:
+            config = parse_config(message, Limits(max_config_bytes=8192))
+        except ProtocolError as error:
+            raise RtvoiceError(f"--feed {name}=…: {error.reason}") from None
+        feed = dataclasses.replace(config.feed, connect_timeout_s=float("inf"), reconnect_for_s=float("inf"))
+        configs.append(dataclasses.replace(config, feed=feed, outputs=()))
+    return configs
+
+
+class _Unattended:
+    """The socket of a --feed stream: nobody reads its events and it never says anything; the stream ends with
+    its feed (the server stopping)."""
+
+    async def receive(self) -> dict:
+        await asyncio.Event().wait()  # cancelled when the stream ends
+        return {"type": "websocket.disconnect"}
+
+    async def send_json(self, message) -> None:
+        pass
+
+    async def send_bytes(self, data) -> None:
+        pass
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        pass
 
 
 def _bearer(header: str | None) -> str | None:
@@ -350,4 +443,5 @@ def uvicorn_message_limit(limits: Limits) -> int:
     return max(limits.max_frame_bytes, limits.max_config_bytes) * 4
 
 
-__all__ = ["CaptionServer", "ServerSettings", "RunningServer", "check_bind", "is_loopback", "bind_socket"]
+__all__ = ["CaptionServer", "ServerSettings", "RunningServer", "check_bind", "is_loopback", "bind_socket",
+           "feed_stream_configs"]

@@ -63,18 +63,25 @@ class StreamClient:
         voice: have each final spoken by the server's voice; events then include "voice", "audio"
             ({"type": "audio", "pcm": bytes}, s16le mono) and "voice_end".
         open_timeout: seconds to connect and get the ready event.
+        feed: have the server pull a network feed instead of sending audio: {"url": "srt://…"} plus any of
+            "audio_track", "listen", "connect_timeout", "reconnect_for" (docs/server-protocol.md); events then
+            include "feed" (connected, lost, back, ended); call end() to stop it.
     """
 
     def __init__(self, url: str, sample_rate: int = 16000, fmt: str = "f32le", channels: int = 1,
                  realtime: bool = True, stream: str | None = None, token: str | None = None,
                  language: str = "en", outputs=("partial", "final", "lag"), open_timeout: float = 10.0,
-                 voice: bool = False):
+                 voice: bool = False, feed: dict | None = None):
         if fmt not in FORMATS:
             raise RtvoiceError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.url = stream_url(url)
         self.config = {"type": "config", "protocol": PROTOCOL_VERSION, "sample_rate": sample_rate, "format": fmt,
                        "channels": channels, "language": language, "outputs": list(outputs),
                        "realtime": realtime}
+        if feed is not None:  # the server decodes the feed: the client describes no audio of its own
+            for name in ("sample_rate", "format", "channels", "realtime"):
+                del self.config[name]
+            self.config.update(feed)
         if stream is not None:
             self.config["stream"] = stream
         if voice:

@@ -1,7 +1,8 @@
 """The rtvoice streaming protocol, version 1 (docs/server-protocol.md): parsing and validation, no I/O.
 
 Everything a client sends passes through this module before the server acts on it, so it is small, pure
-Python (plus numpy for the samples) and fuzzed (tests/fuzz/fuzz_server_protocol.py). Each function either
+Python (plus numpy for the samples, and rtvoice.audio.network's FeedConfig for a URL the server is asked to
+pull) and fuzzed (tests/fuzz/fuzz_server_protocol.py). Each function either
 returns a validated value or raises :class:`ProtocolError` with a code, a WebSocket close code and a
 one-line reason; it never raises anything else on any input.
 """
@@ -13,8 +14,12 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import numpy as np
+
+from rtvoice.audio.network import FEED_SCHEMES, FeedConfig
+from rtvoice.errors import FeedError
 
 PROTOCOL_VERSION = 1
 FORMATS = {"s16le": ("<i2", 1 / 32768.0), "f32le": ("<f4", 1.0)}
@@ -34,6 +39,7 @@ CLOSE_CODES = {
     "rate_limited": 4429,
     "slow_client": 4430,
     "internal": 4500,
+    "feed_unavailable": 4502,
     "busy": 4503,
 }
 
@@ -103,6 +109,8 @@ class StreamConfig:
         names it.
     token: the shared secret, when the server has one.
     voice: speak each final in the server's voice and send the audio back (rtvoice.server.voice).
+    feed: the server pulls this network feed itself (config "url"); the client then sends no audio, and
+        sample_rate/format/channels describe what FFmpeg hands the server (16 kHz s16le mono).
     """
 
     sample_rate: int
@@ -114,6 +122,7 @@ class StreamConfig:
     stream: str | None = None
     token: str | None = field(default=None, repr=False)
     voice: bool = False
+    feed: FeedConfig | None = None
     protocol: int = PROTOCOL_VERSION
 
     @property
@@ -122,7 +131,10 @@ class StreamConfig:
 
 
 _CONFIG_FIELDS = {"type", "protocol", "sample_rate", "format", "channels", "language", "outputs", "realtime",
-                  "stream", "token", "voice"}
+                  "stream", "token", "voice", "url", "audio_track", "listen", "connect_timeout", "stall_timeout", "reconnect_for"}
+_FEED_FIELDS = ("audio_track", "listen", "connect_timeout", "stall_timeout", "reconnect_for")  # only with "url"
+_PUSH_FIELDS = ("sample_rate", "format", "channels")  # only without "url"
+MAX_URL_CHARS = 1024
 
 
 def _json_object(data, limit: int, what: str, code: str) -> dict:
@@ -163,6 +175,11 @@ def parse_config(data, limits: Limits = Limits()) -> StreamConfig:
     if version != PROTOCOL_VERSION or isinstance(version, bool):
         raise ProtocolError("bad_config", f"unsupported protocol version {version!r:.20} "
                                           f"(this server speaks {PROTOCOL_VERSION})")
+    if "url" in message:
+        return _feed_config(message)
+    stray = [name for name in _FEED_FIELDS if name in message]
+    if stray:
+        raise ProtocolError("bad_config", f"{stray[0]!r} is for a feed the server pulls (give 'url')")
     if "sample_rate" not in message:
         raise ProtocolError("bad_config", "'sample_rate' is required (Hz of the PCM sent)")
     rate = _integer(message, "sample_rate", None, 8000, 192000)
@@ -170,6 +187,11 @@ def parse_config(data, limits: Limits = Limits()) -> StreamConfig:
     if fmt not in FORMATS:
         raise ProtocolError("bad_config", f"'format' must be one of {', '.join(FORMATS)}, got {fmt!r:.40}")
     channels = _integer(message, "channels", 1, 1, 8)
+    return StreamConfig(sample_rate=rate, format=fmt, channels=channels, **_common_fields(message))
+
+
+def _common_fields(message: dict) -> dict:
+    """The config fields of every stream, pushed or pulled, validated (StreamConfig keywords)."""
     language = message.get("language", "en")
     if not isinstance(language, str) or not LANGUAGE.fullmatch(language):
         raise ProtocolError("bad_config", f"'language' must be a language code such as \"en\", got {language!r:.40}")
@@ -190,9 +212,58 @@ def parse_config(data, limits: Limits = Limits()) -> StreamConfig:
     voice = message.get("voice", False)
     if not isinstance(voice, bool):
         raise ProtocolError("bad_config", f"'voice' must be true or false, got {voice!r:.20}")
-    return StreamConfig(sample_rate=rate, format=fmt, channels=channels, language=language,
-                        outputs=tuple(dict.fromkeys(outputs)), realtime=realtime, stream=stream, token=token,
-                        voice=voice)
+    return dict(language=language, outputs=tuple(dict.fromkeys(outputs)), realtime=realtime, stream=stream,
+                token=token, voice=voice)
+
+
+def _seconds(message: dict, name: str, low: float, high: float) -> float | None:
+    value = message.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ProtocolError("bad_config", f"{name!r} must be a number of seconds from {low:g} to {high:g}, "
+                                          f"got {value!r:.40}")
+    return float(value)
+
+
+def _feed_config(message: dict) -> StreamConfig:
+    """A config with "url": the server pulls the feed (rtvoice.audio.network), the client sends no audio."""
+    url = message["url"]
+    if not isinstance(url, str) or not 1 <= len(url) <= MAX_URL_CHARS:
+        raise ProtocolError("bad_config", f"'url' must be a feed URL of at most {MAX_URL_CHARS} characters")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ProtocolError("bad_config", "'url' must not contain spaces or control characters")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in FEED_SCHEMES:
+        given = f"{scheme[:16]}://" if scheme else f"{url[:16]!r}"
+        raise ProtocolError("bad_config", f"'url' must be a feed FFmpeg reads: "
+                                          f"{', '.join(s + '://' for s in FEED_SCHEMES)}; got {given}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is no number raises ValueError)
+    except ValueError as error:
+        raise ProtocolError("bad_config", f"'url' is malformed ({str(error)[:60]})") from None
+    if not parts.hostname and not (scheme in ("udp", "rtp") and parts.port):
+        raise ProtocolError("bad_config", f"'url' has no host ({scheme}://HOST:PORT...)")
+    stray = [name for name in _PUSH_FIELDS if name in message]
+    if stray:
+        raise ProtocolError("bad_config", f"{stray[0]!r} is for audio the client sends; a pulled feed's audio "
+                                          f"comes from its 'url'")
+    if message.get("realtime", True) is not True:
+        raise ProtocolError("bad_config", "a pulled feed is live: 'realtime' must be true (or left out)")
+    track = _integer(message, "audio_track", 0, 0, 63)
+    listen = message.get("listen", False)
+    if not isinstance(listen, bool):
+        raise ProtocolError("bad_config", f"'listen' must be true or false, got {listen!r:.20}")
+    reconnect_for = _seconds(message, "reconnect_for", 0, 3600)
+    try:
+        feed = FeedConfig(url, audio_track=track, listen=listen,
+                          connect_timeout_s=_seconds(message, "connect_timeout", 0.5, 600),
+                          stall_timeout_s=_seconds(message, "stall_timeout", 0.5, 600),
+                          reconnect_for_s=30.0 if reconnect_for is None else reconnect_for)
+    except FeedError as error:
+        raise ProtocolError("bad_config", close_reason(str(error))) from None
+    return StreamConfig(sample_rate=16000, format="s16le", channels=1, feed=feed, **_common_fields(message))
 
 
 def parse_control(data, limits: Limits = Limits()) -> str:

@@ -5,6 +5,11 @@ own (rtvoice.pipeline.engine.CaptionPipeline: front end, recognizer, caption fil
 to the loop with ``call_soon_threadsafe``. Nothing a stream does blocks the loop, so one stream stalling or
 sending garbage is closed alone and the others never notice.
 
+A stream whose config has a "url" is pulled by the server itself: its source is a FeedSource
+(rtvoice.audio.network: FFmpeg as a child process, reconnection, gaps filled with silence) instead of the
+socket, the client sends nothing but the end message, and the feed's changes (connected, lost, back, ended)
+come as "feed" events. The client going away, or saying end, stops FFmpeg.
+
 Outgoing events wait in a queue per stream. A client that reads too slowly first loses partial captions
 (counted: ``dropped_events``; finals are never dropped), then, when even finals pile up past
 ``max_outbox``, is closed ("slow_client"): the server never holds an unbounded backlog for it.
@@ -13,12 +18,13 @@ Outgoing events wait in a queue per stream. A client that reads too slowly first
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtvoice.errors import RtvoiceError
+from rtvoice.errors import FeedError, RtvoiceError
 from rtvoice.server.protocol import ProtocolError, RateLimiter, caption_event, close_reason, decode_audio, \
     parse_control
 from rtvoice.server.socket_source import SocketSource
@@ -77,8 +83,14 @@ class StreamSession:
         self.metrics = server.metrics
         self.loop = loop
         settings = server.settings
-        self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime,
-                                   max_queued_s=settings.burst_s if config.realtime else 2.0, name=stream_id)
+        self.feed = config.feed
+        if self.feed is not None:
+            from rtvoice.audio.network import FeedSource
+
+            self.source = FeedSource(self.feed, announce=self._feed_line, on_change=self._feed_changed)
+        else:
+            self.source = SocketSource(config.sample_rate, config.channels, live=config.realtime,
+                                       max_queued_s=settings.burst_s if config.realtime else 2.0, name=stream_id)
         self.outbox: asyncio.Queue = asyncio.Queue()
         self.dropped_events = 0
         self.slow = False
@@ -97,6 +109,7 @@ class StreamSession:
         self.done: asyncio.Future = loop.create_future()
         self.stats: dict | None = None
         self.pipeline_error: str | None = None  # set when the pipeline thread failed
+        self.error_code = "internal"  # the pipeline_error's code ("feed_unavailable": a feed that never started)
         self.outcome = "completed"
         self._thread = threading.Thread(target=self._run, name=f"rtvoice-stream-{stream_id}", daemon=True)
 
@@ -107,7 +120,12 @@ class StreamSession:
     def _run(self) -> None:
         stats, error = None, None
         try:
+            if self.feed is not None:
+                self.source.connect()  # the first audio, or FeedError (FFmpeg is then ended)
             stats = self.pipeline.run()
+        except FeedError as failure:
+            error, self.error_code = str(failure), "feed_unavailable"
+            stats = self.pipeline.stats()
         except RtvoiceError as failure:
             error = str(failure)
             stats = self.pipeline.stats()
@@ -126,7 +144,10 @@ class StreamSession:
                     stats.update(self.stage.stats())
                 except Exception as failure:  # the captions are done; the voice's failure is reported
                     error = error or f"voice: {type(failure).__name__}: {failure}"
-        stats["server"] = {"dropped_events": self.dropped_events, "queue_dropped": self.source.queue_dropped,
+        if self.feed is not None:
+            self.metrics.audio_seconds.inc(stats.get("audio_seconds", 0.0))
+        stats["server"] = {"dropped_events": self.dropped_events,
+                           "queue_dropped": getattr(self.source, "queue_dropped", 0),
                            "caption_files": [str(getattr(s, "path", "")) for s in self.sinks]}
         self.loop.call_soon_threadsafe(self._finished, stats, error)
 
@@ -135,6 +156,13 @@ class StreamSession:
             lag = self.pipeline.lag
             self.post({"type": "lag", "stream": self.id, "behind": lag.behind, "lag_s": round(lag.last_s, 3),
                        "message": line})
+
+    def _feed_line(self, line: str) -> None:
+        """A pulled feed's messages (connecting, lost, back): on the server's standard error, for its operator."""
+        print(f"rtvoice serve: stream {self.id}: {line}", file=sys.stderr, flush=True)
+
+    def _feed_changed(self, state: str, details: dict) -> None:
+        self.post({"type": "feed", "stream": self.id, "state": state, **details})
 
     def post(self, message) -> None:
         """Queue an event (dict) or voice audio (bytes) for the client (any thread)."""
@@ -198,22 +226,30 @@ class StreamSession:
         failure: ProtocolError | None = None
         try:
             self.start()
-            self._put({"type": "ready", "protocol": self.server.protocol_version, "stream": self.id,
-                       "server": self.server.settings.name,
-                       "model": self.server.recognizer.describe(), "sample_rate": self.config.sample_rate,
-                       "format": self.config.format, "channels": self.config.channels,
-                       "realtime": self.config.realtime, "outputs": list(self.config.outputs),
-                       "limits": {"max_frame_bytes": limits.max_frame_bytes,
-                                  "stall_timeout_s": limits.stall_timeout_s}})
+            ready = {"type": "ready", "protocol": self.server.protocol_version, "stream": self.id,
+                     "server": self.server.settings.name,
+                     "model": self.server.recognizer.describe(), "sample_rate": self.config.sample_rate,
+                     "format": self.config.format, "channels": self.config.channels,
+                     "realtime": self.config.realtime, "outputs": list(self.config.outputs),
+                     "limits": {"max_frame_bytes": limits.max_frame_bytes,
+                                "stall_timeout_s": limits.stall_timeout_s}}
+            if self.feed is not None:
+                ready["feed"] = {"url": self.feed.redacted_url, "audio_track": self.feed.audio_track,
+                                 "listen": self.feed.listening}
+            self._put(ready)
             try:
-                await self._receive(ws, limiter, limits)
+                if self.feed is not None:
+                    await self._watch_client(ws, limiter, limits)
+                else:
+                    await self._receive(ws, limiter, limits)
             except ProtocolError as error:
                 failure = error
                 self.outcome = error.code
             self.source.end()
             await self.done
-            if failure is None and self.pipeline_error is not None:  # the pipeline failed: this stream alone
-                failure = ProtocolError("internal", close_reason(self.pipeline_error))
+            if failure is None and self.pipeline_error is not None and not self.closed:
+                # the pipeline (or the feed) failed: this stream alone
+                failure = ProtocolError(self.error_code, close_reason(self.pipeline_error))
                 self.outcome = failure.code
             if failure is not None:
                 self._put(failure.event())
@@ -239,6 +275,27 @@ class StreamSession:
                 pass
         self.closed = True
         return self.outcome
+
+    async def _watch_client(self, ws, limiter: RateLimiter, limits) -> None:
+        """A pulled feed: the client sends nothing but the end message. Return when it does, when it goes away,
+        or when the feed has ended (or never started); no stall timeout (the WebSocket pings find a dead client)."""
+        receive = asyncio.ensure_future(ws.receive())
+        await asyncio.wait({receive, self.done}, return_when=asyncio.FIRST_COMPLETED)
+        if not receive.done():
+            receive.cancel()
+            return
+        message = receive.result()
+        if message["type"] == "websocket.disconnect":
+            self.closed = True
+            self.outcome = "disconnected"
+            return
+        data, text = message.get("bytes"), message.get("text")
+        limiter.check(len(data) if data is not None else len(text or ""))
+        if data is not None:
+            raise ProtocolError("bad_frame", "this stream's audio comes from its url: send no audio, only "
+                                             "{\"type\": \"end\"}")
+        parse_control(text, limits)
+        # "end": the caller stops the feed
 
     async def _receive(self, ws, limiter: RateLimiter, limits) -> None:
         """Audio frames into the source until the end message; ProtocolError for anything wrong."""
