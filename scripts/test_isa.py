@@ -65,6 +65,7 @@ SPEECH_TESTS = [
     "tests/test_hls_vtt.py",
     "tests/test_program_captions.py",
     "tests/test_voice_units.py",
+    "tests/test_server_feeds.py",
 ]
 
 
