@@ -96,3 +96,12 @@ def test_a_real_long_sentence_is_cut_before_its_final_and_nothing_is_lost_or_sai
     assert all(a.start < b.start for (_, a), (_, b) in zip(lines, lines[1:]))  # in order (the partials' and the
     # final's word times differ by some ms, so a unit may end a little after the next one's first word starts)
     assert lines[-1][1].end == final.end
+
+
+def test_speech_that_runs_on_without_a_boundary_is_cut_at_a_phrase_end_after_max_s():
+    words = _words("the letters used in the old monastery near the river of rome were gothic")
+    units = ClauseUnits(UnitConfig(min_words=3, min_s=1.0, max_s=3.0), "en")
+    assert units.feed(_partial(words[:7], committed=7)) == []  # 2.8 s: not yet
+    [first] = units.feed(_partial(words, committed=11))  # 4.4 s: the last word before "of" that can end a phrase
+    assert first.text == "the letters used in the old monastery near the river"
+    assert ClauseUnits(UnitConfig(min_words=3, min_s=1.0), "en").feed(_partial(words, committed=11)) == []

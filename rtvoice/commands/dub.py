@@ -69,6 +69,12 @@ def register(subparsers) -> None:
                            "caption's committed words cut where a clause ends, so a long sentence is started while "
                            "the speaker is still saying it; the translated captions are cut alike) or caption "
                            "(each final caption whole) (default: clause)")
+    pace.add_argument("--clause-min", type=float, default=2.0, metavar="S",
+                      help="with --voice-lines clause: a clause is cut off a caption once it spans S seconds "
+                           "of speech (default 2)")
+    pace.add_argument("--clause-max", type=float, default=None, metavar="S",
+                      help="with --voice-lines clause: speech that runs on S seconds with no clause boundary is "
+                           "cut after the last word that can end a phrase (default: never)")
     voice.add_argument("--lag-warning", type=float, default=2.0, metavar="S",
                        help="say so on the terminal when the voice runs more than S seconds behind the speaker "
                             "(and again when it has caught up; live sources; default 2)")
@@ -162,6 +168,10 @@ def run(args: argparse.Namespace) -> int:
             raise RtvoiceError(f"--pace-target must be within (0, {args.max_voice_lag:g}] s, got {target:g}")
         pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense,
                               target_share=target / args.max_voice_lag)
+    try:
+        units = UnitConfig(min_s=args.clause_min, max_s=args.clause_max)
+    except ValueError as error:
+        raise RtvoiceError(f"--clause-min/--clause-max: {error}") from error
     voice, options, caster = _voice(args, "dub")
     sinks, timeline = [], None
     if args.wav is not None:
@@ -179,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     stage = DubStage(TtsEngine(voice, options, sinks), timeline, lag, catch_up=catch_up,
                      prepare_ahead=args.prepare_ahead, pacing=pacing, program_delay_s=args.program_delay,
                      on_cut=_say_cut, caster=caster,
-                     units=UnitConfig() if args.voice_lines == "clause" and pacing is not None else None)
+                     units=units if args.voice_lines == "clause" and pacing is not None else None)
     code = run_captions(args, "dub", stage)
     if args.mix is not None:
         from rtvoice.pipeline.programme import mix_programme

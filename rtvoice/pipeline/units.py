@@ -14,7 +14,8 @@ after a word that ends with ``, ; : . ? !``, or before a word that opens a claus
 or interrogative word, a subject pronoun) when the word before it can end a phrase (it is not an article, a
 preposition, an auxiliary...). Streaming partials of the small English models carry almost no punctuation,
 and Whisper's word times leave no gaps to find pauses in, so the words themselves must tell. Short sentences
-stay whole (they translate best whole). The final caption's words after the units already cut are the last
+stay whole (they translate best whole). With ``max_s``, words that run on that long with no boundary are cut
+after the last one that can end a phrase, as an interpreter does. The final caption's words after the units already cut are the last
 unit (all of it when nothing was cut). A unit is a final caption of its own (a
 :class:`~rtvoice.asr.events.CaptionEvent` with its words and times), so everything after this stage
 (translation, the translated captions, the voice, its lag and latency) treats it as a line.
@@ -85,16 +86,21 @@ class UnitConfig:
     """Args:
         min_words: a unit cut before its final has at least this many words.
         min_s: and spans at least this many seconds of speech (shorter sentences stay whole).
+        max_s: when the words not yet cut span this many seconds with no clause boundary among them, cut after
+            the last committed word that can end a phrase (None: never; only at clause boundaries).
     """
 
     min_words: int = 5
     min_s: float = 2.0
+    max_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_words < 1:
             raise ValueError(f"min_words must be >= 1, got {self.min_words}")
         if not self.min_s >= 0:
             raise ValueError(f"min_s must be >= 0 s, got {self.min_s}")
+        if self.max_s is not None and not self.max_s > self.min_s:
+            raise ValueError(f"max_s must be > min_s ({self.min_s:g} s), got {self.max_s:g}")
 
 
 def _norm(text: str) -> str:
@@ -141,6 +147,8 @@ class ClauseUnits:
                     and clause_boundary(new[i].text, new[i + 1].text, self.language)):
                 cut = i + 1
                 break
+        if cut is None and self.config.max_s is not None and new[-1].end - new[0].start >= self.config.max_s:
+            cut = self._phrase_end(new)
         if cut is None:
             return []
         words = list(new[:cut])
@@ -148,6 +156,15 @@ class ClauseUnits:
         self.units_cut += 1
         latency = None if event.latency is None else event.latency + (event.end - words[-1].end)
         return [self._unit(event, words, latency, final=False)]
+
+    def _phrase_end(self, new) -> int | None:
+        """The longest cut of `new` (committed words, the last one kept back) that ends on a word that can end
+        a phrase, with at least min_words; None when there is none."""
+        no_end = NO_END.get(self.language or "", set())
+        for i in range(len(new) - 2, self.config.min_words - 2, -1):
+            if _bare(new[i].text) not in no_end and _bare(new[i].text) not in OPENERS.get(self.language or "", ()):
+                return i + 1
+        return None
 
     def unsaid(self, event):
         """A partial with only its words after the units already cut (what the voice's next line will say
