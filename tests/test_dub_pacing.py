@@ -45,6 +45,27 @@ def test_a_line_gets_the_speed_that_fits_its_slot():
     assert plan.slot_s == pytest.approx(5.4) and plan.speedup == 1.0
 
 
+def test_a_long_line_leaves_room_for_a_short_one_after_it():
+    """Source 10..16 s (6 s span), starts 16.6 (lag 0.6), 80 characters at 0.1 s = 8 s of voice. Planned as if the
+    next line were as long (the old rule): slot 6 + 0.5 pause + 1.4 = 7.9 s -> 1.05x; the voice ends at 24.2 s: a
+    1.5 s line after the 0.5 s pause (it ends at 18 s) would start 6.2 s late. With next_line_s 1.5: slot 1.5 +
+    0.5 pause + 1.4 = 3.4 s -> 1.25x, the limit. When that next line is known (ends 18 s): its end plus the 2 s
+    target minus the start, 3.4 s, the same."""
+    common = dict(now=16.4, voice_free=16.0, first_piece_s=0.2, source_start=10.0, source_end=16.0,
+                  next_source_start=16.5)
+    old = plan_line(PacingConfig(3.0, 1.25), "x" * 80, _by_length(0.1), **common)
+    assert old.slot_s == pytest.approx(6.5 + 1.4) and old.speedup == 1.05
+    room = plan_line(PacingConfig(3.0, 1.25, next_line_s=1.5), "x" * 80, _by_length(0.1), **common)
+    assert room.slot_s == pytest.approx(3.4) and room.speedup == 1.25
+    known = plan_line(PacingConfig(3.0, 1.25, next_line_s=1.5), "x" * 80, _by_length(0.1), **common,
+                      next_source_end=18.0)
+    assert known.slot_s == pytest.approx(3.4) and known.speedup == 1.25
+    # a short line is planned as before: its own span is shorter than next_line_s
+    short = plan_line(PacingConfig(3.0, 1.25, next_line_s=1.5), "x" * 12, _by_length(0.1), **{
+        **common, "source_start": 15.0})
+    assert short.slot_s == pytest.approx(1.0 + 0.5 + 1.4) and short.speedup == 1.0
+
+
 def test_a_line_that_cannot_fit_is_condensed_and_one_that_starts_too_late_is_dropped():
     text = "El niño casi lastimó al perro pequeño, que estaba cansado; luego se fue a su casa."
     # lag 2.5: the whole budget is 1 s span + 0.5 s = 1.5 s, at 1.25x 1.875 s of voice at speed 1 -> the

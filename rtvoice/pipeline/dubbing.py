@@ -322,6 +322,7 @@ class DubStage:
         with self._lag_lock:
             voice_free = self._play_end
             following = self._pending[0].start if self._pending else None
+            following_end = self._pending[0].end if self._pending else None
         base = self.engine.synthesizer.options.speed
         counts: dict[str, int] = {}
 
@@ -334,7 +335,7 @@ class DubStage:
 
         plan = plan_line(self.pacing, utterance.text, predict, now=time.time(), voice_free=voice_free,
                          first_piece_s=self._first_piece_s, source_start=line.start, source_end=line.end,
-                         next_source_start=following)
+                         next_source_start=following, next_source_end=following_end)
         if plan.dropped:
             self._cut(line, "dropped", plan.lag_s, f"it would start {plan.lag_s:.1f} s behind its source")
             return False

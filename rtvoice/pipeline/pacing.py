@@ -8,9 +8,11 @@ guessed), on wall-clock times of a live source:
 - **when it starts**: ``start = max(voice free, now + first-piece time)``, where "voice free" is when a
   listener has heard every line before it and the first-piece time is the voice's measured time to its first
   sample; its lag is ``start - end of its source speech``.
-- **its slot**: its source span (first word's start to last word's end) plus the pause after it when the
-  next line is already known, plus the lag budget left, ``target - lag`` (``target``: two thirds of the
-  bound). Spoken in its slot, the line leaves the next line as late as this one was, or less.
+- **its slot**: until the next line can start within ``target`` (two thirds of the bound) behind its own
+  source. When the next line is already known, that is its source end plus ``target``. When it is not, its
+  source is assumed to start after this one's (after the pause between them, when known) and to last no
+  longer than ``next_line_s`` nor this line's span: the slot is ``pause + min(span, next_line_s) + target -
+  lag``. A long line must not leave a short one after it beyond the bound.
 - **its speed**: the predicted duration (rtvoice.tts.duration: phonemes × the voice's measured rate) over
   the slot, within ``1 .. max_speedup``: the voice's own speed control (Kokoro ``speed``, Piper length
   scale), not a stretch afterwards.
@@ -41,12 +43,15 @@ class PacingConfig:
         max_speedup: the most a line is sped up by the voice's own speed control (1: never).
         condense: shorten a line that cannot fit at ``max_speedup`` (else it is spoken whole or dropped).
         target_share: the share of the bound that the speed aims the lag at (the rest is headroom).
+        next_line_s: the longest source span assumed for a next line not known yet (s; None: as long as this
+            line's).
     """
 
     max_voice_lag_s: float = 3.0
     max_speedup: float = 1.25
     condense: bool = True
     target_share: float = 2 / 3
+    next_line_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.max_voice_lag_s > 0:
@@ -81,7 +86,8 @@ def _round_up(speedup: float, limit: float) -> float:
 
 
 def plan_line(config: PacingConfig, text: str, predict, *, now: float, voice_free: float, first_piece_s: float,
-              source_start: float, source_end: float, next_source_start: float | None = None) -> LinePlan:
+              source_start: float, source_end: float, next_source_start: float | None = None,
+              next_source_end: float | None = None) -> LinePlan:
     """The plan for one line (module docstring). Times are wall-clock seconds; ``predict(text, speedup)``
     gives the seconds the voice takes to say ``text`` at ``speedup``."""
     start = max(voice_free, now + first_piece_s)
@@ -89,7 +95,12 @@ def plan_line(config: PacingConfig, text: str, predict, *, now: float, voice_fre
     if lag > config.max_voice_lag_s:
         return LinePlan(text, dropped=True, start_s=start, lag_s=lag)
     pause = max(0.0, next_source_start - source_end) if next_source_start is not None else 0.0
-    slot = max(0.0, source_end - source_start) + pause + max(0.0, config.target_lag_s - lag)
+    span = max(0.0, source_end - source_start)
+    if config.next_line_s is not None and next_source_end is not None:
+        slot = max(0.0, next_source_end + config.target_lag_s - start)
+    else:
+        assumed = span if config.next_line_s is None else min(span, config.next_line_s)
+        slot = assumed + pause + max(0.0, config.target_lag_s - lag)
     whole = max(0.0, config.max_voice_lag_s - lag) + max(0.0, source_end - source_start) + pause
     spoken, condensed = text, False
     at_speed_1 = predict(text, 1.0)
