@@ -27,6 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+# The hand-made plans below aim at a 2 s target (two thirds of the bound) and, unless said, plan a line as if the
+# next one were as long (rtvoice dub's defaults are a third and 1.5 s: test_a_long_line_leaves_room_...).
+RULE = dict(target_share=2 / 3, next_line_s=None)
+
+
 def _by_length(s_per_char: float):
     return lambda text, speedup: len(text) * s_per_char / speedup
 
@@ -35,12 +40,12 @@ def test_a_line_gets_the_speed_that_fits_its_slot():
     """Source 10..13 s, voice free at 13.5 s, first piece 0.2 s, now 13.4: starts 13.6, lag 0.6; slot = 3 s span
     + 0 pause + (2.0 target - 0.6) = 4.4 s. 50 characters at 0.1 s = 5.0 s: 5.0 / 4.4 = 1.136 -> 1.15 (the 0.05
     grid, rounded up)."""
-    plan = plan_line(PacingConfig(3.0, 1.25), "x" * 50, _by_length(0.1), now=13.4, voice_free=13.5,
+    plan = plan_line(PacingConfig(3.0, 1.25, **RULE), "x" * 50, _by_length(0.1), now=13.4, voice_free=13.5,
                      first_piece_s=0.2, source_start=10.0, source_end=13.0)
     assert not plan.dropped and not plan.condensed and plan.text == "x" * 50
     assert plan.lag_s == pytest.approx(0.6) and plan.slot_s == pytest.approx(4.4) and plan.speedup == 1.15
     # the pause after it, when the next line is known, is part of its slot: 5.4 s, no speed-up needed
-    plan = plan_line(PacingConfig(3.0, 1.25), "x" * 50, _by_length(0.1), now=13.4, voice_free=13.5,
+    plan = plan_line(PacingConfig(3.0, 1.25, **RULE), "x" * 50, _by_length(0.1), now=13.4, voice_free=13.5,
                      first_piece_s=0.2, source_start=10.0, source_end=13.0, next_source_start=14.0)
     assert plan.slot_s == pytest.approx(5.4) and plan.speedup == 1.0
 
@@ -53,15 +58,15 @@ def test_a_long_line_leaves_room_for_a_short_one_after_it():
     target minus the start, 3.4 s, the same."""
     common = dict(now=16.4, voice_free=16.0, first_piece_s=0.2, source_start=10.0, source_end=16.0,
                   next_source_start=16.5)
-    old = plan_line(PacingConfig(3.0, 1.25), "x" * 80, _by_length(0.1), **common)
+    old = plan_line(PacingConfig(3.0, 1.25, **RULE), "x" * 80, _by_length(0.1), **common)
     assert old.slot_s == pytest.approx(6.5 + 1.4) and old.speedup == 1.05
-    room = plan_line(PacingConfig(3.0, 1.25, next_line_s=1.5), "x" * 80, _by_length(0.1), **common)
+    room = plan_line(PacingConfig(3.0, 1.25, target_share=2 / 3, next_line_s=1.5), "x" * 80, _by_length(0.1), **common)
     assert room.slot_s == pytest.approx(3.4) and room.speedup == 1.25
-    known = plan_line(PacingConfig(3.0, 1.25, next_line_s=1.5), "x" * 80, _by_length(0.1), **common,
+    known = plan_line(PacingConfig(3.0, 1.25, target_share=2 / 3, next_line_s=1.5), "x" * 80, _by_length(0.1), **common,
                       next_source_end=18.0)
     assert known.slot_s == pytest.approx(3.4) and known.speedup == 1.25
     # a short line is planned as before: its own span is shorter than next_line_s
-    short = plan_line(PacingConfig(3.0, 1.25, next_line_s=1.5), "x" * 12, _by_length(0.1), **{
+    short = plan_line(PacingConfig(3.0, 1.25, target_share=2 / 3, next_line_s=1.5), "x" * 12, _by_length(0.1), **{
         **common, "source_start": 15.0})
     assert short.slot_s == pytest.approx(1.0 + 0.5 + 1.4) and short.speedup == 1.0
 
@@ -71,19 +76,19 @@ def test_a_line_that_cannot_fit_is_condensed_and_one_that_starts_too_late_is_dro
     # lag 2.5: the whole budget is 1 s span + 0.5 s = 1.5 s, at 1.25x 1.875 s of voice at speed 1 -> the
     # longest rendering of at most 26 characters at 0.07 s a character: the first clause (38 chars) does not
     # fit either, so the shortest is said
-    plan = plan_line(PacingConfig(3.0, 1.25), text, _by_length(0.07), now=11.0, voice_free=11.5,
+    plan = plan_line(PacingConfig(3.0, 1.25, **RULE), text, _by_length(0.07), now=11.0, voice_free=11.5,
                      first_piece_s=0.2, source_start=8.0, source_end=9.0)
     assert plan.condensed and plan.text == "El niño casi lastimó al perro pequeño." and plan.speedup == 1.25
     # more room (span 3 s): the longest rendering that fits (all but the last clause, 59 chars = 4.1 s / 1.25)
-    plan = plan_line(PacingConfig(3.0, 1.25), text, _by_length(0.07), now=11.0, voice_free=11.5,
+    plan = plan_line(PacingConfig(3.0, 1.25, **RULE), text, _by_length(0.07), now=11.0, voice_free=11.5,
                      first_piece_s=0.2, source_start=6.0, source_end=9.0)
     assert plan.condensed and plan.text == "El niño casi lastimó al perro pequeño, que estaba cansado."
     # without condensing it is said whole, as fast as allowed
-    plan = plan_line(PacingConfig(3.0, 1.25, condense=False), text, _by_length(0.07), now=11.0, voice_free=11.5,
-                     first_piece_s=0.2, source_start=8.0, source_end=9.0)
+    plan = plan_line(PacingConfig(3.0, 1.25, condense=False, **RULE), text, _by_length(0.07), now=11.0,
+                     voice_free=11.5, first_piece_s=0.2, source_start=8.0, source_end=9.0)
     assert not plan.condensed and plan.text == text and plan.speedup == 1.25
     # the voice is free only 3.2 s after the source ended: the line itself would start past the bound
-    plan = plan_line(PacingConfig(3.0, 1.25), text, _by_length(0.07), now=11.0, voice_free=12.2,
+    plan = plan_line(PacingConfig(3.0, 1.25, **RULE), text, _by_length(0.07), now=11.0, voice_free=12.2,
                      first_piece_s=0.2, source_start=8.0, source_end=9.0)
     assert plan.dropped and plan.lag_s == pytest.approx(3.2)
 

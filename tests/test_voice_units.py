@@ -46,7 +46,7 @@ def test_clause_boundaries(before, after, language, cut):
 
 def test_committed_words_are_cut_at_a_clause_and_the_final_gives_the_rest():
     words = _words("had he married a more amiable woman he might have been made still more respectable")
-    units = ClauseUnits(UnitConfig(min_words=5, min_s=2.0), "en")
+    units = ClauseUnits(UnitConfig(min_words=5, min_s=2.0, max_s=None), "en")
     assert units.feed(_partial(words[:9], committed=7)) == []  # "woman | he": "he" is not committed yet
     [first] = units.feed(_partial(words[:10], committed=8))
     assert first.is_final and first.text == "had he married a more amiable woman"
@@ -60,7 +60,7 @@ def test_committed_words_are_cut_at_a_clause_and_the_final_gives_the_rest():
 
 def test_short_sentences_stay_whole():
     words = _words("when you add the figures drop the two", each_s=0.2)  # 1.6 s
-    units = ClauseUnits(UnitConfig(min_words=3, min_s=2.0), "en")
+    units = ClauseUnits(UnitConfig(min_words=3, min_s=2.0, max_s=None), "en")
     assert units.feed(_partial(words, committed=8)) == []
     final = _final(words)
     assert units.feed(final) == [final]
@@ -68,7 +68,7 @@ def test_short_sentences_stay_whole():
 
 def test_a_final_that_does_not_begin_with_the_units_is_matched_by_time():
     words = _words("the storm came at night and the river rose over the bank")
-    units = ClauseUnits(UnitConfig(min_words=3, min_s=1.0), "en")
+    units = ClauseUnits(UnitConfig(min_words=3, min_s=1.0, max_s=None), "en")
     [first] = units.feed(_partial(words, committed=7))
     assert first.text == "the storm came at night"
     other = (Word(" A", words[0].start, words[0].end, 0.9),) + _words("storm came at night and the river rose over "
@@ -104,4 +104,5 @@ def test_speech_that_runs_on_without_a_boundary_is_cut_at_a_phrase_end_after_max
     assert units.feed(_partial(words[:7], committed=7)) == []  # 2.8 s: not yet
     [first] = units.feed(_partial(words, committed=11))  # 4.4 s: the last word before "of" that can end a phrase
     assert first.text == "the letters used in the old monastery near the river"
-    assert ClauseUnits(UnitConfig(min_words=3, min_s=1.0), "en").feed(_partial(words, committed=11)) == []
+    without = ClauseUnits(UnitConfig(min_words=3, min_s=1.0, max_s=None), "en")
+    assert without.feed(_partial(words, committed=11)) == []

@@ -30,6 +30,8 @@ def _lag_bound(value: str) -> float | None:
 def register(subparsers) -> None:
     from rtvoice.commands.caption import add_caption_arguments
     from rtvoice.commands.say import add_voice_arguments
+    from rtvoice.pipeline.pacing import PacingConfig
+    from rtvoice.pipeline.units import UnitConfig
 
     p = subparsers.add_parser("dub", help="live captions, each final caption spoken in a synthesized voice",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,10 +55,10 @@ def register(subparsers) -> None:
                            "stretching the dubbed track to the source slots (pitch kept, Rubber Band)")
     pace.add_argument("--pace-target", type=float, default=None, metavar="S",
                       help="with --max-voice-lag: the lag each line's speed aims at, leaving the rest of the bound "
-                           "for lines that come close together (0 < S <= the bound; default two thirds of it)")
-    pace.add_argument("--next-line", type=float, default=None, metavar="S",
+                           "for lines that come close together (0 < S <= the bound; default a third of it)")
+    pace.add_argument("--next-line", type=float, default=PacingConfig.next_line_s, metavar="S",
                       help="with --max-voice-lag: plan each line so that a next line of up to S seconds of "
-                           "speech could still start within the target (default: as long as the line itself)")
+                           "speech could still start within the target (default 1.5)")
     pace.add_argument("--condense", action=argparse.BooleanOptionalAction, default=True,
                       help="with --max-voice-lag: say a shorter rendering of a line that cannot fit even at "
                            "--max-speedup (without asides and fillers, or its first clauses) (default: on)")
@@ -72,12 +74,12 @@ def register(subparsers) -> None:
                            "caption's committed words cut where a clause ends, so a long sentence is started while "
                            "the speaker is still saying it; the translated captions are cut alike) or caption "
                            "(each final caption whole) (default: clause)")
-    pace.add_argument("--clause-min", type=float, default=2.0, metavar="S",
+    pace.add_argument("--clause-min", type=float, default=UnitConfig.min_s, metavar="S",
                       help="with --voice-lines clause: a clause is cut off a caption once it spans S seconds "
-                           "of speech (default 2)")
-    pace.add_argument("--clause-max", type=float, default=None, metavar="S",
+                           "of speech (default 1.2)")
+    pace.add_argument("--clause-max", type=float, default=UnitConfig.max_s, metavar="S",
                       help="with --voice-lines clause: speech that runs on S seconds with no clause boundary is "
-                           "cut after the last word that can end a phrase (default: never)")
+                           "cut after the last word that can end a phrase (default 3; 0: never)")
     voice.add_argument("--lag-warning", type=float, default=2.0, metavar="S",
                        help="say so on the terminal when the voice runs more than S seconds behind the speaker "
                             "(and again when it has caught up; live sources; default 2)")
@@ -166,13 +168,13 @@ def run(args: argparse.Namespace) -> int:
         catch_up = max_speedup if args.translate_to else 1.0
     else:
         catch_up = 1.0
-        target = args.pace_target if args.pace_target is not None else args.max_voice_lag * 2 / 3
+        target = args.pace_target if args.pace_target is not None else args.max_voice_lag * PacingConfig.target_share
         if not 0 < target <= args.max_voice_lag:
             raise RtvoiceError(f"--pace-target must be within (0, {args.max_voice_lag:g}] s, got {target:g}")
         pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense,
                               target_share=target / args.max_voice_lag, next_line_s=args.next_line)
     try:
-        units = UnitConfig(min_s=args.clause_min, max_s=args.clause_max)
+        units = UnitConfig(min_s=args.clause_min, max_s=args.clause_max or None)
     except ValueError as error:
         raise RtvoiceError(f"--clause-min/--clause-max: {error}") from error
     voice, options, caster = _voice(args, "dub")

@@ -210,6 +210,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
     from rtvoice.asr import StreamingConfig, WhisperConfig, WhisperRecognizer
     from rtvoice.metrics.text import normalize_english
     from rtvoice.pipeline.dubbing import DubStage
+    from rtvoice.pipeline.units import UnitConfig
     from rtvoice.pipeline.pacing import PacingConfig
     from rtvoice.pipeline.engine import CaptionPipeline, PipelineConfig
     from rtvoice.audio.sources import FileSource
@@ -250,7 +251,7 @@ def run_bench(inputs: list[BenchInput], clock: str = "real", progress=print, whi
         if device is not None:
             sinks.append(device.playback)  # reopened per input; its callback meter spans the whole run
         engine = TtsEngine(voice, SynthesisOptions(), sinks)
-        dub = DubStage(engine, pacing=pacing)
+        dub = DubStage(engine, pacing=pacing, units=UnitConfig() if pacing is not None else None)  # as rtvoice dub
         if translator is not None:
             from rtvoice.pipeline.translation import TranslationStage
 

@@ -8,7 +8,7 @@ guessed), on wall-clock times of a live source:
 - **when it starts**: ``start = max(voice free, now + first-piece time)``, where "voice free" is when a
   listener has heard every line before it and the first-piece time is the voice's measured time to its first
   sample; its lag is ``start - end of its source speech``.
-- **its slot**: until the next line can start within ``target`` (two thirds of the bound) behind its own
+- **its slot**: until the next line can start within ``target`` (a third of the bound) behind its own
   source. When the next line is already known, that is its source end plus ``target``. When it is not, its
   source is assumed to start after this one's (after the pause between them, when known) and to last no
   longer than ``next_line_s`` nor this line's span: the slot is ``pause + min(span, next_line_s) + target -
@@ -50,8 +50,8 @@ class PacingConfig:
     max_voice_lag_s: float = 3.0
     max_speedup: float = 1.25
     condense: bool = True
-    target_share: float = 2 / 3
-    next_line_s: float | None = None
+    target_share: float = 1 / 3
+    next_line_s: float | None = 1.5
 
     def __post_init__(self) -> None:
         if not self.max_voice_lag_s > 0:

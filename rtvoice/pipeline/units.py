@@ -15,8 +15,8 @@ or interrogative word, a subject pronoun) when the word before it can end a phra
 preposition, an auxiliary...). Streaming partials of the small English models carry almost no punctuation,
 and Whisper's word times leave no gaps to find pauses in, so the words themselves must tell. Short sentences
 stay whole (they translate best whole). With ``max_s``, words that run on that long with no boundary are cut
-after the last one that can end a phrase, as an interpreter does. The final caption's words after the units already cut are the last
-unit (all of it when nothing was cut). A unit is a final caption of its own (a
+after the last one that can end a phrase, as an interpreter does. The final caption's words after the units
+already cut are the last unit (all of it when nothing was cut). A unit is a final caption of its own (a
 :class:`~rtvoice.asr.events.CaptionEvent` with its words and times), so everything after this stage
 (translation, the translated captions, the voice, its lag and latency) treats it as a line.
 
@@ -91,8 +91,8 @@ class UnitConfig:
     """
 
     min_words: int = 5
-    min_s: float = 2.0
-    max_s: float | None = None
+    min_s: float = 1.2
+    max_s: float | None = 3.0
 
     def __post_init__(self) -> None:
         if self.min_words < 1:
