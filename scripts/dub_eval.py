@@ -47,6 +47,31 @@ def run_dub(feed: Path, language: str, out: Path, extra: list[str]) -> tuple[dic
     return json.loads(stats.read_text()), records, wav
 
 
+def clause_cost(records: list[dict], source: str, target: str) -> dict | None:
+    """What translating clauses alone costs: the lines' translations joined per caption against the backend's
+    translation of the whole caption (chrF, sacrebleu), over the captions cut into more than one line; None when
+    none was."""
+    import sacrebleu
+
+    from rtvoice.mt import open_translator
+
+    by_segment: dict[int, list[dict]] = {}
+    for r in records:
+        if r.get("kind") == "final":
+            by_segment.setdefault(r["segment"], []).append(r)
+    cut = [lines for lines in by_segment.values() if len(lines) > 1]
+    if not cut:
+        return None
+    translator = open_translator(source, target)
+    try:
+        whole = [translator.translate(" ".join(r["source_text"] for r in lines)).text for lines in cut]
+    finally:
+        translator.close()
+    joined = [" ".join(r["text"] for r in lines) for lines in cut]
+    return {"captions_cut": len(cut), "captions": len(by_segment),
+            "chrf_vs_whole": round(sacrebleu.corpus_chrf(joined, [whole]).score, 1)}
+
+
 def read_run(out: Path, language: str) -> tuple[dict, list[dict], Path]:
     """What run_dub wrote into `out` for `language`."""
     jsonl, stats = out / f"{language}.jsonl", out / f"stats_{language}.json"
@@ -144,6 +169,11 @@ def main() -> int:
             heard = read_back(wav, language)
             heard_file.write_text(heard, encoding="utf-8")
         results[f"{source}→{language}"] = figures(stats, records, heard)
+        cost = clause_cost(records, source, language)
+        if cost is not None:
+            results[f"{source}→{language}"]["clauses"] = cost
+            print(f"{source}→{language}: {cost['captions_cut']} of {cost['captions']} captions cut into clauses; their "
+                  f"clauses' translations joined vs the whole caption's: chrF {cost['chrf_vs_whole']}", file=sys.stderr)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     return 0
