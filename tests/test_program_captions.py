@@ -141,7 +141,7 @@ def test_programme_carries_cc1_and_cc3(sentences, tmp_path, container, audio_aft
 
 @pytest.mark.parametrize("args, said", [
     (["--program-out", "{tmp}/out.ts"], "not a video programme (its streams: audio)"),
-    (["--program-in", "srt://127.0.0.1:9000", "--program-out", "{tmp}/out.ts"], "a programme file is needed"),
+    (["--program-in", "srt://127.0.0.1:9000", "--program-out", "{tmp}/out.ts"], "needs a live audio input"),
     (["--program-out", "{tmp}/out.avi"], "unknown container"),
     (["--program-out", "{tmp}/no/such/folder/out.ts"], "no such folder"),
 ])

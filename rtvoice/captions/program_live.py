@@ -58,10 +58,13 @@ MARGIN_S = 0.3  # pairs are written for the frames this far behind now: a burst 
 TICK_S = 0.04
 DEFAULT_FRAME_RATE = Fraction(30000, 1001)  # until the child has said the video's
 OUT_SCHEMES = ("udp", "srt")
-ELEMENTS = ("uridecodebin", "identity", "fdsrc", "gdpdepay", "cccombiner", "x264enc", "h264parse", "mpegtsmux",
+VIDEO_CODECS = "video/x-h264;video/x-h265;video/mpeg"  # what the frames' arrival is read on (before decoding)
+AUDIO_CODECS = "audio/mpeg;audio/x-ac3;audio/x-eac3;audio/x-opus"
+ELEMENTS = ("urisourcebin", "parsebin", "decodebin", "identity", "fdsrc", "gdpdepay", "cccombiner", "x264enc", "h264parse", "mpegtsmux",
             "avenc_aac", "aacparse", "udpsink", "srtsink")
 
-_CHAIN = re.compile(r"arrive: last-message = chain .*?pts: (\d+):(\d\d):(\d\d)\.(\d{9}), duration: "
+_TIME = r"(\d+):(\d\d):(\d\d)\.(\d{9})"
+_CHAIN = re.compile(rf"arrive: last-message = chain .*?dts: (?:none|{_TIME}), pts: {_TIME}, duration: "
                     r"(?:0:00:00\.(\d{9}))?")
 _RATE = re.compile(r"arrive\.GstPad:(?:src|sink): caps = video/x-raw.*?framerate=\(fraction\)(\d+)/(\d+)")
 
@@ -100,6 +103,7 @@ class LiveMuxStats:
     late_pairs: int = 0  # pairs that went on a later frame than their own (its data was already written)
     late_frames_max: int = 0
     unsent_pairs: int = 0  # pairs not written: the child had ended
+    pairs_after_end: int = 0  # pairs written after the last frame the child saw (the programme ended first)
     mux_failures: int = 0
     error: str | None = None
     tracks: dict = field(default_factory=dict)
@@ -169,6 +173,7 @@ class LiveProgrammeMux:
         self._segment: tuple[int, int] | None = None
         self._pending: dict[int, deque] = {1: deque(), 2: deque()}  # field: (stream s, pair)
         self._written = -1  # the last frame whose data is written
+        self._last_frame = -1  # the last frame the child has decoded
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
@@ -192,14 +197,14 @@ class LiveProgrammeMux:
             muxer = "mpegtsmux"
         else:
             sink, muxer = ["filesink", f"location={self.out}"], MUXERS[Path(self.out).suffix.lower()]
-        return [self.launch, "-v", "-e", "uridecodebin", f"uri={self.program_in}", "name=programme",
-                "programme.", "!", "video/x-raw", "!", *hold, "!", "identity", "name=arrive", "silent=false", "!",
-                "videoconvert", "!", "cccombiner", "name=captions", f"latency={delay_ns}", "!",
+        return [self.launch, "-v", "-e", "urisourcebin", f"uri={self.program_in}", "!", "parsebin", "name=programme",
+                "programme.", "!", VIDEO_CODECS, "!", *hold, "!", "identity", "name=arrive", "silent=false", "!",
+                "decodebin", "!", "videoconvert", "!", "cccombiner", "name=captions", f"latency={delay_ns}", "!",
                 "x264enc", "speed-preset=veryfast", "tune=zerolatency", "!", "h264parse", "!", muxer, "name=mux",
                 "!", *sink,
                 "fdsrc", "fd=0", "!", "gdpdepay", "!", "captions.caption",
-                "programme.", "!", "audio/x-raw", "!", *hold, "!", "audioconvert", "!", "audioresample", "!",
-                "avenc_aac", "!", "aacparse", "!", "mux."]
+                "programme.", "!", AUDIO_CODECS, "!", *hold, "!", "decodebin", "!", "audioconvert", "!",
+                "audioresample", "!", "avenc_aac", "!", "aacparse", "!", "mux."]
 
     def start(self) -> None:
         try:
@@ -236,17 +241,25 @@ class LiveProgrammeMux:
                 continue
             chain = _CHAIN.search(line)
             if chain and self._segment is not None:
-                h, m, s, ns = map(int, chain.groups()[:4])
-                if self.frame_rate is None and chain.group(5):  # no rate in the caps: the frame's duration
-                    self._set_rate(Fraction(10 ** 9, int(chain.group(5))).limit_denominator(1001))
-                base, start = self._segment
-                running = (base + ((h * 60 + m) * 60 + s) * 10 ** 9 + ns - start) / 1e9
+                if self.frame_rate is None and chain.group(9):  # no rate in the caps: the frame's duration
+                    self._set_rate(Fraction(10 ** 9, int(chain.group(9))).limit_denominator(1001))
+                shown = self._running(chain.groups()[4:8])
+                # a frame arrives in decode order: its DTS says when (a B-frame is shown later than it comes)
+                arrived = shown if chain.group(1) is None else self._running(chain.groups()[:4])
                 with self._lock:
                     if self._first_rt is None:
-                        self._first_rt = running
-                    self._offset = wall - running if self._offset is None else min(self._offset, wall - running)
+                        self._first_rt = shown
+                    if self.frame_rate is not None:
+                        self._last_frame = max(self._last_frame, round((shown - self._first_rt) * self.frame_rate))
+                    self._offset = wall - arrived if self._offset is None else min(self._offset, wall - arrived)
                     self.stats.video_frames += 1
         self._child_ended()
+
+    def _running(self, hms_ns) -> float:
+        """A buffer time (h, m, s, ns strings) as running time (s) in the video's segment."""
+        h, m, sec, ns = map(int, hms_ns)
+        base, start = self._segment
+        return (base + ((h * 60 + m) * 60 + sec) * 10 ** 9 + ns - start) / 1e9
 
     def _set_rate(self, rate: Fraction) -> None:
         self.frame_rate = rate
@@ -326,6 +339,8 @@ class LiveProgrammeMux:
                     else:
                         triplets += bytes((padding, 0x80, 0x80))
                 if carried:
+                    if frame > self._last_frame and until_s is None:
+                        self.stats.pairs_after_end += (triplets[0] == 0xFC) + (triplets[3] == 0xFD)
                     ns = Fraction(10 ** 9) / self.frame_rate
                     pts = round(self._first_rt * 1e9 + frame * ns)
                     data += gdp.buffer(triplets, pts, round(ns))
