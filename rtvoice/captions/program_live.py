@@ -2,23 +2,23 @@
 
 The bytes and channels are those of rtvoice.captions.program (CC1 the source language, CC3 the translation, roll-up
 as ``--scc``); what differs is when they go in. A GStreamer child (``gst-launch-1.0``) reads the live programme
-(``uridecodebin``: srt://, udp://, rtsp://, http(s)://), decodes it, and holds each video frame in ``cccombiner``
-for ``--program-delay`` seconds (the aggregator's latency: in a live pipeline it waits that long past a frame's
-running time for caption data before the frame goes on) while rtvoice writes the caption data into the running
-pipeline as it is made: a GDP stream on the child's standard input (``fdsrc ! gdpdepay``), one
+(``urisourcebin ! parsebin``: srt://, udp://, rtsp://, http(s)://), decodes it, and holds each video frame in
+``cccombiner`` for ``--program-delay`` seconds (the aggregator's latency: in a live pipeline it waits that long
+past a frame's running time for caption data before the frame goes on) while rtvoice writes the caption data
+into the running pipeline as it is made: a GDP stream on the child's standard input (``fdsrc ! gdpdepay``), one
 ``closedcaption/x-cea-708,format=cc_data`` buffer a frame that carries a pair, timed on the video's running
 time. The frames are re-encoded (x264, zero latency), the first audio track AAC, and the programme goes out as
 MPEG-TS (``udpsink``, ``srtsink``) or into a file.
 
-Two readers, one clock: rtvoice hears the programme's audio on its own feed (the same programme sent to two
+Two readers, two clocks: rtvoice hears the programme's audio on its own feed (the same programme sent to two
 URLs: one SRT listener or UDP port cannot be read twice), and the caption's time is its ready time on that feed
-(stream seconds: wall time minus the feed's anchor, the arrival of its first sample). The child prints each
-decoded video frame's running time (``identity silent=false`` under ``-v``); the smallest (wall time the line
-was read - running time) over the frames seen is the frame's arrival on the wall clock, so stream second s is
-running time (anchor + s - that offset), and frame k of the video (from its first decoded frame) is running time
-first + k / frame rate. Both readers see a moment of the programme within the same few tenths of a second
-(each decoder's delay, the MPEG-TS muxer's audio packets): that is the caption's placement error, well inside
-the delay.
+(stream seconds from the feed's anchor, the arrival of its first sample). The child prints each audio and video
+packet's times as it leaves the demuxer (``identity silent=false`` under ``-v``); the smallest (wall time the
+line was read - running time of its DTS) over the packets seen is when running time 0 arrived on the wall clock
+(the audio's when there is audio), so stream second s is running time (anchor + s - that offset), and frame k
+of the video (from its first frame) is running time first + k / frame rate. Both readers see a moment of the
+programme within a few tenths of a second (their demuxers and decoders): that is the caption's placement error,
+well inside the delay (docs/broadcast.md has the figures).
 
 Why a delay: a pair is written once its frame is known to be final: the frames up to ``MARGIN_S`` before now
 (both channels' pairs for a frame go in one buffer, in time order, as gdpdepay and cccombiner need), and the
@@ -29,7 +29,8 @@ caption comes, as in a file.
 
 The child is a separate process: it dying costs the programme (one line, counted), never the captions; it is not
 restarted (a new run would begin a new stream or overwrite the file). When the captions end (the feed ended, a
-signal) the child's caption data ends and it is sent an interrupt (``-e``: the muxer ends the stream cleanly).
+signal) the child's caption data ends and it is sent an interrupt (``-e``: the muxer ends the stream cleanly; a
+second one if the end does not come through).
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ ELEMENTS = ("urisourcebin", "parsebin", "decodebin", "identity", "fdsrc", "gdpde
             "avenc_aac", "aacparse", "udpsink", "srtsink")
 
 _TIME = r"(\d+):(\d\d):(\d\d)\.(\d{9})"
-_CHAIN = re.compile(rf"arrive: last-message = chain .*?dts: (?:none|{_TIME}), pts: {_TIME}, duration: "
+_CHAIN = re.compile(rf"(?:arrive|hear): last-message = chain .*?dts: (?:none|{_TIME}), pts: {_TIME}, duration: "
                     r"(?:0:00:00\.(\d{9}))?")
-_RATE = re.compile(r"arrive\.GstPad:(?:src|sink): caps = video/x-raw.*?framerate=\(fraction\)(\d+)/(\d+)")
+_RATE = re.compile(r"arrive\.GstPad:(?:src|sink): caps = video/.*?framerate=\(fraction\)(\d+)/(\d+)")
 
 
 def is_live(target: str | Path | None) -> bool:
@@ -105,7 +106,10 @@ class LiveMuxStats:
     unsent_pairs: int = 0  # pairs not written: the child had ended
     pairs_after_end: int = 0  # pairs written after the last frame the child saw (the programme ended first)
     mux_failures: int = 0
+    end_forced: bool = False  # the child was stopped without the stream's end (see finish())
     error: str | None = None
+    first_audio_after_feed_s: float | None = None
+    video_offset_less_audio_s: float | None = None
     tracks: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -168,9 +172,10 @@ class LiveProgrammeMux:
         self.channels: dict[str, LiveProgrammeChannel] = {}
         self.stats = LiveMuxStats(program_in, out, {}, delay_s)
         self.frame_rate: Fraction | None = None
-        self._first_rt: float | None = None  # running time of the first decoded frame (s)
-        self._offset: float | None = None  # smallest (wall - running time) seen (s)
-        self._segment: tuple[int, int] | None = None
+        self._first_rt: float | None = None  # running time of the first video frame (s)
+        self._first_audio_rt: float | None = None
+        self._offsets: dict[str, float] = {}  # "audio"/"video": the smallest (wall - running time) seen (s)
+        self._segments: dict[str, tuple[int, int]] = {}  # "audio"/"video": the segment's (base, start) (ns)
         self._pending: dict[int, deque] = {1: deque(), 2: deque()}  # field: (stream s, pair)
         self._written = -1  # the last frame whose data is written
         self._last_frame = -1  # the last frame the child has decoded
@@ -198,12 +203,13 @@ class LiveProgrammeMux:
         else:
             sink, muxer = ["filesink", f"location={self.out}"], MUXERS[Path(self.out).suffix.lower()]
         return [self.launch, "-v", "-e", "urisourcebin", f"uri={self.program_in}", "!", "parsebin", "name=programme",
-                "programme.", "!", VIDEO_CODECS, "!", *hold, "!", "identity", "name=arrive", "silent=false", "!",
+                "programme.", "!", VIDEO_CODECS, "!", "identity", "name=arrive", "silent=false", "!", *hold, "!",
                 "decodebin", "!", "videoconvert", "!", "cccombiner", "name=captions", f"latency={delay_ns}", "!",
                 "x264enc", "speed-preset=veryfast", "tune=zerolatency", "!", "h264parse", "!", muxer, "name=mux",
                 "!", *sink,
                 "fdsrc", "fd=0", "!", "gdpdepay", "!", "captions.caption",
-                "programme.", "!", AUDIO_CODECS, "!", *hold, "!", "decodebin", "!", "audioconvert", "!",
+                "programme.", "!", AUDIO_CODECS, "!", "identity", "name=hear", "silent=false", "!", *hold, "!",
+                "decodebin", "!", "audioconvert", "!",
                 "audioresample", "!", "avenc_aac", "!", "aacparse", "!", "mux."]
 
     def start(self) -> None:
@@ -227,38 +233,51 @@ class LiveProgrammeMux:
     def _read_stdout(self) -> None:
         for raw in self._proc.stdout:
             line = raw.decode("utf-8", "replace")
-            if "arrive" not in line:
-                continue
             wall = time.time()
+            stream = "video" if "GstIdentity:arrive" in line else "audio" if "GstIdentity:hear" in line else None
+            if stream is None:
+                continue
             if "type: segment" in line:
                 segment = _SEGMENT.search(line)
                 if segment:
-                    self._segment = int(segment.group(1)), int(segment.group(2))
+                    self._segments[stream] = int(segment.group(1)), int(segment.group(2))
                 continue
             rate = _RATE.search(line)
-            if rate and self.frame_rate is None and int(rate.group(1)) > 0:
+            if rate and stream == "video" and self.frame_rate is None and int(rate.group(1)) > 0:
                 self._set_rate(Fraction(int(rate.group(1)), int(rate.group(2))))
                 continue
             chain = _CHAIN.search(line)
-            if chain and self._segment is not None:
+            if chain and stream in self._segments:
+                shown = self._running(stream, chain.groups()[4:8])
+                # a frame arrives in decode order: its DTS says when (a B-frame is shown later than it comes)
+                arrived = shown if chain.group(1) is None else self._running(stream, chain.groups()[:4])
+                if stream == "audio":
+                    with self._lock:
+                        self._offsets["audio"] = min(self._offsets.get("audio", math.inf), wall - arrived)
+                        if self._first_audio_rt is None:
+                            self._first_audio_rt = shown
+                    continue
                 if self.frame_rate is None and chain.group(9):  # no rate in the caps: the frame's duration
                     self._set_rate(Fraction(10 ** 9, int(chain.group(9))).limit_denominator(1001))
-                shown = self._running(chain.groups()[4:8])
-                # a frame arrives in decode order: its DTS says when (a B-frame is shown later than it comes)
-                arrived = shown if chain.group(1) is None else self._running(chain.groups()[:4])
                 with self._lock:
                     if self._first_rt is None:
                         self._first_rt = shown
                     if self.frame_rate is not None:
                         self._last_frame = max(self._last_frame, round((shown - self._first_rt) * self.frame_rate))
-                    self._offset = wall - arrived if self._offset is None else min(self._offset, wall - arrived)
+                    self._offsets["video"] = min(self._offsets.get("video", math.inf), wall - arrived)
                     self.stats.video_frames += 1
         self._child_ended()
 
-    def _running(self, hms_ns) -> float:
-        """A buffer time (h, m, s, ns strings) as running time (s) in the video's segment."""
+    @property
+    def _offset(self) -> float | None:
+        """When running time 0 arrived, on the wall clock (s): from the audio when the programme has some (rtvoice
+        hears the same packets: the sender's interleaving of audio and video cancels), else from the video."""
+        return self._offsets.get("audio", self._offsets.get("video"))
+
+    def _running(self, stream: str, hms_ns) -> float:
+        """A buffer time (h, m, s, ns strings) as running time (s) in that stream's segment."""
         h, m, sec, ns = map(int, hms_ns)
-        base, start = self._segment
+        base, start = self._segments[stream]
         return (base + ((h * 60 + m) * 60 + sec) * 10 ** 9 + ns - start) / 1e9
 
     def _set_rate(self, rate: Fraction) -> None:
@@ -273,7 +292,7 @@ class LiveProgrammeMux:
 
     def _child_ended(self) -> None:
         code = self._proc.wait()
-        if self._ending and code == 0:
+        if self._ending:  # rtvoice ended it: finish() says how
             return
         why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         said = f": {self._stderr[-1]}" if self._stderr and code > 0 else ""
@@ -317,7 +336,7 @@ class LiveProgrammeMux:
     def _flush(self, until_s: float | None, anchor: float) -> None:
         """Write the frames up to stream second until_s (None: every pending pair)."""
         with self._lock:
-            if self._first_rt is None or self.frame_rate is None or self._failed:
+            if self._first_rt is None or self.frame_rate is None or self._offset is None or self._failed:
                 return
             targets = {f: deque((self._frame_of(s, anchor), pair) for s, pair in q) for f, q in self._pending.items()}
             last = math.inf if until_s is None else self._frame_of(until_s, anchor)
@@ -358,7 +377,7 @@ class LiveProgrammeMux:
 
     # --- the end ------------------------------------------------------------------------------------------
 
-    def finish(self, timeout_s: float = 20.0) -> LiveMuxStats:
+    def finish(self, timeout_s: float = 10.0) -> LiveMuxStats:
         """Every pending pair written, the caption data ended, the child interrupted (-e: the stream ends
         cleanly) and waited for; returns the stats (one line said where it failed)."""
         self._stop.set()
@@ -384,11 +403,22 @@ class LiveProgrammeMux:
             try:
                 self._proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-                self._ending = False
-                self._fail("GStreamer did not end within "
-                           f"{timeout_s:g} s of the interrupt and was killed")
+                # The end of stream did not come through (seen in about 1 run in 6 with udpsrc): a second interrupt
+                # makes gst-launch stop without it; the muxer's last packets and the frames held may be missing.
+                os.kill(self._proc.pid, signal.SIGINT)
+                try:
+                    self._proc.wait(timeout=timeout_s)
+                    self.stats.end_forced = True
+                    self.announce(f"GStreamer did not end the programme within {timeout_s:g} s of the interrupt; "
+                                  f"stopped without its end ({self.out}: the last frames it held may be missing)")
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+                    self._fail(f"GStreamer did not stop within {2 * timeout_s:g} s of the interrupt and was killed")
+        code = self._proc.wait()
+        if code != 0 and not self.stats.end_forced:  # it failed on its own while ending
+            why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+            self._fail(f"GStreamer ended with {why}{': ' + self._stderr[-1] if self._stderr and code > 0 else ''}")
         for thread in self._threads[:2]:
             thread.join(timeout=2.0)
         if not self._failed:
@@ -399,6 +429,13 @@ class LiveProgrammeMux:
         return self._final_stats()
 
     def _final_stats(self) -> LiveMuxStats:
+        anchor = self.anchor()
+        if anchor is not None and self._first_audio_rt is not None and "audio" in self._offsets:
+            # the programme's first audio on the wall clock less the feed's first sample: the readers' skew when
+            # both read the programme from its start
+            self.stats.first_audio_after_feed_s = round(self._offsets["audio"] + self._first_audio_rt - anchor, 4)
+        if anchor is not None and "video" in self._offsets and "audio" in self._offsets:
+            self.stats.video_offset_less_audio_s = round(self._offsets["video"] - self._offsets["audio"], 4)
         self.stats.tracks = {language: c.stats() for language, c in self.channels.items()}
         return self.stats
 

@@ -271,8 +271,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         raise RtvoiceError(str(error)) from error
 
     files = caption_files(args)
-    programme, programme_launch = _programme(args)  # before the models load: a programme that cannot be captioned is one line
-    live = _live_programme(args) if programme is None and getattr(args, "program_out", None) else None
+    # before the models load: a programme that cannot be captioned is one line
+    programme, programme_launch, live = _programme(args)
     source = open_source(args)
     live_mux = None  # the live programme's GStreamer child (rtvoice.captions.program_live)
     if live is not None:
@@ -404,6 +404,9 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                       file=sys.stderr)
     if live_mux is not None:  # the captions are complete: the programme's end (or its failure) is one line
         stats["program"] = live_mux.finish().as_dict()
+        if stats["program"]["pairs_after_end"]:
+            print(f"rtvoice {name}: warning: {stats['program']['pairs_after_end']} caption byte pairs fall after the "
+                  "live programme's last frame: not in the programme (the caption files have them)", file=sys.stderr)
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
@@ -449,9 +452,10 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
 
 
 def _programme(args):
-    """(the programme --program-out captions, gst-launch-1.0's path) when --program-out is given, else
-    (None, None); one ProgramError line for a programme that is not a video file, an unknown container or a
-    GStreamer without the elements needed."""
+    """(the programme file --program-out captions, gst-launch-1.0's path, None) when --program-out is given, (None,
+    None, the live programme: _live_programme) for a URL --program-in, else (None, None, None); one ProgramError
+    line for a programme that is not a video file, an unknown container or a GStreamer without the elements
+    needed."""
     from rtvoice.errors import ProgramError
 
     out = getattr(args, "program_out", None)
@@ -460,9 +464,10 @@ def _programme(args):
             raise ProgramError("--program-in needs --program-out FILE (where the captioned programme goes)")
         if getattr(args, "program_mux_delay", None) is not None:
             raise ProgramError("--program-delay is for a live --program-in URL and its --program-out")
-        return None, None
-    if _live_programme(args) is not None:
-        return None, None
+        return None, None, None
+    live = _live_programme(args)
+    if live is not None:
+        return None, None, live
     if args.program_mux_delay is not None:
         raise ProgramError("--program-delay is for a live --program-in URL (a programme file is muxed after the "
                            "captions)")
@@ -478,7 +483,7 @@ def _programme(args):
     programme = probe_programme(program_in, "--program-in" if args.program_in else "the input")
     if out.resolve() == programme.path.resolve():
         raise ProgramError(f"--program-out {out}: the programme read; write the captioned one elsewhere")
-    return programme, check_gstreamer()
+    return programme, check_gstreamer(), None
 
 
 def _live_programme(args):
