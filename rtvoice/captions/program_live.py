@@ -36,7 +36,6 @@ second one if the end does not come through).
 from __future__ import annotations
 
 import math
-import os
 import re
 import signal
 import subprocess
@@ -399,13 +398,13 @@ class LiveProgrammeMux:
             pass
         if self._proc.poll() is None:
             time.sleep(min(self.delay_s, 5.0))  # the held frames go out before the end
-            os.kill(self._proc.pid, signal.SIGINT)
+            self._interrupt()
             try:
                 self._proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 # The end of stream did not come through (seen in about 1 run in 6 with udpsrc): a second interrupt
                 # makes gst-launch stop without it; the muxer's last packets and the frames held may be missing.
-                os.kill(self._proc.pid, signal.SIGINT)
+                self._interrupt()
                 try:
                     self._proc.wait(timeout=timeout_s)
                     self.stats.end_forced = True
@@ -427,6 +426,12 @@ class LiveProgrammeMux:
                           f"({self.stats.video_frames} frames, {self.stats.caption_frames} with caption data, "
                           f"{self.stats.late_pairs} pairs late)")
         return self._final_stats()
+
+    def _interrupt(self) -> None:
+        try:
+            self._proc.send_signal(signal.SIGINT)
+        except ProcessLookupError:  # it has just ended (an SRT sender that hangs up ends the programme itself)
+            pass
 
     def _final_stats(self) -> LiveMuxStats:
         anchor = self.anchor()
