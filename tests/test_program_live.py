@@ -10,7 +10,10 @@ import os
 import re
 import signal
 import socket
+import struct
+import subprocess
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -18,6 +21,7 @@ import soundfile as sf
 
 from feed_support import RtvoiceRun, free_port, needs_ffmpeg, read_stats, sender, wer
 from rtvoice.captions.cea608 import Cea608Encoder
+from rtvoice.captions.program_live import LiveProgrammeMux
 from rtvoice.captions.writers import wrap_words
 from test_program_captions import FRAME, make_programme, needs_gstreamer, start_times, subcc_states
 from test_scc import rolled_rows
@@ -161,3 +165,41 @@ def test_live_programme_that_cannot_be_captioned(speech_recordings, tmp_path, ar
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("rtvoice: error:") and said in lines[0], err
     assert not (tmp_path / "out.ts").exists()
+
+
+def read_gdp(data: bytes) -> list[tuple[int, int, bytes]]:
+    """(payload type, PTS ns, payload) of each packet of a GDP stream (rtvoice.captions.gdp's layout)."""
+    packets, at = [], 0
+    while at < len(data):
+        kind, length = struct.unpack(">HI", data[at + 4:at + 10])
+        pts = struct.unpack(">Q", data[at + 10:at + 18])[0]
+        packets.append((kind, pts, data[at + 62:at + 62 + length]))
+        at += 62 + length
+    return packets
+
+
+def test_caption_data_both_fields_in_time_order_and_late_pairs_counted(tmp_path):
+    """The pairs written into the running child (here `cat`, keeping what it is sent): CC1's and CC3's pairs for
+    one frame in one buffer, a frame's buffer at the video's running time of that frame (first frame 2 s, 29.97
+    fps, the feed's second s arriving when running time s + 2 did); a pair whose frame was already written goes
+    on the next free frame, counted late with how many frames."""
+    rate = Fraction(30000, 1001)
+    mux = LiveProgrammeMux("udp://127.0.0.1:9", str(tmp_path / "out.ts"), 3.0, anchor=lambda: 1000.0,
+                           announce=lambda line: None)
+    mux.frame_rate, mux._first_rt, mux._offsets["audio"] = rate, 2.0, 998.0
+    with open(tmp_path / "cc.gdp", "wb") as kept:
+        mux._proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=kept)
+        step = float(1 / rate)
+        mux.push(1, 1.0, step, [(0x94, 0x2C), (0x94, 0xAE)])
+        mux.push(2, 1.0, step, [(0x15, 0x2C)])
+        mux._flush(2.0, 1000.0)  # frames up to 60 written
+        mux.push(1, 1.5, step, [(0x94, 0x20)])  # frame 45: already written
+        mux._flush(3.0, 1000.0)
+        mux._proc.stdin.close()
+        mux._proc.wait(timeout=10)
+    frame_ns = Fraction(10 ** 9) / rate
+    got = [(pts, payload) for kind, pts, payload in read_gdp((tmp_path / "cc.gdp").read_bytes())]
+    assert got == [(round(2 * 10 ** 9 + 30 * frame_ns), bytes((0xFC, 0x94, 0x2C, 0xFD, 0x15, 0x2C))),
+                   (round(2 * 10 ** 9 + 31 * frame_ns), bytes((0xFC, 0x94, 0xAE, 0xF9, 0x80, 0x80))),
+                   (round(2 * 10 ** 9 + 61 * frame_ns), bytes((0xFC, 0x94, 0x20, 0xF9, 0x80, 0x80)))]
+    assert (mux.stats.late_pairs, mux.stats.late_frames_max, mux.stats.caption_frames) == (1, 16, 3)
