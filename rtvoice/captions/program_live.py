@@ -60,8 +60,8 @@ DEFAULT_FRAME_RATE = Fraction(30000, 1001)  # until the child has said the video
 OUT_SCHEMES = ("udp", "srt")
 VIDEO_CODECS = "video/x-h264;video/x-h265;video/mpeg"  # what the frames' arrival is read on (before decoding)
 AUDIO_CODECS = "audio/mpeg;audio/x-ac3;audio/x-eac3;audio/x-opus"
-ELEMENTS = ("urisourcebin", "parsebin", "decodebin", "identity", "fdsrc", "gdpdepay", "cccombiner", "x264enc", "h264parse", "mpegtsmux",
-            "avenc_aac", "aacparse", "udpsink", "srtsink")
+ELEMENTS = ("urisourcebin", "parsebin", "decodebin", "identity", "fdsrc", "gdpdepay", "cccombiner", "x264enc",
+            "h264parse", "mpegtsmux", "avenc_aac", "aacparse", "udpsink", "srtsink")
 
 _TIME = r"(\d+):(\d\d):(\d\d)\.(\d{9})"
 _CHAIN = re.compile(rf"(?:arrive|hear): last-message = chain .*?dts: (?:none|{_TIME}), pts: {_TIME}, duration: "
@@ -98,11 +98,11 @@ class LiveMuxStats:
     channels: dict  # "CC1": language, "CC3": language
     program_delay_s: float
     frame_rate: str | None = None  # the video's, as the child said it
-    video_frames: int = 0  # decoded frames seen arriving
+    video_frames: int = 0  # video frames seen arriving (as they leave the demuxer)
     caption_frames: int = 0  # buffers written: frames that carry a pair in either field
     late_pairs: int = 0  # pairs that went on a later frame than their own (its data was already written)
     late_frames_max: int = 0
-    unsent_pairs: int = 0  # pairs not written: the child had ended
+    unsent_pairs: int = 0  # pairs not written: the child had ended, or never saw the video
     pairs_after_end: int = 0  # pairs written after the last frame the child saw (the programme ended first)
     mux_failures: int = 0
     end_forced: bool = False  # the child was stopped without the stream's end (see finish())
@@ -304,6 +304,9 @@ class LiveProgrammeMux:
             self._failed = True
             self.stats.mux_failures += 1
             self.stats.error = why
+            for queue in self._pending.values():  # no child to take them
+                self.stats.unsent_pairs += len(queue)
+                queue.clear()
         self.announce(f"the live programme mux failed ({why}); {self.out} ends here, the captions go on "
                       f"(programme mux failures: {self.stats.mux_failures})")
 
