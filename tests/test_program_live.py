@@ -57,7 +57,7 @@ def finals(path) -> list[dict]:
 def programme(speech_recordings, tmp_path_factory):
     """spk1_snt1-3, 1.2 s of silence after each, 1 s before and 5 s after (about 18 s: the screen is cleared 4 s
     after the last caption, its last row then read as a cue), as a programme whose audio starts 0.5 s after its
-    first frame (MPEG-TS, H.264 320x240 at 29.97 fps, AAC)."""
+    first frame (MPEG-TS, H.264 320x240 at 29.97 fps with a keyframe a second, AAC)."""
     chosen = sorted((r for r in speech_recordings if r.id in {"spk1_snt1", "spk1_snt2", "spk1_snt3"}),
                     key=lambda r: r.id)
     rate = chosen[0].sample_rate
@@ -68,7 +68,7 @@ def programme(speech_recordings, tmp_path_factory):
     folder = tmp_path_factory.mktemp("live")
     sf.write(folder / "three.wav", np.concatenate(parts), rate)
     duration = sf.info(folder / "three.wav").duration
-    return make_programme(folder / "three.wav", folder / "prog.ts", video_s=duration + 0.5)
+    return make_programme(folder / "three.wav", folder / "prog.ts", video_s=duration + 0.5, keyframe_every=30)
 
 
 @needs_ffmpeg
@@ -120,16 +120,30 @@ def test_live_programme_carries_cc1_and_cc3(programme, tmp_path):
     assert max(behind) <= OFCOM_S
 
 
+@pytest.fixture(scope="module")
+def short_programme(speech_recordings, tmp_path_factory):
+    """spk1_snt1 with 1 s of silence before and 3 s after (about 7 s), as `programme` is made."""
+    r = next(r for r in speech_recordings if r.id == "spk1_snt1")
+    folder = tmp_path_factory.mktemp("live-short")
+    sf.write(folder / "one.wav", np.concatenate([np.zeros(r.sample_rate, np.float32), r.load(),
+                                                 np.zeros(3 * r.sample_rate, np.float32)]), r.sample_rate)
+    return make_programme(folder / "one.wav", folder / "prog.ts", video_s=sf.info(folder / "one.wav").duration + 0.5,
+                          keyframe_every=30)  # a new child decodes from the next keyframe, as a broadcast's (1 s)
+
+
 @needs_ffmpeg
 @needs_gstreamer
-def test_live_mux_killed_mid_programme(programme, tmp_path):
-    """The GStreamer child SIGKILLed while the programme plays: one line saying so, counted in the stats, the
-    captions go on (the SRT has every final), rtvoice exits 0."""
-    run, feed = live_run(tmp_path, programme, "--program-out", str(tmp_path / "out.ts"),
+@pytest.mark.parametrize("out", ["file", "udp"])
+def test_live_mux_killed_mid_programme(short_programme, tmp_path, out):
+    """The GStreamer child SIGKILLed 2 s into the programme: one line saying so, counted in the stats; the
+    captions go on (the SRT has every final), rtvoice exits 0. Into a file, the programme ends there (a new child
+    would overwrite it); out to UDP, a new child takes the programme up again (a second pid) and ends it."""
+    target = str(tmp_path / "out.ts") if out == "file" else f"udp://127.0.0.1:{free_port(socket.SOCK_DGRAM)}"
+    run, feed = live_run(tmp_path, short_programme, "--program-out", target,
                          "--srt", str(tmp_path / "en.srt"), "--jsonl", str(tmp_path / "en.jsonl"),
                          "--stats", str(tmp_path / "s.json"))
     pid = int(re.search(r"pid (\d+)", next(x for x in run.stderr_lines if "with GStreamer (pid" in x)).group(1))
-    time.sleep(3)
+    time.sleep(2)
     os.kill(pid, signal.SIGKILL)
     code, _, err = run.finish()
     feed.wait(timeout=10)
@@ -138,9 +152,15 @@ def test_live_mux_killed_mid_programme(programme, tmp_path):
     assert len(failed) == 1 and "killed by signal 9" in failed[0], err
     stats = read_stats(tmp_path / "s.json")["program"]
     assert stats["mux_failures"] == 1
+    children = re.findall(r"with GStreamer \(pid (\d+)\)", err)
+    if out == "file":
+        assert "ends here" in failed[0] and len(children) == 1 and stats["restarts"] == 0
+    else:
+        assert "restarting it" in failed[0] and stats["restarts"] == 1, err
+        assert len(set(children)) == 2 and "live programme with captions" in err  # the new child ended the stream
     events = finals(tmp_path / "en.jsonl")
     cues = [" ".join(block.split("\n")[2:]) for block in (tmp_path / "en.srt").read_text().strip().split("\n\n")]
-    assert len(events) >= 3 and wer(" ".join(e["text"] for e in events), " ".join(cues)) == 0
+    assert events and wer(" ".join(e["text"] for e in events), " ".join(cues)) == 0
 
 
 @pytest.mark.parametrize("args, said", [

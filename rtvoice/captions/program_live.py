@@ -27,8 +27,9 @@ written (a caption made later than its frame: the mux had not seen the video yet
 and is counted (``late_pairs``). The idle clear is sent on time (a tick every ``TICK_S``), not when the next
 caption comes, as in a file.
 
-The child is a separate process: it dying costs the programme (one line, counted), never the captions; it is not
-restarted (a new run would begin a new stream or overwrite the file). When the captions end (the feed ended, a
+The child is a separate process: it dying costs the programme (one line, counted), never the captions; out to a
+stream a new child takes the programme up (up to MAX_RESTARTS times), into a file it is not restarted (it would
+overwrite the file). When the captions end (the feed ended, a
 signal) the child's caption data ends and it is sent an interrupt (``-e``: the muxer ends the stream cleanly; a
 second one if the end does not come through).
 """
@@ -56,6 +57,7 @@ from rtvoice.errors import ProgramError
 DEFAULT_DELAY_S = 3.0
 MARGIN_S = 0.3  # pairs are written for the frames this far behind now: a burst is timed at its ready time or later
 TICK_S = 0.04
+MAX_RESTARTS = 3
 DEFAULT_FRAME_RATE = Fraction(30000, 1001)  # until the child has said the video's
 OUT_SCHEMES = ("udp", "srt")
 VIDEO_CODECS = "video/x-h264;video/x-h265;video/mpeg"  # what the frames' arrival is read on (before decoding)
@@ -105,6 +107,7 @@ class LiveMuxStats:
     unsent_pairs: int = 0  # pairs not written: the child had ended, or never saw the video
     pairs_after_end: int = 0  # pairs written after the last frame the child saw (the programme ended first)
     mux_failures: int = 0
+    restarts: int = 0  # children started again after one failed (a stream out only)
     end_forced: bool = False  # the child was stopped without the stream's end (see finish())
     error: str | None = None
     first_audio_after_feed_s: float | None = None
@@ -182,7 +185,8 @@ class LiveProgrammeMux:
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
         self._stderr: deque[str] = deque(maxlen=20)
-        self._threads: list[threading.Thread] = []
+        self._readers: list[threading.Thread] = []  # the child's stdout and stderr
+        self._feeder: threading.Thread | None = None
         self._ending = False
         self._failed = False
 
@@ -212,25 +216,38 @@ class LiveProgrammeMux:
                 "audioresample", "!", "avenc_aac", "!", "aacparse", "!", "mux."]
 
     def start(self) -> None:
+        self._spawn()
+        self._feeder = threading.Thread(target=self._feed, name="rtvoice-live-mux-feed", daemon=True)
+        self._feeder.start()
+
+    def _spawn(self) -> bool:
+        """A child and its readers; False (one line, counted) when it cannot be started."""
         try:
-            self._proc = subprocess.Popen(self.pipeline(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, start_new_session=True)  # rtvoice ends it
+            proc = subprocess.Popen(self.pipeline(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)  # rtvoice ends it
         except OSError as error:
             self._fail(f"GStreamer did not start ({error.strerror or error})")
-            return
-        self._write(gdp.stream_start("rtvoice-live-cc-data") + gdp.caps(
-            "closedcaption/x-cea-708, format=(string)cc_data") + gdp.time_segment())
-        for target in (self._read_stdout, self._read_stderr, self._feed):
-            thread = threading.Thread(target=target, name="rtvoice-live-mux", daemon=True)
+            return False
+        try:  # the caption stream's start before any pair the feeder writes
+            proc.stdin.write(gdp.stream_start("rtvoice-live-cc-data") + gdp.caps(
+                "closedcaption/x-cea-708, format=(string)cc_data") + gdp.time_segment())
+            proc.stdin.flush()
+        except OSError:
+            pass  # it died at once: its reader says so
+        with self._lock:
+            self._proc = proc
+        self._readers = [threading.Thread(target=target, args=(proc,), name="rtvoice-live-mux", daemon=True)
+                         for target in (self._read_stdout, self._read_stderr)]
+        for thread in self._readers:
             thread.start()
-            self._threads.append(thread)
         self.announce(f"captioning the live programme {self.program_in} into {self.out} with GStreamer "
-                      f"(pid {self._proc.pid}), {self.delay_s:g} s behind")
+                      f"(pid {proc.pid}), {self.delay_s:g} s behind")
+        return True
 
     # --- the child's reports --------------------------------------------------------------------------------
 
-    def _read_stdout(self) -> None:
-        for raw in self._proc.stdout:
+    def _read_stdout(self, proc: subprocess.Popen) -> None:
+        for raw in proc.stdout:
             line = raw.decode("utf-8", "replace")
             wall = time.time()
             stream = "video" if "GstIdentity:arrive" in line else "audio" if "GstIdentity:hear" in line else None
@@ -265,7 +282,7 @@ class LiveProgrammeMux:
                         self._last_frame = max(self._last_frame, round((shown - self._first_rt) * self.frame_rate))
                     self._offsets["video"] = min(self._offsets.get("video", math.inf), wall - arrived)
                     self.stats.video_frames += 1
-        self._child_ended()
+        self._child_ended(proc)
 
     @property
     def _offset(self) -> float | None:
@@ -283,18 +300,33 @@ class LiveProgrammeMux:
         self.frame_rate = rate
         self.stats.frame_rate = f"{rate.numerator}/{rate.denominator}"
 
-    def _read_stderr(self) -> None:
-        for raw in self._proc.stderr:
+    def _read_stderr(self, proc: subprocess.Popen) -> None:
+        for raw in proc.stderr:
             text = raw.decode("utf-8", "replace").strip()
             if text:
                 self._stderr.append(text[:300])
 
-    def _child_ended(self) -> None:
-        code = self._proc.wait()
+    def _child_ended(self, proc: subprocess.Popen) -> None:
+        code = proc.wait()
         if self._ending:  # rtvoice ended it: finish() says how
             return
         why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         said = f": {self._stderr[-1]}" if self._stderr and code > 0 else ""
+        if is_live(self.out) and self.stats.restarts < MAX_RESTARTS:
+            # a stream out resumes where a new child picks the programme up (receivers resync on its next
+            # keyframe); a file would be overwritten, so it is not restarted
+            with self._lock:
+                self.stats.mux_failures += 1
+                self.stats.restarts += 1
+                self.stats.error = f"GStreamer ended with {why}{said}"
+                self._segments.clear()
+                self._offsets.clear()
+                self._first_rt = self._first_audio_rt = None
+                self._written = self._last_frame = -1
+            self.announce(f"the live programme mux failed (GStreamer ended with {why}{said}); restarting it "
+                          f"(programme mux failures: {self.stats.mux_failures}, restarts: {self.stats.restarts})")
+            self._spawn()
+            return
         self._fail(f"GStreamer ended with {why}{said}")
 
     def _fail(self, why: str) -> None:
@@ -383,8 +415,8 @@ class LiveProgrammeMux:
         """Every pending pair written, the caption data ended, the child interrupted (-e: the stream ends
         cleanly) and waited for; returns the stats (one line said where it failed)."""
         self._stop.set()
-        for thread in self._threads[2:]:  # the feeder: no tick while the last pairs are written
-            thread.join(timeout=1.0)
+        if self._feeder is not None:  # no tick while the last pairs are written
+            self._feeder.join(timeout=1.0)
         if self._proc is None:
             return self._final_stats()
         anchor = self.anchor()
@@ -421,7 +453,7 @@ class LiveProgrammeMux:
         if code != 0 and not self.stats.end_forced:  # it failed on its own while ending
             why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
             self._fail(f"GStreamer ended with {why}{': ' + self._stderr[-1] if self._stderr and code > 0 else ''}")
-        for thread in self._threads[:2]:
+        for thread in self._readers:
             thread.join(timeout=2.0)
         if not self._failed:
             self.announce(f"live programme with captions "
@@ -438,7 +470,8 @@ class LiveProgrammeMux:
 
     def _final_stats(self) -> LiveMuxStats:
         anchor = self.anchor()
-        if anchor is not None and self._first_audio_rt is not None and "audio" in self._offsets:
+        if anchor is not None and self._first_audio_rt is not None and "audio" in self._offsets and \
+                not self.stats.restarts:
             # the programme's first audio on the wall clock less the feed's first sample: the readers' skew when
             # both read the programme from its start
             self.stats.first_audio_after_feed_s = round(self._offsets["audio"] + self._first_audio_rt - anchor, 4)
