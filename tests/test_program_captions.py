@@ -27,13 +27,15 @@ needs_gstreamer = pytest.mark.skipif(shutil.which("gst-launch-1.0") is None,
                                      reason="GStreamer is not installed (make setup installs it)")
 
 
-def make_programme(audio_path, out, video_s: float, size: str = "320x240", audio_after_video_s: float = 0.5):
-    """A programme as a broadcaster would send it: testsrc video at 29.97 fps, H.264, the recording as AAC
-    starting `audio_after_video_s` after the first frame (< 0: before it), in MPEG-TS or MP4 (`out`'s
-    extension)."""
+def make_programme(audio_path, out, video_s: float, size: str = "320x240", audio_after_video_s: float = 0.5,
+                   keyframe_every: int = 250):
+    """A programme as a broadcaster would send it: testsrc video at 29.97 fps, H.264 (a keyframe every
+    `keyframe_every` frames), the recording as AAC starting `audio_after_video_s` after the first frame (< 0:
+    before it), in MPEG-TS or MP4 (`out`'s extension)."""
     video = out.with_name(out.stem + ".video.mkv")  # encoded first: -itsoffset shifts a file input, not lavfi's
     subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
                     "-i", f"testsrc=size={size}:rate=30000/1001:duration={video_s}", "-c:v", "libx264",
+                    "-g", str(keyframe_every),
                     "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(video)], check=True, timeout=60)
     inputs = [["-i", str(video)], ["-i", str(audio_path)]]
     inputs[0 if audio_after_video_s < 0 else 1][:0] = ["-itsoffset", str(abs(audio_after_video_s))]
@@ -141,7 +143,7 @@ def test_programme_carries_cc1_and_cc3(sentences, tmp_path, container, audio_aft
 
 @pytest.mark.parametrize("args, said", [
     (["--program-out", "{tmp}/out.ts"], "not a video programme (its streams: audio)"),
-    (["--program-in", "srt://127.0.0.1:9000", "--program-out", "{tmp}/out.ts"], "a programme file is needed"),
+    (["--program-in", "srt://127.0.0.1:9000", "--program-out", "{tmp}/out.ts"], "needs a live audio input"),
     (["--program-out", "{tmp}/out.avi"], "unknown container"),
     (["--program-out", "{tmp}/no/such/folder/out.ts"], "no such folder"),
 ])

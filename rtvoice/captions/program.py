@@ -25,7 +25,8 @@ the MP4's time 0, before the first frame when an edit list delays the video), so
 reads the first video frame's running time, and frame k's caption data goes at that plus k / fps.
 
 After the captions: the mux runs once recognition has ended (a file is recognised faster than real time, and
-the combiner would otherwise have to wait for captions not yet made); live programmes are not muxed yet.
+the combiner would otherwise have to wait for captions not yet made); a live programme is muxed as its
+captions are made (rtvoice.captions.program_live).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def probe_programme(path: str | Path, option: str = "--program-in") -> Programme
     """The programme's video frame rate and its streams' start times (ffprobe); ProgramError, one line, when it is
     not a file, not readable, or has no video."""
     if "://" in str(path) or str(path) == "-":
-        raise ProgramError(f"{option} {path}: a programme file is needed (a live programme URL is not muxed yet)")
+        raise ProgramError(f"{option} {path}: a programme file is needed (a live programme URL is muxed live: "
+                           "give it as --program-in with the audio feed's URL as the input)")
     path = Path(path)
     if not path.is_file():
         raise ProgramError(f"{option} {path}: no such file")
@@ -260,14 +262,14 @@ def check_program_out(path: str | Path) -> Path:
     return out
 
 
-def check_gstreamer() -> str:
+def check_gstreamer(elements: tuple[str, ...] = ELEMENTS) -> str:
     """gst-launch-1.0's path once every element the mux uses is installed (ProgramError naming the packages
     otherwise)."""
     launch = shutil.which(GST_LAUNCH)
     inspect = shutil.which("gst-inspect-1.0")
     if launch is None or inspect is None:
         raise ProgramError(f"muxing captions into a programme needs GStreamer (apt-get install {GST_PACKAGES})")
-    missing = [e for e in ELEMENTS if subprocess.run([inspect, "--exists", e], stdin=subprocess.DEVNULL,
+    missing = [e for e in elements if subprocess.run([inspect, "--exists", e], stdin=subprocess.DEVNULL,
                                                      capture_output=True).returncode != 0]
     if missing:
         raise ProgramError(f"GStreamer lacks {', '.join(missing)} (apt-get install {GST_PACKAGES})")

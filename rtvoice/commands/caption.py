@@ -28,15 +28,21 @@ def register(subparsers) -> None:
 def add_program_arguments(p: argparse.ArgumentParser) -> None:
     """--program-in/--program-out: the captions muxed into a video programme as CEA-608 (docs/broadcast.md)."""
     prog = p.add_argument_group("captions in a video programme (CEA-608 in the H.264 stream, ATSC A/53)")
-    prog.add_argument("--program-out", type=Path, metavar="FILE",
+    prog.add_argument("--program-out", metavar="FILE|URL",
                       help="write the programme with its captions inside: the source language on CC1, the "
                            "--translate-to language on CC3 (field 2), roll-up as --scc; the video re-encoded "
-                           "H.264 (x264), the first audio track AAC; .ts, .m2ts, .mp4, .mov or .mkv. Muxed by a "
-                           "GStreamer child once the captions are done (files only, not live yet); see "
+                           "H.264 (x264), the first audio track AAC; .ts, .m2ts, .mp4, .mov or .mkv, muxed by a "
+                           "GStreamer child once the captions are done. With a live --program-in: as the captions "
+                           "are made, into a file or out as MPEG-TS to udp://HOST:PORT or srt://…; see "
                            "docs/broadcast.md")
-    prog.add_argument("--program-in", metavar="FILE",
+    prog.add_argument("--program-in", metavar="FILE|URL",
                       help="the video programme the captions go into, its timeline starting at the first audio "
-                           "sample of the input (default: the input file itself, e.g. a .ts or .mp4)")
+                           "sample of the input (default: the input file itself, e.g. a .ts or .mp4); or a live "
+                           "programme's URL (srt://, udp://, rtsp://, http(s)://) when the input is its audio feed "
+                           "at another URL (one feed cannot be read twice: send the programme to both)")
+    prog.add_argument("--program-delay", dest="program_mux_delay", type=float, default=None, metavar="S",
+                      help="with a live --program-in: the programme goes out S seconds late, each frame waiting "
+                           "that long for its captions (default 3; 0.5..60)")
 
 
 def add_source_arguments(p: argparse.ArgumentParser, realtime_help: str) -> None:
@@ -265,8 +271,16 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         raise RtvoiceError(str(error)) from error
 
     files = caption_files(args)
-    programme, programme_launch = _programme(args)  # before the models load: a programme that cannot be captioned is one line
+    # before the models load: a programme that cannot be captioned is one line
+    programme, programme_launch, live = _programme(args)
     source = open_source(args)
+    live_mux = None  # the live programme's GStreamer child (rtvoice.captions.program_live)
+    if live is not None:
+        from rtvoice.captions.program_live import LiveProgrammeMux
+
+        clock = source.clock
+        live_mux = LiveProgrammeMux(*live[:3], anchor=lambda: clock.anchor,
+                                    announce=lambda line: _say(f"rtvoice {name}: {line}"), launch=live[3])
     sinks, translated_sinks = [], []
     scc_writers = {}  # language: SccWriter (its counts go into the stats)
     hls_writers = {}  # language: HlsVttWriter (likewise)
@@ -294,6 +308,9 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                                                      stream_end=_stream_end(source), config=hls_config,
                                                      layout=layout)
                 into.append(hls_writers[language])
+            if live_mux is not None:
+                into.append(live_mux.channel(language, 1 if into is sinks else 3, args.scc_rows,
+                                             _stream_time(source)))
             if programme is not None:
                 from rtvoice.captions.program import ProgrammeChannel
 
@@ -310,6 +327,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             stage = _translation_stage(args, translated_sinks, stage, recognizer)
             streaming = stage.translator.streaming_config(streaming)
     except RtvoiceError:
+        if live_mux is not None:
+            live_mux.kill()
         CaptionFanout(sinks).close()
         CaptionFanout([s for s in translated_sinks if s is not terminal]).close()
         source.close()
@@ -324,6 +343,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
         print(f"{clear}rtvoice {name}: {line}", file=sys.stderr, flush=True)
 
     pipeline = CaptionPipeline(source, recognizer, [outputs, *extra], streaming, frontend_config, status=status)
+    if live_mux is not None:  # the programme is read from now on; its frames wait for their captions
+        live_mux.start()
     if hasattr(source, "connect"):  # a network feed: its first audio now that everything is loaded (no backlog
         try:                        # from the loading), one clear error if it never comes
             source.connect()
@@ -331,6 +352,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
             outputs.close()
             if stage is not None:
                 stage.finish(interrupted=True)
+            if live_mux is not None:
+                live_mux.kill()
             raise
     # Said once everything is loaded (the front end's models take 0.5-1.5 s on 2 cores): capture starts now.
     print(f"rtvoice {name}: {recognizer.describe()}; {source.describe()}", file=sys.stderr)
@@ -353,6 +376,8 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if live_mux is not None and sys.exc_info()[0] is not None:  # rtvoice is failing: the child goes too
+            live_mux.kill()
         outputs.close()
         if stage is not None:
             stage.finish(interrupted=pipeline._stop.is_set())
@@ -377,6 +402,11 @@ def run_captions(args: argparse.Namespace, name: str, stage: CaptionStage | None
                 print(f"rtvoice {name}: warning: {channel.pairs_after_end} caption byte pairs ({language}) fall "
                       "after the programme's last frame: not in the programme (the caption files have them)",
                       file=sys.stderr)
+    if live_mux is not None:  # the captions are complete: the programme's end (or its failure) is one line
+        stats["program"] = live_mux.finish().as_dict()
+        if stats["program"]["pairs_after_end"]:
+            print(f"rtvoice {name}: warning: {stats['program']['pairs_after_end']} caption byte pairs fall after the "
+                  "live programme's last frame: not in the programme (the caption files have them)", file=sys.stderr)
     stats["end"] = _end_of_input(failure, pipeline._stop.is_set())
     for line in pipeline.latency.report_lines() if source.live else []:
         print(f"rtvoice {name}: {line}", file=sys.stderr)
@@ -422,16 +452,25 @@ def caption_files(args) -> dict[str, dict[str, Path]]:
 
 
 def _programme(args):
-    """(the programme --program-out captions, gst-launch-1.0's path) when --program-out is given, else
-    (None, None); one ProgramError line for a programme that is not a video file, an unknown container or a
-    GStreamer without the elements needed."""
+    """(the programme file --program-out captions, gst-launch-1.0's path, None) when --program-out is given, (None,
+    None, the live programme: _live_programme) for a URL --program-in, else (None, None, None); one ProgramError
+    line for a programme that is not a video file, an unknown container or a GStreamer without the elements
+    needed."""
     from rtvoice.errors import ProgramError
 
     out = getattr(args, "program_out", None)
     if out is None:
         if getattr(args, "program_in", None) is not None:
             raise ProgramError("--program-in needs --program-out FILE (where the captioned programme goes)")
-        return None, None
+        if getattr(args, "program_mux_delay", None) is not None:
+            raise ProgramError("--program-delay is for a live --program-in URL and its --program-out")
+        return None, None, None
+    live = _live_programme(args)
+    if live is not None:
+        return None, None, live
+    if args.program_mux_delay is not None:
+        raise ProgramError("--program-delay is for a live --program-in URL (a programme file is muxed after the "
+                           "captions)")
     from rtvoice.audio.network import is_feed_url
     from rtvoice.captions.program import check_gstreamer, check_program_out, probe_programme
 
@@ -444,7 +483,32 @@ def _programme(args):
     programme = probe_programme(program_in, "--program-in" if args.program_in else "the input")
     if out.resolve() == programme.path.resolve():
         raise ProgramError(f"--program-out {out}: the programme read; write the captioned one elsewhere")
-    return programme, check_gstreamer()
+    return programme, check_gstreamer(), None
+
+
+def _live_programme(args):
+    """(programme URL, --program-out, delay s, gst-launch-1.0's path) for a live --program-in, else None; one
+    ProgramError line when it cannot be done."""
+    from rtvoice.audio.network import is_feed_url
+    from rtvoice.captions.program import check_gstreamer
+    from rtvoice.captions.program_live import DEFAULT_DELAY_S, ELEMENTS, check_live_out, is_live
+    from rtvoice.errors import ProgramError
+
+    program_in = getattr(args, "program_in", None)
+    if not is_live(program_in):
+        if is_live(args.program_out):
+            raise ProgramError(f"--program-out {args.program_out}: a URL out needs a live --program-in URL")
+        return None
+    if args.input == program_in:
+        raise ProgramError(f"--program-in {program_in}: the same URL as the audio input; one feed cannot be read "
+                           "twice: send the programme to a second URL (e.g. FFmpeg's tee muxer) and give that")
+    if not (args.mic or args.input_device is not None or is_feed_url(args.input)):
+        raise ProgramError(f"--program-in {program_in}: a live programme needs a live audio input (its feed's "
+                           "URL or --mic), the captions timed as they are made")
+    delay = DEFAULT_DELAY_S if args.program_mux_delay is None else args.program_mux_delay
+    if not 0.5 <= delay <= 60:
+        raise ProgramError(f"--program-delay must be within 0.5..60 s, got {delay:g}")
+    return program_in, check_live_out(str(args.program_out)), delay, check_gstreamer(ELEMENTS)
 
 
 def _say(line: str) -> None:
