@@ -66,6 +66,7 @@ SPEECH_TESTS = [
     "tests/test_program_captions.py",
     "tests/test_voice_units.py",
     "tests/test_server_feeds.py",
+    "tests/test_program_live.py",
 ]
 
 
