@@ -58,7 +58,8 @@ def register(subparsers) -> None:
                            "for lines that come close together (0 < S <= the bound; default a third of it)")
     pace.add_argument("--next-line", type=float, default=PacingConfig.next_line_s, metavar="S",
                       help="with --max-voice-lag: plan each line so that a next line of up to S seconds of "
-                           "speech could still start within the target (default 1.5)")
+                           "speech could still start within the target (default 1.5; 0: as long as the line "
+                           "itself)")
     pace.add_argument("--condense", action=argparse.BooleanOptionalAction, default=True,
                       help="with --max-voice-lag: say a shorter rendering of a line that cannot fit even at "
                            "--max-speedup (without asides and fillers, or its first clauses) (default: on)")
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         if not 0 < target <= args.max_voice_lag:
             raise RtvoiceError(f"--pace-target must be within (0, {args.max_voice_lag:g}] s, got {target:g}")
         pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense,
-                              target_share=target / args.max_voice_lag, next_line_s=args.next_line)
+                              target_share=target / args.max_voice_lag, next_line_s=args.next_line or None)
     try:
         units = UnitConfig(min_s=args.clause_min, max_s=args.clause_max or None)
     except ValueError as error:
