@@ -19,25 +19,15 @@ from pathlib import Path
 
 import pytest
 
+from process_support import children
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def _engine_workers(parent: int) -> list[int]:
     """Pids of the translation engine processes that `parent` started."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == parent and fields[0] != "Z" and b"rtvoice.mt.engine_worker" in cmdline:
-            found.append(int(entry.name))
-    return found
+    return children(parent, b"rtvoice.mt.engine_worker")
 
 
 def _kill_workers(run: subprocess.Popen, plan: list[tuple[float, signal.Signals]], killed: list) -> None:

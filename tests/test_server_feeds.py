@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from feed_support import RtvoiceRun, free_port, needs_ffmpeg, padded, read_stats, sender, stop, wer
+from process_support import children
 from rtvoice.server.client import ServerError, StreamClient
 from server_support import get, get_json
 
@@ -44,20 +45,8 @@ def serve():
 
 
 def ffmpeg_children(pid: int) -> list[int]:
-    """The FFmpeg processes whose parent is `pid` (scanned from /proc, zombies left out)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:  # gone meanwhile
-            continue
-        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
-        if int(fields[1]) == pid and fields[0] != "Z" and b"ffmpeg" in command:
-            found.append(int(entry.name))
-    return found
+    """The FFmpeg processes whose parent is `pid`."""
+    return children(pid, b"ffmpeg")
 
 
 def wait_until(condition, timeout_s: float) -> bool:

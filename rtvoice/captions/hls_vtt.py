@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rtvoice.captions.writers import CaptionLayout, Cue, cues_for, format_timestamp
+from rtvoice.captions.writers import CaptionLayout, Cue, cues_for, format_timestamp, ready_time
 from rtvoice.errors import RtvoiceError
 from rtvoice.metrics.percentiles import Reservoir
 
@@ -191,12 +191,8 @@ class HlsVttWriter:
     # --- captions in ---------------------------------------------------------------------------------------
 
     def ready_time(self, event) -> float:
-        """Stream seconds at which the final's text was ready (as SccWriter.ready_time)."""
-        if self.stream_time is not None:
-            t = self.stream_time(event.emitted_at)
-            if t is not None:
-                return max(t, event.end)
-        return event.end
+        """Stream seconds at which the final's text was ready (rtvoice.captions.writers.ready_time)."""
+        return ready_time(event, self.stream_time)
 
     def write(self, event) -> None:
         if not event.is_final:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from rtvoice.captions.cea608 import COLUMNS, Cea608Encoder
-from rtvoice.captions.writers import _open_output, wrap_words
+from rtvoice.captions.writers import _open_output, ready_time, wrap_words
 from rtvoice.metrics.percentiles import Reservoir
 
 FRAME_RATE = 30000 / 1001  # NTSC frames per second
@@ -82,12 +82,8 @@ class RollUpCaptions:
         self._closed = False
 
     def ready_time(self, event) -> float:
-        """Stream seconds at which the final's text was ready (see the module docstring)."""
-        if self.stream_time is not None:
-            t = self.stream_time(event.emitted_at)
-            if t is not None:
-                return max(t, event.end)
-        return event.end
+        """Stream seconds at which the final's text was ready (rtvoice.captions.writers.ready_time)."""
+        return ready_time(event, self.stream_time)
 
     def _frame_of(self, seconds: float) -> int:
         """The first frame at or after stream time `seconds`."""

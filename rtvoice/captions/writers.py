@@ -300,3 +300,14 @@ class CaptionFanout:
                 errors.append(error)
         if errors:
             raise RtvoiceError(f"closing caption outputs failed: {errors[0]}")
+
+
+def ready_time(event, stream_time) -> float:
+    """Stream seconds at which a final's text was ready: its ``emitted_at`` (wall clock) mapped by
+    ``stream_time`` (a live source's clock; None, or a None result: no clock) and never before the end of its
+    speech; the end of its speech otherwise (a file read as fast as possible: as if recognised at once)."""
+    if stream_time is not None:
+        t = stream_time(event.emitted_at)
+        if t is not None:
+            return max(t, event.end)
+    return event.end
