@@ -98,13 +98,14 @@ def _srt_texts(srt: Path) -> list[str]:
 def test_dub_says_when_the_voice_falls_behind_the_speaker_and_when_it_catches_up(tmp_path, speech_recordings):
     """Three sentences, a slowed voice (0.25x): the first line lasts longer than the pause and second
     sentence after it, so the second line waits behind it and starts over the threshold (one terminal line,
-    not one per caption); a 10 s pause lets the voice finish, so the third line starts within the
+    not one per caption; with a 1 s pause between them the second line started 2.44 s late in a fresh clone's
+    suite, under the 2.5 s threshold: the pause is 0.3 s now, which puts it about 0.7 s later); a 10 s pause lets the voice finish, so the third line starts within the
     threshold again (the caught-up line). With --catch-up 1.5 the late line, and only it, is spoken 1.5x
     faster (the voice's own speed control): fewer seconds of voice per character than the other two."""
     a, b, c = (next(r for r in speech_recordings if r.id == i).load() for i in ("spk1_snt1", "spk1_snt2", "spk1_snt3"))
     silence = lambda s: np.zeros(int(s * 16000), np.float32)  # noqa: E731
     path = tmp_path / "three.wav"
-    sf.write(path, np.concatenate([silence(0.5), a, silence(1.0), b, silence(10.0), c, silence(1.0)]), 16000)
+    sf.write(path, np.concatenate([silence(0.5), a, silence(0.3), b, silence(10.0), c, silence(1.0)]), 16000)
     stats_path, srt = tmp_path / "stats.json", tmp_path / "dub.srt"
     result = run_dub(path, "--realtime", "--speed", "0.25", "--lag-warning", "2.5", "--catch-up", "1.5",
                      "--wav", tmp_path / "dub.wav", "--stats", stats_path, "--srt", srt, "--quiet")
