@@ -175,7 +175,6 @@ class DubStage:
         self.on_cut = on_cut
         self.caster = caster  # rtvoice.pipeline.casting.VoiceCaster: a voice of the speaker's sex per line
         self.units = units
-        self.line_units = None  # `units` once attached to a live source with pacing (read by the stage before)
         self.event_outputs: list = []
         self.prepares_ahead = prepare_ahead and engine.can_prepare
         self.caught_up_lines = 0  # lines spoken faster to catch up
@@ -223,9 +222,13 @@ class DubStage:
             if self.pacing is not None:  # the voice's own rate and speed, before the first line needs them
                 self._rtf = self.duration.calibrate(self.engine.synthesizer, getattr(self.engine.voice, "language",
                                                                                     None))
-                self.line_units = self.units
         self.engine.start()
         return [self]
+
+    @property
+    def line_units(self):
+        """`units` once attached to a live source with pacing (read by the translation stage before it)."""
+        return self.units if self._paced else None
 
     @property
     def _paced(self) -> bool:

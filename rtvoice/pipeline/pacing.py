@@ -101,7 +101,7 @@ def plan_line(config: PacingConfig, text: str, predict, *, now: float, voice_fre
     else:
         assumed = span if config.next_line_s is None else min(span, config.next_line_s)
         slot = assumed + pause + max(0.0, config.target_lag_s - lag)
-    whole = max(0.0, config.max_voice_lag_s - lag) + max(0.0, source_end - source_start) + pause
+    whole = max(0.0, config.max_voice_lag_s - lag) + span + pause
     spoken, condensed = text, False
     at_speed_1 = predict(text, 1.0)
     if config.condense and at_speed_1 / config.max_speedup > whole:
