@@ -10,7 +10,8 @@ lag instead).
 
 With ``count_compute=False`` (``--clock compute-free``) only the audio's arrival moves the clock: the latencies
 are the streaming policy's own, the same on any machine and under any load (deterministic), with no compute
-counted at all.
+counted at all. (The caption loop hands the front end's output over in stream order on these clocks,
+however the front end's thread was timed: rtvoice.pipeline.in_order.)
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ Threads::
   announced through ``status`` (behind / caught up) and summarised in ``stats()["overload"]``.
 - A file read as fast as possible is flow-controlled instead: the source may run at most
   ``lookahead_s`` ahead of the audio the recognizer has taken, so nothing is dropped and the captions
-  are the same however fast the machine is.
+  are the same however fast the machine is. On a virtual clock the front end's output is also handed over in
+  stream order whatever the threads' timing (rtvoice.pipeline.in_order), so the latencies are too.
 - :meth:`CaptionPipeline.request_stop` (called from a signal handler) ends the input; everything
   received so far is still recognised, the last segment is closed and the outputs are finalised.
 """
@@ -32,6 +33,7 @@ from rtvoice.errors import RtvoiceError
 
 VIRTUAL_BLOCK = SAMPLE_RATE // 100  # samples: a live source's 10 ms blocks
 from rtvoice.metrics.latency import LatencyTracker
+from rtvoice.pipeline.in_order import InOrderRelease, report_delay
 from rtvoice.pipeline.overload import LagMonitor
 from rtvoice.audio.sources import Source
 
@@ -111,6 +113,7 @@ class CaptionPipeline:
         self.config = config
         self.frontend = FrontEnd(frontend_config or FrontEndConfig())
         self.virtual_clock = None
+        self._in_order = None  # virtual clocks: the front end's output released in stream order
         if config.clock != "real":
             if source.live:
                 raise RtvoiceError(f"the {config.clock} clock needs a source read as fast as possible, not a live one")
@@ -121,6 +124,8 @@ class CaptionPipeline:
             wall = source.clock.wall_time if source.live else None
             self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall)
         ep = self.frontend.config.endpointer
+        if self.virtual_clock is not None:
+            self._in_order = InOrderRelease(report_delay(ep), VIRTUAL_BLOCK)
         # Prepared finals: the recognizer follows the VAD's probabilities as the endpointer does.
         self.streaming.follow_speech(ep.threshold, ep.neg_threshold, round(ep.pad_after_ms * SAMPLE_RATE / 1000),
                                      ep.chunk_samples)
@@ -166,6 +171,7 @@ class CaptionPipeline:
                 block_end = (start + offset) // VIRTUAL_BLOCK * VIRTUAL_BLOCK + VIRTUAL_BLOCK
                 piece = samples[offset:block_end - start]
                 self.virtual_clock.arrive(block_end / SAMPLE_RATE)
+                self.streaming.accept_speech_probabilities(*self._in_order.probabilities_before(block_end))
                 self._emit(self.streaming.accept_audio(piece, start + offset, decode=True))
                 offset += len(piece)
             return
@@ -193,12 +199,29 @@ class CaptionPipeline:
         if offset < len(audio):
             self._feed(audio[offset:], start + offset)
 
+    def _step_in_order(self, finishing: bool) -> bool:
+        """Virtual clocks: read what the front end queued, hand the recognizer what is known in stream order
+        (rtvoice.pipeline.in_order). True once everything is handed over."""
+        fe = self.frontend
+        everything = finishing and fe.done  # before the reads: all the worker will queue is queued
+        events = fe.poll(timeout=None if everything else self.config.poll_s)
+        starts, probabilities = fe.read_probabilities()
+        events += fe.poll()
+        start, audio = fe.read_audio()
+        self._in_order.add(events, start, audio, starts, probabilities)
+        for group in self._in_order.take(everything):
+            self._take(*group)
+        return everything
+
     def run(self) -> dict:
         """Run until the source ends (or request_stop()); returns the stats (see stats())."""
         fe = self.frontend
         started = time.monotonic()
+        lookahead = int(self.config.lookahead_s * SAMPLE_RATE)
+        if self._in_order is not None:
+            lookahead += self._in_order.report_delay  # audio held back is not yet taken
         if not self.source.live:
-            self.source.set_limit(int(self.config.lookahead_s * SAMPLE_RATE))
+            self.source.set_limit(lookahead)
         fe.start()
         if self.virtual_clock is not None:
             self.virtual_clock.reset()
@@ -211,13 +234,18 @@ class CaptionPipeline:
                     self.source.join()
                     fe.finish()
                     finishing = True
+                if self._in_order is not None:
+                    if self._step_in_order(finishing):
+                        break
+                    self.source.set_limit(self.streaming.audio_end + lookahead)
+                    continue
                 events = fe.poll(timeout=self.config.poll_s)
                 waited = self._lag() if self.source.live else 0.0  # the backlog built up by the last decodes
                 start, audio = fe.read_audio()
                 self.streaming.accept_speech_probabilities(*fe.read_probabilities())
                 self._take(events, start, audio)
                 if not self.source.live:
-                    self.source.set_limit(self.streaming.audio_end + int(self.config.lookahead_s * SAMPLE_RATE))
+                    self.source.set_limit(self.streaming.audio_end + lookahead)
                 if self.source.live and self.streaming.partial_due():
                     behind = self._behind(waited)
                     self.skipped_for_lag += behind
