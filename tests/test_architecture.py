@@ -150,3 +150,10 @@ def test_public_imports_of_the_old_layout_still_work():
             "from rtvoice.features import WhisperLogMel; assert f2 is features; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "ok"
+
+
+def test_no_streaming_policy_module_outgrows_500_lines():
+    """The streaming policy stays in small parts (issue 33): a module of rtvoice/asr/ over 500 lines is a sign
+    that a refinement went into the coordinator instead of a part of its own."""
+    sizes = {path.name: len(path.read_text().splitlines()) for path in (REPO / "rtvoice" / "asr").glob("*.py")}
+    assert sizes and not {name: n for name, n in sizes.items() if n > 500}

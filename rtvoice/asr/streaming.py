@@ -29,8 +29,7 @@ Transcription System"), one part per rule, :class:`StreamingRecognizer` their co
   language is that of its last final; a final surely detected in another language is decoded again from
   scratch in it (the committed words, in the wrong language, are dropped; counted in
   ``language_redecodes``).
-- A segment longer than ``max_segment_s`` is split: its committed words become a final, and the segment
-  goes on from the end of the last committed word.
+- A segment longer than ``max_segment_s`` is split: its committed words become a final, the rest goes on.
 
 The class is driven by calls (no thread of its own): :meth:`start_segment`, :meth:`accept_audio`,
 :meth:`end_segment`, :meth:`finish`. Each returns the caption events it produced.
