@@ -116,6 +116,44 @@ def test_a_cue_across_segment_boundaries_is_in_each_segment_with_the_same_times(
     assert writer.stats()["cue_after_speech_end_s"]["max"] == pytest.approx(0.5)  # segment 2 out at 6 s
 
 
+def test_a_cue_waits_for_the_one_before_only_until_it_could_be_read(tmp_path):
+    """A 6.5 s sentence (a file: shown from its end, 7.0 s, until 13.5 s) then a short one ending at 8.5 s: the
+    short one starts when the long one's 40 characters have been read at 17 a second (7.0 + 2.35 s), not at
+    13.5 s; the long one stays (players stack them). A third, ready while the short one (under a second long)
+    is shown, waits for its end. Before, every cue waited for the one before to end (HLS p95 3.88 s on
+    dev_long against SCC's 0.83 s)."""
+    writer = HlsVttWriter(tmp_path / "en", "en", config=HlsVttConfig(window=0))
+    writer.write(final("the first sentence runs on for a while", 0.5, 7.0))
+    writer.write(final("then a short one", 8.0, 8.5))
+    writer.write(final("and more", 9.0, 9.6))
+    writer.stream_end = lambda: 14.0
+    writer.close()
+    cues = sorted({cue for n in range(7) for cue in read_segment(tmp_path / "en" / f"seg-{n:05d}.vtt")[1]})
+    long_read = len("the first sentence runs on for a while") / 17
+    assert cues == [(7.0, 13.5, "the first sentence runs on for a while"),
+                    (pytest.approx(7.0 + long_read, abs=1e-3), pytest.approx(7.5 + long_read, abs=1e-3),
+                     "then a short one"),
+                    (pytest.approx(7.5 + long_read, abs=1e-3), pytest.approx(8.1 + long_read, abs=1e-3),
+                     "and more")]
+
+
+def test_the_cues_of_a_long_final_follow_at_reading_pace(tmp_path):
+    """A 12 s final (two cues of two lines) is all known at its end: its second cue comes once the first could
+    be read at 17 characters a second, not 6 s later as it was spoken, and the first ends there (no stacking
+    within a final); the last lasts as long as it was spoken."""
+    text = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+            "seventeen eighteen nineteen twenty twenty-one twenty-two")
+    writer = HlsVttWriter(tmp_path / "en", "en", config=HlsVttConfig(window=0))
+    writer.write(final(text, 1.0, 13.0))
+    writer.stream_end = lambda: 20.0
+    writer.close()
+    cues = sorted({cue for n in range(10) for cue in read_segment(tmp_path / "en" / f"seg-{n:05d}.vtt")[1]})
+    assert len(cues) == 2 and " ".join(c[2].replace("\n", " ") for c in cues) == text
+    first_read = len(cues[0][2].replace("\n", "")) / 17
+    assert cues[0][:2] == (13.0, pytest.approx(13.0 + first_read, abs=1e-3))
+    assert cues[1][0] == cues[0][1] and cues[1][1] - cues[1][0] > first_read  # spoken: ~5 s
+
+
 def test_live_segments_keep_pace_and_a_late_cue_moves_to_the_next_segment(tmp_path):
     """Live (the stream's clock given): segments are written as the clock passes their ends, empty ones too;
     a final ready at 5.0 s that arrives when the clock says 7.0 (segment [4, 6) already out) starts at 6.0 s,

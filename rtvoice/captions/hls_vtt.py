@@ -12,8 +12,11 @@ time ``m`` (90 kHz), so a player lines the cues up with the programme's video by
 
 Timing of a cue is the SCC writer's choice (rtvoice.captions.scc): a final's text is shown from the moment it
 was ready, for a live source its ``emitted_at`` on the source's clock, for a file read as fast as possible the
-end of its speech. Its cues (see rtvoice.captions.writers.cues_for) keep their spacing and durations, the
-first moved to that moment, and never overlap the cue before. A cue that spans a segment boundary is written
+end of its speech. Its text is all there by then, so its cues (see rtvoice.captions.writers.cues_for) follow
+each other at reading pace, not at the pace it was spoken: each is shown until it could be read
+(``reading_cps``, a second at least, its spoken length at most), the last one as long as it was spoken. A cue
+waits for the cue before only until that one could be read: one still shown then stays, the new one under it
+(players stack overlapping cues), so the captions do not fall further behind with every long sentence. A cue that spans a segment boundary is written
 in every segment it overlaps, with the same times (players drop the repeats).
 
 Publishing: a segment is written once its end has passed: for a live source when the source's clock says so
@@ -56,6 +59,9 @@ class HlsVttConfig:
     mpegts_offset_s: float = 1.4  # the programme's MPEG-TS time (s) of stream second 0
     group_id: str = "subs"  # the master playlist's SUBTITLES group
     tick_s: float = 0.1  # how often a live writer looks at the clock (s)
+    # A cue waits for the cue before only until that one could be read: its characters at this rate (a second
+    # at least, its own length at most); then it is shown under it (WebVTT players stack overlapping cues).
+    reading_cps: float = 17.0
 
     def __post_init__(self):
         if not 0.5 <= self.segment_s <= 30:
@@ -64,6 +70,8 @@ class HlsVttConfig:
             raise ValueError(f"the HLS playlist window must be >= 0 segments, got {self.window}")
         if not 0 <= self.mpegts_offset_s < 2 ** 33 / MPEGTS_HZ:
             raise ValueError(f"the MPEG-TS offset must be 0 to 95443 s (33 bits at 90 kHz), got {self.mpegts_offset_s}")
+        if not 5 <= self.reading_cps <= 60:
+            raise ValueError(f"the reading rate must be 5-60 characters a second, got {self.reading_cps}")
 
     @property
     def target_duration(self) -> int:
@@ -157,7 +165,7 @@ class HlsVttWriter:
         self._pending: list[_TimedCue] = []  # cues not yet in every segment they overlap
         self._next = 0  # the next segment to write
         self._ready = 0.0  # the latest ready time seen (file: the stream time reached)
-        self._last_end = 0.0  # the end of the last cue (a cue never overlaps the one before)
+        self._read_by = 0.0  # when the last cue has been shown long enough to read (the next may start then)
         self._listed: deque[tuple[str, float]] = deque()  # the playlist's segments
         self._first_sequence = 0
         self._retired: deque[tuple[int, str]] = deque()  # (segment number when to delete, file name)
@@ -204,20 +212,27 @@ class HlsVttWriter:
         with self._lock:
             if self._closed:
                 return
-            shift = ready - cues[0].start
             open_from = self._next * self.config.segment_s  # the start of the first segment not written
+            start = max(ready, self._read_by)
             for i, cue in enumerate(cues):
-                start = max(cue.start + shift, self._last_end)
-                end = max(cue.end + shift, start + 0.3)  # shown 0.3 s at least, as the SRT and VTT writers
+                shown = max(cue.end - cue.start, 0.3)  # 0.3 s at least, as the SRT and VTT writers
+                read = self.reading_time(cue.lines, shown)
+                # The next cue of this final comes once this one is read: this one ends there.
+                end = start + (shown if i == len(cues) - 1 else read)
                 if start < open_from:  # its segment is out already: it starts in the next one, as long
                     self.late_cues += 1
                     end, start = open_from + (end - start), open_from
                 self._pending.append(_TimedCue(Cue(start, end, cue.lines), event.end if i == 0 else None))
-                self._last_end = end
+                self._read_by = start + read
+                start = self._read_by
                 self.cues += 1
             self._ready = max(self._ready, ready)
             if self.stream_time is None:  # a file: every cue to come starts after this one was ready
                 self._publish_until(ready)
+
+    def reading_time(self, lines: tuple[str, ...], shown_s: float) -> float:
+        """Seconds a cue of these lines takes to read: at ``reading_cps``, a second at least, `shown_s` at most."""
+        return min(shown_s, max(1.0, sum(len(line) for line in lines) / self.config.reading_cps))
 
     # --- segments out ----------------------------------------------------------------------------------------
 
