@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from rtvoice.pipeline.pacing import PacingConfig, condensed_renderings, plan_line
+from rtvoice.pipeline.pacing import LateLines, PacingConfig, condensed_renderings, plan_line
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -91,6 +91,30 @@ def test_a_line_that_cannot_fit_is_condensed_and_one_that_starts_too_late_is_dro
     plan = plan_line(PacingConfig(3.0, 1.25, **RULE), text, _by_length(0.07), now=11.0, voice_free=12.2,
                      first_piece_s=0.2, source_start=8.0, source_end=9.0)
     assert plan.dropped and plan.lag_s == pytest.approx(3.2)
+
+
+def test_a_few_lines_may_start_late_instead_of_being_dropped():
+    """4% of the lines started (the one asked about counted): none among the first 24, one at the 25th, a
+    second only at the 50th, each within the bound plus 2 s; a line later than that is dropped all the same.
+    Lines within the bound do not use the allowance."""
+    config = PacingConfig(3.0, 1.25)
+    late = LateLines(config)
+    limits = []
+    for lag in [1.0] * 24 + [4.0] + [1.0] * 24 + [4.5]:
+        limits.append(late.limit_s())
+        late.start(lag)
+    assert limits[:24] == [3.0] * 24 and limits[24] == 5.0
+    assert limits[25:49] == [3.0] * 24 and limits[49] == 5.0
+    assert (late.started, late.late) == (50, 2)
+    common = dict(now=20.0, voice_free=21.5, first_piece_s=0.2, source_start=14.0, source_end=17.0)
+    plan = plan_line(config, "short", _by_length(0.1), **common)  # starts 4.5 s behind
+    assert plan.dropped and plan.lag_s == pytest.approx(4.5)
+    plan = plan_line(config, "short", _by_length(0.1), **common, limit_s=5.0)
+    assert not plan.dropped and plan.speedup == 1.0
+    assert plan_line(config, "short", _by_length(0.1), **common | {"voice_free": 22.5}, limit_s=5.0).dropped
+    assert LateLines(PacingConfig(3.0, 1.25, late_share=0)).limit_s() == 3.0
+    with pytest.raises(ValueError, match="share of late lines"):
+        PacingConfig(late_share=0.6)
 
 
 def test_condensed_renderings_drop_asides_and_fillers_then_clauses():

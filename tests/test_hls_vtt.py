@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from browser_support import headless_chromium
 from feed_support import FFMPEG, RtvoiceRun, free_port, needs_ffmpeg, padded, read_stats, sender, stop, wer
 from rtvoice.captions.hls_vtt import MASTER_SNIPPET, PLAYLIST, HlsVttConfig, HlsVttWriter
 
@@ -267,22 +268,11 @@ def test_rendition_matches_the_finals_and_ffmpeg_reads_it(programme, tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.fail("Debian's chromium and chromium-driver are needed (make installs them: APT_PACKAGES)")
     if not HLSJS.is_file():
         pytest.fail(f"{HLSJS} is missing: make unpacks hls.js (scripts/setup_npm_hlsjs.sh)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--autoplay-policy=no-user-gesture-required"):
-        options.add_argument(flag)
-    drv = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    yield drv
-    drv.quit()
+    driver = headless_chromium("--autoplay-policy=no-user-gesture-required")
+    yield driver
+    driver.quit()
 
 
 PLAYER_PAGE = """<!doctype html>

@@ -7,7 +7,6 @@ socket to the text being in the DOM (both clocks are this machine's; goal p95 <=
 
 from __future__ import annotations
 
-import shutil
 import time
 import urllib.error
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from asr_support import whisper
+from browser_support import headless_chromium
 from rtvoice.server.app import CaptionServer, RunningServer, ServerSettings
 from server_support import get, joined, stream_recording
 from speech_data import load_speech
@@ -24,20 +24,9 @@ UTTERANCES = ["spk1_snt1", "spk1_snt2", "spk1_snt3", "spk1_snt4", "spk1_snt5", "
 
 @pytest.fixture(scope="module")
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.fail("Debian's chromium and chromium-driver are needed (make installs them: APT_PACKAGES)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,720"):
-        options.add_argument(flag)
-    drv = webdriver.Chrome(options=options, service=Service(executable_path=driver))
-    yield drv
-    drv.quit()
+    driver = headless_chromium("--window-size=1280,720")
+    yield driver
+    driver.quit()
 
 
 def start_server(port: int = 0, token=None) -> RunningServer:

@@ -46,7 +46,8 @@ def register(subparsers) -> None:
     pace.add_argument("--max-voice-lag", type=_lag_bound, default=3.0, metavar="S|off",
                       help="no line starts more than S seconds behind the end of its source speech: each line's "
                            "speed is chosen from its predicted duration to fit its slot (up to --max-speedup), a "
-                           "line that cannot fit is condensed, and one that would still start later is dropped; "
+                           "line that cannot fit is condensed, and one that would still start later is dropped (a few "
+                           "start late instead: --late-lines); "
                            "every condensed or dropped line is said on the terminal, counted in --stats and kept "
                            "in --jsonl as a voice_lag record. off: lines are queued whole (default 3)")
     pace.add_argument("--max-speedup", type=float, default=None, metavar="X",
@@ -60,6 +61,12 @@ def register(subparsers) -> None:
                       help="with --max-voice-lag: plan each line so that a next line of up to S seconds of "
                            "speech could still start within the target (default 1.5; 0: as long as the line "
                            "itself)")
+    pace.add_argument("--late-lines", type=float, default=PacingConfig.late_share, metavar="SHARE",
+                      help="with --max-voice-lag: up to this share of the lines (0..0.5; default 0.04) may start "
+                           "past the bound, by up to --late-by, rather than be dropped: the bound then holds for "
+                           "the p95 of the lines' starts (0: for every line)")
+    pace.add_argument("--late-by", type=float, default=PacingConfig.late_by_s, metavar="S",
+                      help="with --max-voice-lag: how far past the bound such a line may start (default 2)")
     pace.add_argument("--condense", action=argparse.BooleanOptionalAction, default=True,
                       help="with --max-voice-lag: say a shorter rendering of a line that cannot fit even at "
                            "--max-speedup (without asides and fillers, or its first clauses) (default: on)")
@@ -172,8 +179,12 @@ def run(args: argparse.Namespace) -> int:
         target = args.pace_target if args.pace_target is not None else args.max_voice_lag * PacingConfig.target_share
         if not 0 < target <= args.max_voice_lag:
             raise RtvoiceError(f"--pace-target must be within (0, {args.max_voice_lag:g}] s, got {target:g}")
-        pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense,
-                              target_share=target / args.max_voice_lag, next_line_s=args.next_line or None)
+        try:
+            pacing = PacingConfig(args.max_voice_lag, max_speedup, condense=args.condense,
+                                  target_share=target / args.max_voice_lag, next_line_s=args.next_line or None,
+                                  late_share=args.late_lines, late_by_s=args.late_by)
+        except ValueError as error:
+            raise RtvoiceError(str(error)) from error
     try:
         units = UnitConfig(min_s=args.clause_min, max_s=args.clause_max or None)
     except ValueError as error:

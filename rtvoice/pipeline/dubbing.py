@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from rtvoice.metrics.percentiles import Reservoir, percentiles
 from rtvoice.metrics.simultaneous import VoiceOutput, simultaneous_figures
 from rtvoice.audio.sources import SAMPLE_RATE
-from rtvoice.pipeline.pacing import PacingConfig, plan_line
+from rtvoice.pipeline.pacing import LateLines, PacingConfig, plan_line
 from rtvoice.tts.duration import DurationModel
 from rtvoice.tts.fitting import trim_piece
 from rtvoice.tts.playback import AudioSink
@@ -171,6 +171,7 @@ class DubStage:
         self.lag = lag or VoiceLag()
         self.catch_up = catch_up
         self.pacing = pacing
+        self._late = LateLines(pacing) if pacing is not None else None  # lines allowed past the bound
         self.program_delay_s = program_delay_s
         self.on_cut = on_cut
         self.caster = caster  # rtvoice.pipeline.casting.VoiceCaster: a voice of the speaker's sex per line
@@ -338,7 +339,8 @@ class DubStage:
 
         plan = plan_line(self.pacing, utterance.text, predict, now=time.time(), voice_free=voice_free,
                          first_piece_s=self._first_piece_s, source_start=line.start, source_end=line.end,
-                         next_source_start=following, next_source_end=following_end)
+                         next_source_start=following, next_source_end=following_end,
+                         limit_s=self._late.limit_s())
         if plan.dropped:
             self._cut(line, "dropped", plan.lag_s, f"it would start {plan.lag_s:.1f} s behind its source")
             return False
@@ -385,10 +387,12 @@ class DubStage:
             now = time.time()
         with self._lag_lock:
             start = max(now, self._play_end)
-        if self.pacing is not None and start - line.end > self.pacing.max_voice_lag_s:
-            self._cut(line, "dropped", start - line.end, f"its first audio came {start - line.end:.1f} s behind "
-                                                           f"its source")
-            return False
+        if self.pacing is not None:
+            if start - line.end > self._late.limit_s():
+                self._cut(line, "dropped", start - line.end, f"its first audio came {start - line.end:.1f} s "
+                                                               f"behind its source")
+                return False
+            self._late.start(start - line.end)
         line.started = start
         return True
 
@@ -515,10 +519,12 @@ class DubStage:
             out = {"words_given": given, "words_spoken": spoken,
                    "words_spoken_share": round(spoken / given, 4) if given else None,
                    "lines_condensed": self.condensed_lines, "lines_dropped": self.dropped_lines,
+                   "lines_late": self._late.late if self._late is not None else 0,
                    "program_delay_s": self.program_delay_s}
         if self.pacing is not None:
             out.update({"max_voice_lag_s": self.pacing.max_voice_lag_s, "max_speedup": self.pacing.max_speedup,
                         "target_lag_s": round(self.pacing.target_lag_s, 3), "condense": self.pacing.condense,
+                        "late_share": self.pacing.late_share, "late_by_s": self.pacing.late_by_s,
                         "speedup": percentiles(self._speedups),
                         "s_per_phoneme": round(self.duration.s_per_phoneme, 4),
                         "first_piece_s": round(self._first_piece_s, 3), "rtf": round(self._rtf, 3)})
