@@ -585,7 +585,8 @@ class DubStage:
             share = pacing["words_spoken_share"]
             lines.append(f"voice pacing (at most {self.pacing.max_voice_lag_s:g} s behind): speed-up p50 "
                          f"{speedup['p50'] or 1:.2f}x, max {speedup['max'] or 1:.2f}x; {pacing['lines_condensed']} "
-                         f"line(s) condensed, {pacing['lines_dropped']} dropped; "
+                         f"line(s) condensed, {pacing['lines_dropped']} dropped, {pacing['lines_late']} started "
+                         f"late (up to {self.pacing.late_by_s:g} s past the bound); "
                          + ("" if share is None else f"{share * 100:.1f}% of the words spoken ({pacing['words_spoken']}"
                                                      f" of {pacing['words_given']})"))
         prepared = tts.get("prepared_first_pieces")
