@@ -16,8 +16,9 @@ end of its speech. Its text is all there by then, so its cues (see rtvoice.capti
 each other at reading pace, not at the pace it was spoken: each is shown until it could be read
 (``reading_cps``, a second at least, its spoken length at most), the last one as long as it was spoken. A cue
 waits for the cue before only until that one could be read: one still shown then stays, the new one under it
-(players stack overlapping cues), so the captions do not fall further behind with every long sentence. A cue that spans a segment boundary is written
-in every segment it overlaps, with the same times (players drop the repeats).
+(players stack overlapping cues), so the captions do not fall further behind with every long sentence. A cue
+that spans a segment boundary is written in every segment it overlaps, with the same times (players drop the
+repeats).
 
 Publishing: a segment is written once its end has passed: for a live source when the source's clock says so
 (a thread ticks every 0.1 s, so empty segments, a ``WEBVTT`` header only, keep the playlist at the programme's

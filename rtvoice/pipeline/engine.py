@@ -112,20 +112,19 @@ class CaptionPipeline:
         self.recognizer = recognizer
         self.config = config
         self.frontend = FrontEnd(frontend_config or FrontEndConfig())
+        ep = self.frontend.config.endpointer
         self.virtual_clock = None
         self._in_order = None  # virtual clocks: the front end's output released in stream order
         if config.clock != "real":
             if source.live:
                 raise RtvoiceError(f"the {config.clock} clock needs a source read as fast as possible, not a live one")
             self.virtual_clock = VirtualClock(count_compute=config.clock == "virtual")
+            self._in_order = InOrderRelease(report_delay(ep), VIRTUAL_BLOCK)
             wall = VirtualClock.capture_time
             self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall, clock=self.virtual_clock)
         else:
             wall = source.clock.wall_time if source.live else None
             self.streaming = StreamingRecognizer(recognizer, streaming, wall_time_of=wall)
-        ep = self.frontend.config.endpointer
-        if self.virtual_clock is not None:
-            self._in_order = InOrderRelease(report_delay(ep), VIRTUAL_BLOCK)
         # Prepared finals: the recognizer follows the VAD's probabilities as the endpointer does.
         self.streaming.follow_speech(ep.threshold, ep.neg_threshold, round(ep.pad_after_ms * SAMPLE_RATE / 1000),
                                      ep.chunk_samples)
